@@ -72,7 +72,7 @@ from hedgestack.domain.numbers import ZERO
 #: Additions and products in the ledger are exact: any rounding would raise (Inexact is trapped).
 LEDGER_CONTEXT = Context(prec=80, rounding=ROUND_HALF_EVEN,
                          traps=[InvalidOperation, DivisionByZero, Overflow, Inexact])
-_DIVISION = Context(prec=80, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow])
+DIVISION_CONTEXT = Context(prec=80, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow])
 COST_QUANTUM = Decimal("1e-18")
 USDT = "USDT"
 
@@ -217,15 +217,15 @@ def average(cost: Decimal, qty: Decimal) -> Decimal:
     """avg = cost / qty, rounded to 1e-18 and without trailing zeros; 0 when flat."""
     if qty == 0:
         return ZERO
-    value = _DIVISION.divide(cost, qty).quantize(COST_QUANTUM, context=_DIVISION)
-    return value.normalize(_DIVISION) if value != 0 else ZERO
+    value = DIVISION_CONTEXT.divide(cost, qty).quantize(COST_QUANTUM, context=DIVISION_CONTEXT)
+    return value.normalize(DIVISION_CONTEXT) if value != 0 else ZERO
 
 
 def _release(cost: Decimal, part: Decimal, whole: Decimal) -> Decimal:
     """The cost that leaves with ``part`` of ``whole``: exactly ``cost`` when everything leaves."""
     if part == whole:
         return cost
-    return _DIVISION.divide(cost * part, whole).quantize(COST_QUANTUM, context=_DIVISION)
+    return DIVISION_CONTEXT.divide(cost * part, whole).quantize(COST_QUANTUM, context=DIVISION_CONTEXT)
 
 
 @dataclass
@@ -239,6 +239,8 @@ class Ledger:
     keys: set[str] = field(default_factory=set)  # other applied dedupe keys
     anomalies: list[Anomaly] = field(default_factory=list)
     last_ts: int = 0
+    #: VP ids changed since the caller last cleared it (the store writes their history rows).
+    touched: set[str] = field(default_factory=set)
 
     # -- applying ---------------------------------------------------------------------------------
     def apply(self, event: Event) -> list[Anomaly]:
@@ -317,12 +319,14 @@ class Ledger:
         fees[ev.commission_asset] = fees.get(ev.commission_asset, ZERO) + ev.commission
         vp.fill_count += 1
         vp.updated_at = ev.ts
+        self.touched.add(vp.vp_id)
 
     def _vp_created(self, ev: VpCreated) -> None:
         if ev.vp_id in self.vps:
             self._anomaly("DUPLICATE_VP", f"VP {ev.vp_id} created twice", ev)
             return
         self.vps[ev.vp_id] = VpBook(ev.vp_id, ev.name, ev.symbol, PositionSide(ev.position_side), ev.ts)
+        self.touched.add(ev.vp_id)
 
     def _vp_renamed(self, ev: VpRenamed) -> None:
         vp = self._known(ev.vp_id, ev)
@@ -378,6 +382,7 @@ class Ledger:
                     continue
             vp.funding += amount
             vp.updated_at = ev.ts
+            self.touched.add(vp.vp_id)
 
     def _transfer(self, ev: Transfer) -> None:
         src = self.vps.get(ev.from_vp)
@@ -392,6 +397,7 @@ class Ledger:
         dst.cost += moved
         dst.qty += ev.qty
         src.updated_at = dst.updated_at = ev.ts
+        self.touched.update((src.vp_id, dst.vp_id))
 
     def _reconcile(self, ev: Reconcile) -> None:
         side = PositionSide(ev.position_side)
@@ -417,6 +423,7 @@ class Ledger:
             vp.cost = qty * ev.exchange_entry
             vp.reset_at = ev.ts
             vp.updated_at = ev.ts
+            self.touched.add(vp_id)
 
     def _tpsl_set(self, ev: TpSlSet) -> None:
         vp = self._known(ev.vp_id, ev)
@@ -437,6 +444,8 @@ class Ledger:
         vp = self.vps.get(vp_id)
         if vp is None:
             self._anomaly("UNKNOWN_VP", f"{type(ev).__name__} names unknown VP {vp_id}", ev)
+        elif not isinstance(ev, OrderIntent):
+            self.touched.add(vp_id)
         return vp
 
     # -- reading ----------------------------------------------------------------------------------
@@ -447,6 +456,7 @@ class Ledger:
         if vp is None:
             vp = VpBook(vp_id, UNASSIGNED_NAME, symbol, position_side, ts, system=True)
             self.vps[vp_id] = vp
+            self.touched.add(vp_id)
         return vp
 
     def view(self, vp_id: str) -> VpView:

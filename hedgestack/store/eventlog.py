@@ -1,0 +1,327 @@
+"""The DuckDB event log: append-only, deduplicated, transactional; the ledger is its fold.
+
+- ``append(events)`` keeps the events whose dedupe key is new (fills: symbol + tradeId), writes them and
+  their ``vp_history`` rows in one transaction, and folds them into the in-memory ledger. A batch is
+  all or nothing: a crash mid-batch leaves the log holding whole batches only.
+- Opening the file replays the log (from the latest snapshot, then the tail) to the identical state;
+  ``replay(from_zero=True)`` ignores snapshots. Snapshots are written every ``snapshot_every`` events and on
+  close.
+- One process owns the file (DuckDB locks it against every other process, readers included); other
+  processes read the Parquet files :mod:`hedgestack.store.publish` writes. Threads of the owning process use
+  :meth:`cursor`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from hedgestack.domain.errors import StoreError
+from hedgestack.domain.events import Event, Fill, decode_event, encode_event, kind_of
+from hedgestack.domain.ledger import Anomaly, Ledger, average
+from hedgestack.domain.numbers import ZERO, to_str
+from hedgestack.domain.snapshot import dump_ledger, load_ledger
+from hedgestack.store.schema import DDL, FILL_COLUMNS, FILLS_VIEW, ORDERS_VIEW, SCHEMA_VERSION
+
+DB_FILE = "hedgestack.duckdb"
+_FILL_INSERT = (f"INSERT INTO events (seq, ts, recv_ts, kind, dedupe_key, {', '.join(FILL_COLUMNS)}) "
+                f"VALUES ({', '.join('?' * (5 + len(FILL_COLUMNS)))})")
+_EVENT_INSERT = "INSERT INTO events (seq, ts, recv_ts, kind, dedupe_key, payload) VALUES (?, ?, ?, ?, ?, ?)"
+_HISTORY_INSERT = "INSERT INTO vp_history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_REPLAY_COLUMNS = ("seq", "kind", "payload", "ts", *FILL_COLUMNS)
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass
+class AppendResult:
+    """What one append did: the events that were new (with their seq) and the anomalies they caused."""
+
+    appended: list[tuple[int, Event]] = field(default_factory=list)
+    anomalies: list[Anomaly] = field(default_factory=list)
+    touched: set[str] = field(default_factory=set)
+
+    @property
+    def events(self) -> list[Event]:
+        return [event for _, event in self.appended]
+
+
+class EventLog:
+    """The event log of one data directory, owned by this process."""
+
+    def __init__(self, path: str | Path, *, snapshot_every: int = 100_000, use_snapshots: bool = True) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._con = duckdb.connect(str(self.path))
+        except duckdb.IOException as exc:
+            raise StoreError(f"cannot open {self.path}: {exc}", code="STORE_LOCKED") from exc
+        self._lock = threading.RLock()
+        self.snapshot_every = snapshot_every
+        self._create_schema()
+        self.last_seq = self._scalar("SELECT coalesce(max(seq), 0) FROM events")
+        self.ledger = self.replay(from_zero=not use_snapshots)
+        self._since_snapshot = self.last_seq - self._scalar("SELECT coalesce(max(seq), 0) FROM snapshots")
+        self._realized: dict[str, Decimal] = {vp_id: vp.realized for vp_id, vp in self.ledger.vps.items()}
+
+    # -- schema -----------------------------------------------------------------------------------
+    def _create_schema(self) -> None:
+        with self._lock:
+            for statement in DDL:
+                self._con.execute(statement)
+            self._con.execute(FILLS_VIEW)
+            self._con.execute(ORDERS_VIEW)
+            row = self._con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+            if not row:
+                self._con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+            elif int(row[0][0]) != SCHEMA_VERSION:
+                raise StoreError(f"{self.path} has schema version {row[0][0]}, this hedgestack reads "
+                                 f"{SCHEMA_VERSION}", code="STORE_SCHEMA")
+
+    def _scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        with self._lock:
+            return self._con.execute(sql, list(params)).fetchall()[0][0]
+
+    # -- appending --------------------------------------------------------------------------------
+    def is_known(self, event: Event) -> bool:
+        """True when the log already holds this event's dedupe key."""
+        if type(event) is Fill:
+            return (event.symbol, event.trade_id) in self.ledger.trades
+        key = event.key
+        return key is not None and key in self.ledger.keys
+
+    def append(self, events: Iterable[Event], *, recv_ts: int | None = None) -> AppendResult:
+        """Append the new events of a batch in one transaction and fold them; duplicates are no-ops."""
+        received = _now_ms() if recv_ts is None else recv_ts
+        with self._lock:
+            batch: list[Event] = []
+            seen: set[str] = set()
+            for event in events:
+                key = event.key
+                if self.is_known(event) or (key is not None and key in seen):
+                    continue
+                if key is not None:
+                    seen.add(key)
+                batch.append(event)
+            result = AppendResult()
+            if not batch:
+                return result
+            ledger = self.ledger
+            before = len(ledger.anomalies)
+            history: list[tuple[Any, ...]] = []
+            seq = self.last_seq
+            con = self._con
+            try:
+                con.execute("BEGIN TRANSACTION")
+                for event in batch:
+                    seq += 1
+                    if type(event) is Fill:
+                        con.execute(_FILL_INSERT, [seq, event.ts, received, "fill", event.key,
+                                                   *_fill_values(event)])
+                    else:
+                        con.execute(_EVENT_INSERT, [seq, event.ts, received, kind_of(event), event.key,
+                                                    encode_event(event).decode()])
+                    ledger.touched.clear()
+                    ledger.apply(event)
+                    history.extend(self._history_rows(seq, event))
+                    result.appended.append((seq, event))
+                    result.touched |= ledger.touched
+                if history:
+                    con.executemany(_HISTORY_INSERT, history)
+                con.execute("COMMIT")
+            except Exception as exc:
+                try:
+                    con.execute("ROLLBACK")
+                finally:
+                    # memory may be ahead of the file: start again from the file
+                    self.ledger = self.replay()
+                    self._realized = {k: v.realized for k, v in self.ledger.vps.items()}
+                raise StoreError(f"append failed and was rolled back: {exc}", code="STORE_WRITE") from exc
+            self.last_seq = seq
+            result.anomalies = ledger.anomalies[before:]
+            self._since_snapshot += len(batch)
+            if self._since_snapshot >= self.snapshot_every:
+                self.write_snapshot()
+            return result
+
+    def _history_rows(self, seq: int, event: Event) -> Iterator[tuple[Any, ...]]:
+        ledger = self.ledger
+        kind = kind_of(event)
+        for vp_id in sorted(ledger.touched):
+            vp = ledger.vps[vp_id]
+            delta = vp.realized - self._realized.get(vp_id, ZERO)
+            self._realized[vp_id] = vp.realized
+            yield (seq, event.ts, vp_id, vp.name, vp.symbol, str(vp.position_side), kind, to_str(vp.qty),
+                   to_str(average(vp.cost, vp.qty)), to_str(vp.realized), to_str(delta),
+                   to_str(vp.fees.get("USDT", ZERO)), to_str(vp.funding), vp.archived)
+
+    def append_bulk(self, events: Sequence[Event], *, recv_ts: int | None = None, chunk: int = 200_000) -> int:
+        """Load many new events fast (benchmarks, rebuild): columnar insert, no history rows, folds them.
+
+        The caller guarantees the events are new and distinct; the store's unique key still refuses a
+        duplicate (and the whole chunk with it).
+        """
+        import polars as pl
+
+        received = _now_ms() if recv_ts is None else recv_ts
+        with self._lock:
+            seq = self.last_seq
+            for start in range(0, len(events), chunk):
+                part = events[start:start + chunk]
+                rows: dict[str, list[Any]] = {name: [] for name in ("seq", "ts", "recv_ts", "kind", "dedupe_key",
+                                                                    "payload", *FILL_COLUMNS)}
+                for event in part:
+                    seq += 1
+                    rows["seq"].append(seq)
+                    rows["ts"].append(event.ts)
+                    rows["recv_ts"].append(received)
+                    rows["kind"].append(kind_of(event))
+                    rows["dedupe_key"].append(event.key)
+                    if type(event) is Fill:
+                        rows["payload"].append(None)
+                        for name, value in zip(FILL_COLUMNS, _fill_values(event), strict=True):
+                            rows[name].append(value)
+                    else:
+                        rows["payload"].append(encode_event(event).decode())
+                        for name in FILL_COLUMNS:
+                            rows[name].append(None)
+                frame = pl.DataFrame(rows, schema={
+                    "seq": pl.Int64, "ts": pl.Int64, "recv_ts": pl.Int64, "kind": pl.Utf8, "dedupe_key": pl.Utf8,
+                    "payload": pl.Utf8, "symbol": pl.Utf8, "trade_id": pl.Int64, "order_id": pl.Int64,
+                    "client_order_id": pl.Utf8, "vp_id": pl.Utf8, "side": pl.Utf8, "position_side": pl.Utf8,
+                    "qty": pl.Utf8, "price": pl.Utf8, "commission": pl.Utf8, "commission_asset": pl.Utf8,
+                    "exchange_rp": pl.Utf8, "maker": pl.Boolean})
+                try:
+                    self._con.execute("BEGIN TRANSACTION")
+                    self._con.register("_bulk", frame)
+                    self._con.execute("INSERT INTO events SELECT * FROM _bulk")
+                    self._con.unregister("_bulk")
+                    self._con.execute("COMMIT")
+                except Exception as exc:
+                    self._con.execute("ROLLBACK")
+                    raise StoreError(f"bulk append failed and was rolled back: {exc}", code="STORE_WRITE") from exc
+                self.ledger.apply_all(part)
+                self.last_seq = seq
+            self._realized = {k: v.realized for k, v in self.ledger.vps.items()}
+            return len(events)
+
+    # -- reading ----------------------------------------------------------------------------------
+    def read(self, after_seq: int = 0, *, batch: int = 200_000) -> Iterator[tuple[int, Event]]:
+        """Yield (seq, event) in log order, from ``after_seq`` on."""
+        for columns in self._scan(after_seq, batch):
+            seqs = columns["seq"]
+            events = _events_from_columns(columns)
+            yield from zip(seqs, events, strict=True)
+
+    def _scan(self, after_seq: int, batch: int) -> Iterator[dict[str, list[Any]]]:
+        cursor = after_seq
+        while True:
+            with self._lock:
+                table = self._con.sql(
+                    f"SELECT {', '.join(_REPLAY_COLUMNS)} FROM events WHERE seq > {int(cursor)} "
+                    f"ORDER BY seq LIMIT {int(batch)}").to_arrow_table()
+            if table.num_rows == 0:
+                return
+            columns = {name: table.column(name).to_pylist() for name in _REPLAY_COLUMNS}
+            cursor = columns["seq"][-1]
+            yield columns
+
+    def replay(self, *, from_zero: bool = False, upto_seq: int | None = None) -> Ledger:
+        """Fold the log into a new Ledger: from the latest usable snapshot unless ``from_zero``."""
+        ledger = Ledger()
+        start = 0
+        limit = self.last_seq if upto_seq is None else upto_seq
+        if not from_zero:
+            with self._lock:
+                rows = self._con.execute("SELECT seq, payload FROM snapshots WHERE seq <= ? ORDER BY seq DESC "
+                                         "LIMIT 1", [limit]).fetchall()
+            if rows:
+                start, payload = rows[0]
+                ledger = load_ledger(bytes(payload))
+        for columns in self._scan(start, 200_000):
+            events = _events_from_columns(columns)
+            if columns["seq"][-1] > limit:
+                events = [e for s, e in zip(columns["seq"], events, strict=True) if s <= limit]
+                ledger.apply_all(events)
+                break
+            ledger.apply_all(events)
+        ledger.touched.clear()
+        return ledger
+
+    def write_snapshot(self) -> None:
+        """Store the current ledger as a snapshot at ``last_seq``."""
+        with self._lock:
+            if self.last_seq == 0:
+                return
+            self._con.execute("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)",
+                              [self.last_seq, _now_ms(), dump_ledger(self.ledger)])
+            self._con.execute("DELETE FROM snapshots WHERE seq NOT IN "
+                              "(SELECT seq FROM snapshots ORDER BY seq DESC LIMIT 2)")
+            self._since_snapshot = 0
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor of the owning connection, for another thread of this process."""
+        return self._con.cursor()
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> duckdb.DuckDBPyConnection:
+        with self._lock:
+            return self._con.execute(sql, list(params))
+
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        return self._con
+
+    def count(self) -> int:
+        return int(self._scalar("SELECT count(*) FROM events"))
+
+    def close(self, *, snapshot: bool = True) -> None:
+        with self._lock:
+            if snapshot and self._since_snapshot:
+                self.write_snapshot()
+            self._con.close()
+
+    def __enter__(self) -> EventLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _fill_values(event: Fill) -> tuple[Any, ...]:
+    return (event.symbol, event.trade_id, event.order_id, event.client_order_id, event.vp_id, str(event.side),
+            str(event.position_side), str(event.qty), str(event.price), str(event.commission),
+            event.commission_asset, str(event.exchange_rp), event.maker)
+
+
+def _events_from_columns(columns: dict[str, list[Any]]) -> list[Event]:
+    """Rebuild events from a scanned batch: fills from their typed columns, the rest from JSON."""
+    from hedgestack.domain.enums import PositionSide, Side
+
+    sides = {"BUY": Side.BUY, "SELL": Side.SELL}
+    position_sides = {"LONG": PositionSide.LONG, "SHORT": PositionSide.SHORT}
+    out: list[Event] = []
+    append = out.append
+    dec = Decimal
+    for (kind, payload, ts, symbol, trade_id, order_id, cid, vp_id, side, pside, qty, price, commission, asset,
+         rp, maker) in zip(columns["kind"], columns["payload"], columns["ts"], columns["symbol"],
+                           columns["trade_id"], columns["order_id"], columns["client_order_id"], columns["vp_id"],
+                           columns["side"], columns["position_side"], columns["qty"], columns["price"],
+                           columns["commission"], columns["commission_asset"], columns["exchange_rp"],
+                           columns["maker"], strict=True):
+        if kind == "fill":
+            append(Fill(ts=ts, symbol=symbol, trade_id=trade_id, order_id=order_id, client_order_id=cid,
+                        vp_id=vp_id, side=sides[side], position_side=position_sides[pside], qty=dec(qty),
+                        price=dec(price), commission=dec(commission), commission_asset=asset,
+                        exchange_rp=dec(rp), maker=maker))
+        else:
+            append(decode_event(payload))
+    return out
