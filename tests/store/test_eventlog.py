@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from hedgestack.domain.enums import OrderStatus, PositionSide
@@ -99,7 +100,7 @@ def test_second_opener_in_same_process_gets_store_error_not_corruption(tmp_path:
         log.append(stream())
         # DuckDB allows several connections to one file inside one process; a second *process* is refused
         # (tested in test_processes.py). Here a bad query must not break the log.
-        with pytest.raises(Exception):
+        with pytest.raises(duckdb.CatalogException):
             log.execute("SELECT * FROM no_such_table")
         assert log.ledger.view(VP_A).net_qty == 1
 
