@@ -27,7 +27,7 @@ from hedgestack.domain.enums import (
 )
 
 
-class _Event(msgspec.Struct, frozen=True, tag_field="kind", kw_only=True):
+class _Event(msgspec.Struct, frozen=True, tag_field="kind", kw_only=True, gc=False):
     ts: int
 
     @property

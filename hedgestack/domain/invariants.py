@@ -29,7 +29,7 @@ def check_invariants(ledger: Ledger,
         covered = open_close_qty(ledger, vp.vp_id) + open_tpsl_qty(ledger, vp.vp_id)
         if covered > vp.qty:
             problems.append(f"3: {vp.vp_id} closing orders + TP/SL cover {covered} > net_qty {vp.qty}")
-    if sum(vp.fill_count for vp in ledger.vps.values()) != len(ledger.trades):
+    if sum(vp.fill_count for vp in ledger.vps.values()) != ledger.trade_count:
         problems.append("4: fill count differs from the number of distinct trades")
     if exchange is not None:
         sides = set(exchange) | ledger.sides()

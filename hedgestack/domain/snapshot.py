@@ -95,11 +95,7 @@ _decoder = msgspec.msgpack.Decoder(_Ledger)
 
 
 def dump_ledger(ledger: Ledger) -> bytes:
-    trades: dict[str, list[int]] = {}
-    for symbol, trade_id in ledger.trades:
-        trades.setdefault(symbol, []).append(trade_id)
-    for ids in trades.values():
-        ids.sort()
+    trades = {symbol: sorted(ids) for symbol, ids in ledger.trades.items()}
     state = _Ledger(
         version=SNAPSHOT_VERSION,
         vps=[_Vp(**{name: getattr(vp, name) for name in _Vp.__struct_fields__}) for vp in ledger.vps.values()],
@@ -130,7 +126,7 @@ def load_ledger(payload: bytes) -> Ledger:
             setattr(order, name, getattr(osnap, name))
         ledger.orders[order.client_order_id] = order
     ledger.order_ids = dict(state.order_ids)
-    ledger.trades = {(symbol, trade_id) for symbol, ids in state.trades.items() for trade_id in ids}
+    ledger.trades = {symbol: set(ids) for symbol, ids in state.trades.items()}
     ledger.keys = set(state.keys)
     ledger.anomalies = [Anomaly(a.kind, a.message, a.event_key) for a in state.anomalies]
     ledger.last_ts = state.last_ts

@@ -95,7 +95,7 @@ class EventLog:
     def is_known(self, event: Event) -> bool:
         """True when the log already holds this event's dedupe key."""
         if type(event) is Fill:
-            return (event.symbol, event.trade_id) in self.ledger.trades
+            return self.ledger.has_trade(event.symbol, event.trade_id)
         key = event.key
         return key is not None and key in self.ledger.keys
 

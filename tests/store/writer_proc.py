@@ -20,7 +20,7 @@ def main(data_dir: str, batches: int, publish_every: int) -> None:
     if log.last_seq == 0:
         log.append([VpCreated(ts=0, vp_id="vp_aaaaaaaa", name="a", symbol="BTCUSDT",
                               position_side=PositionSide.LONG)])
-    trade = len(log.ledger.trades)
+    trade = log.ledger.trade_count
     n = 0
     print("ready", flush=True)
     while batches < 0 or n < batches:

@@ -1,0 +1,1 @@
+"""Benchmarks run as commands (``hedgestack bench ...``), never as timed tests."""
