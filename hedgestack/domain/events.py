@@ -76,6 +76,7 @@ class OrderIntent(_Event, frozen=True, tag="order_intent"):
     time_in_force: TimeInForce | None = None
     is_algo: bool = False
     replaces: str | None = None  # the clientOrderId an amend cancels
+    mark: Decimal | None = None  # the mark price when the intent was made (slippage analytics)
 
     @property
     def key(self) -> str:

@@ -90,7 +90,7 @@ class Anomaly:
 class VpBook:
     """The mutable per-VP accumulator inside a Ledger (read it through :class:`VpView`)."""
 
-    __slots__ = ("vp_id", "name", "symbol", "position_side", "sign", "created_at", "archived", "system",
+    __slots__ = ("vp_id", "name", "symbol", "position_side", "sign", "opening", "created_at", "archived", "system",
                  "qty", "cost", "realized", "fees", "funding", "reset_at", "tp_price", "tp_trigger",
                  "sl_price", "sl_trigger", "sync_status", "sync_reason", "fill_count", "updated_at")
 
@@ -101,6 +101,7 @@ class VpBook:
         self.symbol = symbol
         self.position_side = PositionSide(position_side)
         self.sign = self.position_side.sign
+        self.opening = self.position_side.opening_side
         self.created_at = created_at
         self.archived = False
         self.system = system
@@ -323,7 +324,7 @@ class Ledger:
                     order.status = OrderStatus.FILLED
         qty = ev.qty
         price = ev.price
-        if ev.side == (Side.BUY if vp.sign == 1 else Side.SELL):
+        if ev.side == vp.opening:
             vp.cost += qty * price
             vp.qty += qty
         else:

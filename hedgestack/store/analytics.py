@@ -32,7 +32,8 @@ _EMPTY = {
     "orders": "SELECT NULL::BIGINT created_at, NULL::VARCHAR client_order_id, NULL::BIGINT order_id, "
               "NULL::VARCHAR vp_id, NULL::VARCHAR symbol, NULL::VARCHAR position_side, NULL::VARCHAR side, "
               "NULL::VARCHAR order_type, NULL::VARCHAR role, NULL::DECIMAL(38,18) qty, "
-              "NULL::DECIMAL(38,18) price, NULL::DECIMAL(38,18) trigger_price, NULL::VARCHAR trigger_type, "
+              "NULL::DECIMAL(38,18) price, NULL::DECIMAL(38,18) mark_at_intent, "
+              "NULL::DECIMAL(38,18) trigger_price, NULL::VARCHAR trigger_type, "
               "NULL::VARCHAR time_in_force, NULL::BOOLEAN is_algo, NULL::VARCHAR status, "
               "NULL::DECIMAL(38,18) filled_qty, NULL::BIGINT updated_at, NULL::VARCHAR reason, "
               "NULL::DATE date WHERE false",

@@ -268,6 +268,14 @@ class EventLog:
                               "(SELECT seq FROM snapshots ORDER BY seq DESC LIMIT 2)")
             self._since_snapshot = 0
 
+    def append_marks(self, rows: Iterable[tuple[str, int, Decimal]]) -> int:
+        """Keep sampled mark prices ``(symbol, ts_ms, mark)`` for charts and analytics (not ledger events)."""
+        values = [(symbol, int(ts), to_str(mark)) for symbol, ts, mark in rows]
+        if values:
+            with self._lock:
+                self._con.executemany("INSERT INTO marks VALUES (?, ?, ?)", values)
+        return len(values)
+
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor of the owning connection, for another thread of this process."""
         return self._con.cursor()

@@ -70,7 +70,7 @@ WITH intents AS (
            payload->>'order_type' AS order_type, payload->>'role' AS role, payload->>'qty' AS qty,
            payload->>'price' AS price, payload->>'trigger_price' AS trigger_price,
            payload->>'trigger_type' AS trigger_type, payload->>'time_in_force' AS time_in_force,
-           CAST(payload->>'is_algo' AS BOOLEAN) AS is_algo
+           CAST(payload->>'is_algo' AS BOOLEAN) AS is_algo, payload->>'mark' AS mark_at_intent
     FROM events WHERE kind = 'order_intent'
 ), updates AS (
     SELECT payload->>'client_order_id' AS client_order_id, payload->>'status' AS status,
@@ -87,6 +87,7 @@ WITH intents AS (
 )
 SELECT i.ts AS created_at, i.client_order_id, x.order_id, i.vp_id, i.symbol, i.position_side, i.side,
        i.order_type, i.role, CAST(i.qty AS DECIMAL(38, 18)) AS qty, CAST(i.price AS DECIMAL(38, 18)) AS price,
+       CAST(i.mark_at_intent AS DECIMAL(38, 18)) AS mark_at_intent,
        CAST(i.trigger_price AS DECIMAL(38, 18)) AS trigger_price, i.trigger_type, i.time_in_force, i.is_algo,
        coalesce(u.status, 'PENDING') AS status, coalesce(f.filled_qty, 0) AS filled_qty,
        u.ts AS updated_at, u.reason
