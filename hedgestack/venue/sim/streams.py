@@ -28,7 +28,7 @@ from hedgestack.venue.binance import schemas as w
 _encoder = msgspec.json.Encoder()
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _Conn:
     ws: web.WebSocketResponse
     queue: asyncio.Queue[bytes | None] = field(default_factory=asyncio.Queue)
