@@ -92,6 +92,7 @@ class BinanceApi:
             ("GET", "/fapi/v1/premiumIndex"): Endpoint(self.premium_index, "NONE"),
             ("GET", "/fapi/v1/klines"): Endpoint(self.klines, "NONE", 5),
             ("GET", "/fapi/v1/ticker/price"): Endpoint(self.ticker_price, "NONE"),
+            ("GET", "/fapi/v2/ticker/price"): Endpoint(self.ticker_price, "NONE"),
             ("POST", "/fapi/v1/order"): Endpoint(self.new_order, s, 0, order=True),
             ("DELETE", "/fapi/v1/order"): Endpoint(self.cancel_order, s),
             ("GET", "/fapi/v1/order"): Endpoint(self.query_order, s),
