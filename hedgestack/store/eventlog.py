@@ -268,6 +268,14 @@ class EventLog:
                               "(SELECT seq FROM snapshots ORDER BY seq DESC LIMIT 2)")
             self._since_snapshot = 0
 
+    def get_meta(self, key: str) -> str | None:
+        """A value of the terminal's own bookkeeping (watermarks, publication marks)."""
+        rows = self.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()
+        return rows[0][0] if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
+
     def append_marks(self, rows: Iterable[tuple[str, int, Decimal]]) -> int:
         """Keep sampled mark prices ``(symbol, ts_ms, mark)`` for charts and analytics (not ledger events)."""
         values = [(symbol, int(ts), to_str(mark)) for symbol, ts, mark in rows]
