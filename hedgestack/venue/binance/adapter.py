@@ -39,6 +39,8 @@ from hedgestack.venue.binance.parse import (
 log = logging.getLogger("hedgestack.venue")
 
 LIVE_REST = "https://fapi.binance.com"
+#: python-binance's read loop waits up to TIMEOUT (10 s) on a silent socket before it sees a close request.
+SOCKET_POLL_SECONDS = 0.5
 LIVE_WS = "wss://fstream.binance.com/"
 
 
@@ -265,6 +267,7 @@ class BinanceVenue:
         while self.client is not None:
             try:
                 socket = self._socket_manager().futures_user_socket()
+                socket.TIMEOUT = SOCKET_POLL_SECONDS  # its read loop notices a close only between receives
                 async with socket as stream:
                     backoff = 0.2
                     yield StreamUp("user")
@@ -286,7 +289,9 @@ class BinanceVenue:
         backoff = 0.2
         while self.client is not None:
             try:
-                async with self._socket_manager().futures_multiplex_socket(streams, category="market") as stream:
+                socket = self._socket_manager().futures_multiplex_socket(streams, category="market")
+                socket.TIMEOUT = SOCKET_POLL_SECONDS
+                async with socket as stream:
                     backoff = 0.2
                     yield StreamUp("market")
                     while True:
