@@ -40,10 +40,7 @@ async def backfill(t: Terminal, *, reason: str) -> None:
         t.bus.publish("WS_RECONNECT", {"reason": reason, "state": "SYNCING"})
         started = now_ms()
         try:
-            await _orders(t)
-            for symbol in t.symbols:
-                await _trades(t, symbol)
-            await fetch_funding(t, since=None, live=False)
+            await _catch_up(t)
             await t._refresh_positions()
         except HedgestackError as exc:
             log.error("backfill failed (%s): %s; retrying on the next reconnect/poll", reason, exc)
@@ -53,6 +50,23 @@ async def backfill(t: Terminal, *, reason: str) -> None:
             if vp.tp_price is not None or vp.sl_price is not None or t.tpsl._legs(vp.vp_id):
                 t.tpsl.request(vp.vp_id)
         t._check_consistency(confirmed=True)
+
+
+async def catch_up(t: Terminal) -> None:
+    """Orders, fills and funding the stream may have missed, without a reconnect (position-check path)."""
+    assert t._sync_lock is not None
+    async with t._sync_lock:
+        try:
+            await _catch_up(t)
+        except HedgestackError as exc:
+            log.error("catch-up failed: %s", exc)
+
+
+async def _catch_up(t: Terminal) -> None:
+    await _orders(t)
+    for symbol in t.symbols:
+        await _trades(t, symbol)
+    await fetch_funding(t, since=None, live=False)
 
 
 async def _orders(t: Terminal) -> None:

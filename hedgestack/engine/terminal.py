@@ -102,6 +102,8 @@ log = logging.getLogger("hedgestack.engine")
 T = TypeVar("T")
 
 _STATUS = {s.value: s for s in OrderStatus}
+#: every this many position polls, also catch up orders, fills and funding over REST
+CATCH_UP_EVERY = 12
 
 
 def now_ms() -> int:
@@ -955,16 +957,27 @@ class Terminal:
 
     async def _poll_positions(self) -> None:
         """positionRisk every ``poll_interval``: even an event lost without a disconnect is noticed."""
+        polls = 0
         while True:
             await asyncio.sleep(self.poll_interval)
             if self.connection != "LIVE":
                 continue
+            polls += 1
             try:
+                if polls % CATCH_UP_EVERY == 0:  # order states lost in a silent gap change no position
+                    from hedgestack.engine.recovery import catch_up
+
+                    await catch_up(self)
                 await self._refresh_positions()
                 self._check_consistency(confirmed=True)
                 pending = [k for k, since in self._diverged_since.items()
                            if self.consistency.get(k) is not ConsistencyStatus.MISMATCH]
-                if pending:  # re-check right after the grace period rather than a full interval later
+                if pending:
+                    # an event may have been lost without a disconnect: catch up over REST first, then
+                    # re-check right after the grace period rather than a full interval later
+                    from hedgestack.engine.recovery import catch_up
+
+                    await catch_up(self)
                     await asyncio.sleep(self.mismatch_grace)
                     await self._refresh_positions()
                     self._check_consistency(confirmed=True)

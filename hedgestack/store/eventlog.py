@@ -270,7 +270,7 @@ class EventLog:
 
     def get_meta(self, key: str) -> str | None:
         """A value of the terminal's own bookkeeping (watermarks, publication marks)."""
-        rows = self.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()
+        rows = self.execute("SELECT value FROM meta WHERE key = ?", [key])
         return rows[0][0] if rows else None
 
     def set_meta(self, key: str, value: str) -> None:
@@ -288,9 +288,11 @@ class EventLog:
         """A cursor of the owning connection, for another thread of this process."""
         return self._con.cursor()
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> duckdb.DuckDBPyConnection:
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one statement on the owning connection and return its rows (fetched under the lock, so
+        another thread's query can never take them)."""
         with self._lock:
-            return self._con.execute(sql, list(params))
+            return self._con.execute(sql, list(params)).fetchall()
 
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:

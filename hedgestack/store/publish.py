@@ -15,6 +15,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
+
 from hedgestack.store.eventlog import EventLog
 
 PUBLISHED_DIR = "published"
@@ -55,37 +57,43 @@ class Publisher:
         self.root = Path(data_dir) / PUBLISHED_DIR
         self.root.mkdir(parents=True, exist_ok=True)
 
-    def _mark(self, dataset: str) -> int:
-        rows = self.log.execute("SELECT value FROM meta WHERE key = ?", [f"published:{dataset}"]).fetchall()
-        return int(rows[0][0]) if rows else -1
-
     def publish(self) -> PublishReport:
-        """Rewrite every partition that changed since the last call; return what was written."""
+        """Rewrite every partition that changed since the last call; return what was written.
+
+        Runs on a cursor of its own, so it may run in a worker thread while the engine appends."""
+        cursor = self.log.cursor()
+        try:
+            return self._publish(cursor)
+        finally:
+            cursor.close()
+
+    def _publish(self, cur: duckdb.DuckDBPyConnection) -> PublishReport:
         report = PublishReport(seq=self.log.last_seq)
         for dataset, (source, touched) in _DATASETS.items():
+            rows = cur.execute("SELECT value FROM meta WHERE key = ?", [f"published:{dataset}"]).fetchall()
+            since = int(rows[0][0]) if rows else -1
             if dataset == "marks":
-                since = self._mark(dataset)
-                upto = int(self.log.execute("SELECT coalesce(max(ts), -1) FROM marks").fetchall()[0][0])
+                upto = int(cur.execute("SELECT coalesce(max(ts), -1) FROM marks").fetchall()[0][0])
+                params = [since + 1]
             else:
-                since = self._mark(dataset)
                 upto = report.seq
+                params = [since]
             if upto <= since:
                 continue
-            dates = [row[0] for row in self.log.execute(touched, [since if dataset != "marks" else since + 1])
-                     .fetchall()]
+            dates = [row[0].isoformat() for row in cur.execute(touched, params).fetchall()]
             if dates:
-                self._write(dataset, source, [d.isoformat() for d in dates])
-            self.log.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [f"published:{dataset}", str(upto)])
+                self._write(cur, dataset, source, dates)
+            cur.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [f"published:{dataset}", str(upto)])
             report.partitions[dataset] = len(dates)
         return report
 
-    def _write(self, dataset: str, source: str, dates: list[str]) -> None:
+    def _write(self, cur: duckdb.DuckDBPyConnection, dataset: str, source: str, dates: list[str]) -> None:
         base = self.root / dataset
         base.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=base))
         try:
             date_list = ", ".join(f"DATE '{d}'" for d in dates)
-            self.log.execute(
+            cur.execute(
                 f"COPY (SELECT * FROM ({source}) WHERE date IN ({date_list}) ORDER BY date) "
                 f"TO '{staging.as_posix()}' (FORMAT parquet, PARTITION_BY (date), OVERWRITE_OR_IGNORE true)")
             for date in dates:
@@ -96,8 +104,8 @@ class Publisher:
                     os.replace(produced[0], target_dir / "data.parquet")
                 else:  # several files (or none): write this date on its own, then move it in
                     single = staging / f"{date}.parquet"
-                    self.log.execute(f"COPY (SELECT * EXCLUDE (date) FROM ({source}) WHERE date = DATE '{date}') "
-                                     f"TO '{single.as_posix()}' (FORMAT parquet)")
+                    cur.execute(f"COPY (SELECT * EXCLUDE (date) FROM ({source}) WHERE date = DATE '{date}') "
+                                f"TO '{single.as_posix()}' (FORMAT parquet)")
                     os.replace(single, target_dir / "data.parquet")
         finally:
             shutil.rmtree(staging, ignore_errors=True)

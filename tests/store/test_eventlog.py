@@ -80,7 +80,7 @@ def test_snapshot_plus_tail_equals_from_zero(tmp_path: Path) -> None:
     with EventLog(path, snapshot_every=3) as log:
         for event in events:
             log.append([event])
-        snapshots = log.execute("SELECT count(*) FROM snapshots").fetchall()[0][0]
+        snapshots = log.execute("SELECT count(*) FROM snapshots")[0][0]
         assert 1 <= snapshots <= 2  # older ones are pruned
     with EventLog(path) as log:
         assert log.ledger == log.replay(from_zero=True) == fold(events)

@@ -39,8 +39,8 @@ def test_sigkill_mid_batch_leaves_whole_batches(tmp_path: Path, delay: float) ->
         assert count > 1
         assert (count - 1) % BATCH == 0, f"{count - 1} fill events is not a whole number of batches"
         assert log.ledger == log.replay(from_zero=True)
-        fills = log.execute("SELECT count(*) FROM events WHERE kind = 'fill'").fetchall()[0][0]
-        history = log.execute("SELECT count(*) FROM vp_history WHERE event_kind = 'fill'").fetchall()[0][0]
+        fills = log.execute("SELECT count(*) FROM events WHERE kind = 'fill'")[0][0]
+        history = log.execute("SELECT count(*) FROM vp_history WHERE event_kind = 'fill'")[0][0]
         assert fills == history == log.ledger.trade_count
     # and the writer can go on where it stopped
     proc = start_writer(tmp_path, 2, 0)

@@ -25,10 +25,12 @@ from typing import Any
 import aiohttp
 from binance.async_client import AsyncClient
 from binance.exceptions import BinanceAPIException, BinanceRequestException
+from binance.ws.constants import WSListenerState
 from binance.ws.streams import BinanceSocketManager
 
 from hedgestack.domain.errors import IpBanned, RateLimited, VenueRejected, VenueUnavailable
 from hedgestack.venue.binance.parse import (
+    ListenKeyExpired,
     MarketMessage,
     StreamDown,
     UserMessage,
@@ -274,8 +276,14 @@ class BinanceVenue:
                     while True:
                         message = parse_user_message(await stream.recv())
                         yield message
-                        if isinstance(message, StreamDown) or type(message).__name__ == "ListenKeyExpired":
-                            break
+                        if isinstance(message, ListenKeyExpired):
+                            break  # the key is dead: a new socket gets a new one
+                        if isinstance(message, StreamDown):
+                            # python-binance reconnects the socket itself (same listenKey); once it streams
+                            # again the caller backfills what was sent meanwhile
+                            if not await _reconnected(socket):
+                                break
+                            yield StreamUp("user")
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any socket failure means: down, reconnect
@@ -298,13 +306,30 @@ class BinanceVenue:
                         message = parse_market_message(await stream.recv())
                         yield message
                         if isinstance(message, StreamDown):
-                            break
+                            if not await _reconnected(socket):
+                                break
+                            yield StreamUp("market")
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001
                 yield StreamDown(type(exc).__name__, str(exc))
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 5.0)
+
+
+async def _reconnected(socket: Any, timeout: float = 30.0) -> bool:
+    """Wait until python-binance's socket streams again on an open connection (False: it gave up)."""
+    from websockets.protocol import State
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if socket._handle_read_loop is None:  # read loop ended (BinanceWebsocketUnableToConnect)
+            return False
+        ws = socket.ws
+        if socket.ws_state == WSListenerState.STREAMING and ws is not None and ws.state == State.OPEN:
+            return True
+        await asyncio.sleep(0.05)
+    return False
 
 
 @dataclass(frozen=True, slots=True)
