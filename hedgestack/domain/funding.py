@@ -16,17 +16,23 @@ would go to UNASSIGNED LONG (LONG holds 3 > SHORT 1).
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 from hedgestack.domain.enums import PositionSide
 from hedgestack.domain.ids import unassigned_vp_id
-from hedgestack.domain.ledger import COST_QUANTUM, DIVISION_CONTEXT, Ledger
+from hedgestack.domain.ledger import COST_QUANTUM, DIVISION_CONTEXT, LEDGER_CONTEXT, Ledger
 from hedgestack.domain.numbers import ZERO
 
 
 def split_funding(ledger: Ledger, symbol: str, amount: Decimal, rate: Decimal | None,
                   mark: Decimal | None) -> tuple[tuple[str, Decimal], ...]:
     """Return ``(vp_id, amount)`` pairs summing exactly to ``amount``; VPs with nothing get nothing."""
+    with localcontext(LEDGER_CONTEXT):  # every product and sum below is exact (or raises)
+        return _split(ledger, symbol, amount, rate, mark)
+
+
+def _split(ledger: Ledger, symbol: str, amount: Decimal, rate: Decimal | None,
+           mark: Decimal | None) -> tuple[tuple[str, Decimal], ...]:
     holders = [vp for vp in ledger.vps.values() if vp.symbol == symbol and vp.qty > 0]
     long_qty = sum((vp.qty for vp in holders if vp.position_side is PositionSide.LONG), ZERO)
     short_qty = sum((vp.qty for vp in holders if vp.position_side is PositionSide.SHORT), ZERO)

@@ -303,6 +303,8 @@ class Ledger:
             return
         seen.add(ev.trade_id)
         vp = self.vps.get(ev.vp_id)
+        if vp is None and ev.vp_id == unassigned_vp_id(ev.symbol, PositionSide(ev.position_side)):
+            vp = self.unassigned(ev.symbol, PositionSide(ev.position_side), ev.ts)  # a foreign fill: expected
         if vp is None or vp.symbol != ev.symbol or vp.position_side != ev.position_side:
             self._anomaly("FILL_VP_UNKNOWN", f"fill {ev.trade_id} names VP {ev.vp_id}, which is not a VP of "
                           f"{ev.symbol} {ev.position_side}; booked to UNASSIGNED", ev)

@@ -66,6 +66,7 @@ class EventLog:
         except duckdb.IOException as exc:
             raise StoreError(f"cannot open {self.path}: {exc}", code="STORE_LOCKED") from exc
         self._lock = threading.RLock()
+        self._cursors = threading.local()
         self.snapshot_every = snapshot_every
         self._create_schema()
         self.last_seq = self._scalar("SELECT coalesce(max(seq), 0) FROM events")
@@ -285,8 +286,16 @@ class EventLog:
         return len(values)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
-        """A cursor of the owning connection, for another thread of this process."""
-        return self._con.cursor()
+        """This thread's cursor of the owning connection (DuckDB: one connection, a cursor per thread).
+
+        Created under the lock (the connection refuses a cursor() while busy in another thread) and
+        kept for the thread, so repeated calls do not leak connections."""
+        cursor = getattr(self._cursors, "cursor", None)
+        if cursor is None:
+            with self._lock:
+                cursor = self._con.cursor()
+            self._cursors.cursor = cursor
+        return cursor
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run one statement on the owning connection and return its rows (fetched under the lock, so

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,16 +57,14 @@ class Publisher:
         self.log = log
         self.root = Path(data_dir) / PUBLISHED_DIR
         self.root.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
 
     def publish(self) -> PublishReport:
         """Rewrite every partition that changed since the last call; return what was written.
 
         Runs on a cursor of its own, so it may run in a worker thread while the engine appends."""
-        cursor = self.log.cursor()
-        try:
-            return self._publish(cursor)
-        finally:
-            cursor.close()
+        with self._lock:  # one publication at a time (the loop's and the final one on stop)
+            return self._publish(self.log.cursor())
 
     def _publish(self, cur: duckdb.DuckDBPyConnection) -> PublishReport:
         report = PublishReport(seq=self.log.last_seq)
