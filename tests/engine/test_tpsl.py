@@ -14,6 +14,11 @@ def legs(control: Control, vp_short: str) -> dict[str, dict]:
     return {a["orderType"]: a for a in control.account()["open_algo_orders"] if a["clientAlgoId"][3:9] == vp_short}
 
 
+def both_legs_at(control: Control, vp_short: str, qty: str) -> bool:
+    current = legs(control, vp_short)
+    return set(current) == {"TAKE_PROFIT_MARKET", "STOP_MARKET"} and {a["quantity"] for a in current.values()} == {qty}
+
+
 def tpsl(t: Terminal, vp_id: str) -> dict:
     return t.sync.vp(vp_id)["tpsl"]
 
@@ -73,18 +78,18 @@ def test_legs_follow_the_vp_after_add_and_partial_close(terminal: Terminal, cont
     short = a["id"][3:9]
     first = legs(control, short)
     terminal.sync.place_order(a["id"], "BUY", "MARKET", "0.006")  # add: legs re-sync to 0.016
-    wait_until(lambda: {leg["quantity"] for leg in legs(control, short).values()} == {"0.016"})
+    wait_until(lambda: both_legs_at(control, short, "0.016"))
     second = legs(control, short)
     assert second["STOP_MARKET"]["clientAlgoId"] != first["STOP_MARKET"]["clientAlgoId"]  # cancel + create
     # a LIMIT close of 0.004 rests: the legs shrink to 0.012 so closes + TP/SL never exceed the VP
     close = terminal.sync.close_vp(a["id"], "LIMIT", qty="0.004", price="98000")
-    wait_until(lambda: {leg["quantity"] for leg in legs(control, short).values()} == {"0.012"})
+    wait_until(lambda: both_legs_at(control, short, "0.012"))
     # the close fills at 98000: the legs stay at 0.012 = net 0.012
     control.price("BTCUSDT", "98000")
     settle(terminal, control)
     wait_until(lambda: terminal.sync.vp(a["id"])["net_qty"] == "0.012")
     terminal.sync.close_vp(a["id"], percent="50")  # market close 0.006: legs shrink to 0.006
-    wait_until(lambda: {leg["quantity"] for leg in legs(control, short).values()} == {"0.006"})
+    wait_until(lambda: both_legs_at(control, short, "0.006"))
     settle(terminal, control)
     assert tpsl(terminal, a["id"])["sync_status"] == "OK"
     assert close["status"] == "NEW"
