@@ -1,0 +1,101 @@
+"""``hedgestack export``: the published fill history (or another dataset) as one Parquet or CSV file.
+
+    hedgestack export --format parquet|csv [--since WHEN] [--until WHEN] --out PATH [--data-dir DIR]
+                      [--dataset fills|orders|vp_history|marks]
+
+``WHEN`` is a UTC date ``YYYY-MM-DD`` or Unix milliseconds. ``since`` is inclusive; ``until`` is exclusive
+for milliseconds and inclusive of the whole day for a date (``--since 2025-01-01 --until 2025-01-31`` is
+January). Rows come in time order with the dataset's own columns (the ``date`` partition column is left out),
+decimals exact (DECIMAL(38,18) in Parquet, plain decimal text in CSV). The file is written to a temporary
+name and moved into place.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from hedgestack.store.analytics import Analytics, open_published
+
+FORMATS = ("parquet", "csv")
+# dataset -> (time column, order)
+DATASETS = {"fills": ("ts", "ts, seq"), "orders": ("created_at", "created_at, client_order_id"),
+            "vp_history": ("ts", "seq, vp_id"), "marks": ("ts", "symbol, ts")}
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+DAY_MS = 86_400_000
+
+
+def parse_when(value: str | int | None, *, end: bool = False) -> int | None:
+    """``YYYY-MM-DD`` (UTC) or Unix ms → Unix ms; a date used as ``end`` means the end of that day."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int):
+        return value
+    text = str(value).strip()
+    if _DATE.match(text):
+        day = date.fromisoformat(text)
+        ms = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
+        return ms + DAY_MS if end else ms
+    if text.lstrip("-").isdigit():
+        return int(text)
+    raise ValueError(f"not a date (YYYY-MM-DD) or Unix ms: {value!r}")
+
+
+def export(source: str | Path | Analytics, fmt: str = "parquet", since: str | int | None = None,
+           until: str | int | None = None, out: str | Path = "fills.parquet", *, dataset: str = "fills") -> int:
+    """Write ``dataset`` rows with ``since <= time < until`` to ``out``; return the number of rows.
+
+    ``source`` is a data directory (its published Parquet) or an :class:`Analytics` (live or published).
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}, not {fmt!r}")
+    if dataset not in DATASETS:
+        raise ValueError(f"dataset must be one of {tuple(DATASETS)}, not {dataset!r}")
+    analytics = source if isinstance(source, Analytics) else open_published(source)
+    refresh = getattr(analytics, "_refresh", None)
+    if refresh is not None:
+        refresh()
+    con: duckdb.DuckDBPyConnection = analytics._con
+    time_column, order = DATASETS[dataset]
+    start, stop = parse_when(since), parse_when(until, end=True)
+    clauses: list[str] = []
+    params: list[Any] = []
+    if start is not None:
+        clauses.append(f"{time_column} >= {int(start)}")
+    if stop is not None:
+        clauses.append(f"{time_column} < {int(stop)}")
+    where = " WHERE " + " AND ".join(clauses) if clauses else ""
+    columns = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {dataset}").fetchall() if row[0] != "date"]
+    select = ", ".join(f'"{c}"' for c in columns)
+    query = f"SELECT {select} FROM {dataset}{where} ORDER BY {order}"
+    target = Path(out)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.tmp")
+    options = "FORMAT parquet" if fmt == "parquet" else "FORMAT csv, HEADER true"
+    con.execute(f"COPY ({query}) TO '{temporary.as_posix()}' ({options})", params)
+    os.replace(temporary, target)
+    return int(con.execute(f"SELECT count(*) FROM ({query})", params).fetchall()[0][0])
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``hedgestack export --format parquet|csv --since ... --until ... --out ... [--data-dir DIR]``."""
+    parser.add_argument("--format", choices=FORMATS, default="parquet")
+    parser.add_argument("--since", default=None, help="YYYY-MM-DD (UTC) or Unix ms, inclusive")
+    parser.add_argument("--until", default=None, help="YYYY-MM-DD (whole day included) or Unix ms (exclusive)")
+    parser.add_argument("--out", required=True, help="file to write")
+    parser.add_argument("--data-dir", default="./data", help="the terminal's data directory (default ./data)")
+    parser.add_argument("--dataset", choices=tuple(DATASETS), default="fills")
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    rows = export(args.data_dir, args.format, args.since, args.until, args.out, dataset=args.dataset)
+    Console(stderr=True).print(f"{rows:,} {args.dataset} rows written to {args.out}")
+    return 0
