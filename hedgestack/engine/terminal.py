@@ -986,34 +986,47 @@ class Terminal:
 
     # == intake: user stream ========================================================================
     async def _user_stream(self) -> None:
+        async for item in self.venue.user_messages():
+            messages = item if isinstance(item, list) else [item]
+            batch: list[tuple[list[Event], OrderBook | None]] = []
+            for message in messages:
+                try:
+                    if isinstance(message, OrderTradeUpdate):
+                        batch.append(self._order_events(message))
+                        continue
+                    self._flush_order_events(batch)
+                    batch = []
+                    await self._on_user_message(message)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # noqa: BLE001 - one bad event must not stop the intake
+                    self.stats.malformed += 1
+                    log.exception("failed to process %r", message)
+            try:
+                self._flush_order_events(batch)
+            except Exception:  # noqa: BLE001
+                log.exception("failed to append a batch of %s order updates", len(batch))
+
+    async def _on_user_message(self, message: Any) -> None:
         from hedgestack.engine.recovery import backfill
 
-        async for message in self.venue.user_messages():
-            try:
-                if isinstance(message, StreamUp):
-                    await backfill(self, reason="start" if self.stats.reconnects == 0 else "reconnect")
-                    assert self._live_event is not None
-                    self._live_event.set()
-                elif isinstance(message, OrderTradeUpdate):
-                    self._on_order_update(message)
-                elif isinstance(message, AlgoUpdate):
-                    self._on_algo_update(message)
-                elif isinstance(message, AccountUpdate):
-                    await self._on_account_update(message)
-                elif isinstance(message, (StreamDown, ListenKeyExpired)):
-                    self.stats.reconnects += 1
-                    self.connection = "SYNCING"
-                    reason = "listenKeyExpired" if isinstance(message, ListenKeyExpired) else \
-                        f"{message.kind}: {message.message}"
-                    self.bus.publish("WS_RECONNECT", {"reason": reason, "state": "SYNCING"})
-                elif isinstance(message, Malformed):
-                    self.stats.malformed += 1
-                    log.warning("malformed user message (%s): %.300r", message.reason, message.raw)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # noqa: BLE001 - one bad event must not stop the intake
-                self.stats.malformed += 1
-                log.exception("failed to process %r", message)
+        if isinstance(message, StreamUp):
+            await backfill(self, reason="start" if self.stats.reconnects == 0 else "reconnect")
+            assert self._live_event is not None
+            self._live_event.set()
+        elif isinstance(message, AlgoUpdate):
+            self._on_algo_update(message)
+        elif isinstance(message, AccountUpdate):
+            await self._on_account_update(message)
+        elif isinstance(message, (StreamDown, ListenKeyExpired)):
+            self.stats.reconnects += 1
+            self.connection = "SYNCING"
+            reason = "listenKeyExpired" if isinstance(message, ListenKeyExpired) else \
+                f"{message.kind}: {message.message}"
+            self.bus.publish("WS_RECONNECT", {"reason": reason, "state": "SYNCING"})
+        elif isinstance(message, Malformed):
+            self.stats.malformed += 1
+            log.warning("malformed user message (%s): %.300r", message.reason, message.raw)
 
     def _attribute(self, symbol: str, client_order_id: str | None, order_id: int | None) -> OrderBook | None:
         ledger = self.ledger
@@ -1039,7 +1052,8 @@ class Terminal:
                     commission=commission or ZERO, commission_asset=commission_asset or "USDT",
                     exchange_rp=realized or ZERO, maker=maker)
 
-    def _on_order_update(self, msg: OrderTradeUpdate) -> None:
+    def _order_events(self, msg: OrderTradeUpdate) -> tuple[list[Event], OrderBook | None]:
+        """The Fill and/or OrderUpdate events one ORDER_TRADE_UPDATE brings."""
         events: list[Event] = []
         order = self._attribute(msg.symbol, msg.client_order_id, msg.order_id)
         if msg.is_fill and msg.position_side in ("LONG", "SHORT"):
@@ -1054,13 +1068,22 @@ class Terminal:
                                       status=_STATUS[msg.status], order_id=msg.order_id, executed_qty=msg.cum_qty,
                                       reason=f"expiry reason {msg.expiry_reason}" if msg.expiry_reason not in
                                       (None, "0") else None))
+        return events, order
+
+    def _on_order_update(self, msg: OrderTradeUpdate) -> None:
+        self._flush_order_events([self._order_events(msg)])
+
+    def _flush_order_events(self, batch: list[tuple[list[Event], OrderBook | None]]) -> None:
+        """Append the events of several ORDER_TRADE_UPDATEs in one batch (one commit), then follow up."""
+        events = [event for group, _ in batch for event in group]
         if not events:
             return
         result = self._append(events)
         for vp_id in result.touched:
             self.tpsl.request(vp_id)
-        if order is not None and (order.role is OrderRole.CLOSE or order.role in (OrderRole.TP, OrderRole.SL)):
-            self.tpsl.request(order.vp_id)
+        for _, order in batch:
+            if order is not None and order.role is not OrderRole.ENTRY:
+                self.tpsl.request(order.vp_id)
 
     def _on_algo_update(self, msg: AlgoUpdate) -> None:
         order = self.ledger.orders.get(msg.client_algo_id)

@@ -28,13 +28,24 @@ from hedgestack.domain.events import Event, Fill, decode_event, encode_event, ki
 from hedgestack.domain.ledger import Anomaly, Ledger, average
 from hedgestack.domain.numbers import ZERO, to_str
 from hedgestack.domain.snapshot import dump_ledger, load_ledger
-from hedgestack.store.schema import DDL, FILL_COLUMNS, FILLS_VIEW, ORDERS_VIEW, SCHEMA_VERSION
+from hedgestack.store.schema import (
+    DDL,
+    FILL_COLUMNS,
+    FILLS_VIEW,
+    ORDERS_VIEW,
+    PROJECTION_COLUMNS,
+    SCHEMA_VERSION,
+    VP_HISTORY_VIEW,
+)
 
 DB_FILE = "hedgestack.duckdb"
-_FILL_INSERT = (f"INSERT INTO events (seq, ts, recv_ts, kind, dedupe_key, {', '.join(FILL_COLUMNS)}) "
-                f"VALUES ({', '.join('?' * (5 + len(FILL_COLUMNS)))})")
-_EVENT_INSERT = "INSERT INTO events (seq, ts, recv_ts, kind, dedupe_key, payload) VALUES (?, ?, ?, ?, ?, ?)"
-_HISTORY_INSERT = "INSERT INTO vp_history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_EVENT_COLUMNS = ("seq", "ts", "recv_ts", "kind", "dedupe_key", "payload", *FILL_COLUMNS, *PROJECTION_COLUMNS)
+_EVENT_ROW = "(" + ", ".join("?" * len(_EVENT_COLUMNS)) + ")"
+_EVENT_INSERT = f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES "
+_CHANGE_ROW = "(" + ", ".join("?" * 14) + ")"
+_CHANGE_INSERT = "INSERT INTO vp_changes VALUES "
+_NO_FILL = (None,) * len(FILL_COLUMNS)
+_NO_PROJECTION = (None,) * len(PROJECTION_COLUMNS)
 _REPLAY_COLUMNS = ("seq", "kind", "payload", "ts", *FILL_COLUMNS)
 
 
@@ -80,6 +91,7 @@ class EventLog:
             for statement in DDL:
                 self._con.execute(statement)
             self._con.execute(FILLS_VIEW)
+            self._con.execute(VP_HISTORY_VIEW)
             self._con.execute(ORDERS_VIEW)
             row = self._con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
             if not row:
@@ -118,30 +130,42 @@ class EventLog:
                 return result
             ledger = self.ledger
             before = len(ledger.anomalies)
-            history: list[tuple[Any, ...]] = []
+            rows: list[Any] = []
+            changes: list[Any] = []
             seq = self.last_seq
             con = self._con
             try:
-                con.execute("BEGIN TRANSACTION")
                 for event in batch:
                     seq += 1
-                    if type(event) is Fill:
-                        con.execute(_FILL_INSERT, [seq, event.ts, received, "fill", event.key,
-                                                   *_fill_values(event)])
-                    else:
-                        con.execute(_EVENT_INSERT, [seq, event.ts, received, kind_of(event), event.key,
-                                                    encode_event(event).decode()])
                     ledger.touched.clear()
                     ledger.apply(event)
-                    history.extend(self._history_rows(seq, event))
+                    if type(event) is Fill and len(ledger.touched) == 1:
+                        (booked,) = ledger.touched
+                        rows.extend((seq, event.ts, received, "fill", event.key, None, *_fill_values(event),
+                                     *self._projection(booked)))
+                    else:
+                        fill = _fill_values(event) if type(event) is Fill else _NO_FILL
+                        payload = None if type(event) is Fill else encode_event(event).decode()
+                        rows.extend((seq, event.ts, received, kind_of(event), event.key, payload, *fill,
+                                     *_NO_PROJECTION))
+                        for vp_id in sorted(ledger.touched):
+                            changes.extend(self._change_row(seq, event.ts, vp_id, kind_of(event)))
                     result.appended.append((seq, event))
                     result.touched |= ledger.touched
-                if history:
-                    con.executemany(_HISTORY_INSERT, history)
-                con.execute("COMMIT")
+                insert = _EVENT_INSERT + ", ".join([_EVENT_ROW] * len(batch))
+                if not changes:  # one statement: atomic on its own (the hot path of fills)
+                    con.execute(insert, rows)
+                else:
+                    con.execute("BEGIN TRANSACTION")
+                    con.execute(insert, rows)
+                    con.execute(_CHANGE_INSERT + ", ".join([_CHANGE_ROW] * (len(changes) // 14)), changes)
+                    con.execute("COMMIT")
             except Exception as exc:
                 try:
-                    con.execute("ROLLBACK")
+                    if con.execute("SELECT count(*) FROM duckdb_transactions()").fetchall():
+                        con.execute("ROLLBACK")
+                except Exception:  # noqa: BLE001 - no transaction was open
+                    pass
                 finally:
                     # memory may be ahead of the file: start again from the file
                     self.ledger = self.replay()
@@ -154,16 +178,25 @@ class EventLog:
                 self.write_snapshot()
             return result
 
-    def _history_rows(self, seq: int, event: Event) -> Iterator[tuple[Any, ...]]:
-        ledger = self.ledger
-        kind = kind_of(event)
-        for vp_id in sorted(ledger.touched):
-            vp = ledger.vps[vp_id]
-            delta = vp.realized - self._realized.get(vp_id, ZERO)
-            self._realized[vp_id] = vp.realized
-            yield (seq, event.ts, vp_id, vp.name, vp.symbol, str(vp.position_side), kind, to_str(vp.qty),
-                   to_str(average(vp.cost, vp.qty)), to_str(vp.realized), to_str(delta),
-                   to_str(vp.fees.get("USDT", ZERO)), to_str(vp.funding), vp.archived)
+    def _figures(self, vp_id: str) -> tuple[Any, ...]:
+        """The VP after the event just applied: name, symbol, side, net_qty, avg_entry, realized, the realized
+        this event booked, fees (USDT), funding, archived."""
+        vp = self.ledger.vps[vp_id]
+        delta = vp.realized - self._realized.get(vp_id, ZERO)
+        self._realized[vp_id] = vp.realized
+        return (vp.name, vp.symbol, str(vp.position_side), to_str(vp.qty), to_str(average(vp.cost, vp.qty)),
+                to_str(vp.realized), to_str(delta), to_str(vp.fees.get("USDT", ZERO)), to_str(vp.funding),
+                vp.archived)
+
+    def _projection(self, vp_id: str) -> tuple[Any, ...]:
+        """The PROJECTION_COLUMNS of a fill row."""
+        name, _, _, *rest = self._figures(vp_id)
+        return (vp_id, name, *rest)
+
+    def _change_row(self, seq: int, ts: int, vp_id: str, kind: str) -> tuple[Any, ...]:
+        """One vp_changes row (the vp_history columns)."""
+        name, symbol, side, *rest = self._figures(vp_id)
+        return (seq, ts, vp_id, name, symbol, side, kind, *rest)
 
     def append_bulk(self, events: Sequence[Event], *, recv_ts: int | None = None, chunk: int = 200_000) -> int:
         """Load many new events fast (benchmarks, rebuild): columnar insert, no history rows, folds them.
@@ -204,7 +237,7 @@ class EventLog:
                 try:
                     self._con.execute("BEGIN TRANSACTION")
                     self._con.register("_bulk", frame)
-                    self._con.execute("INSERT INTO events SELECT * FROM _bulk")
+                    self._con.execute(f"INSERT INTO events ({', '.join(frame.columns)}) SELECT * FROM _bulk")
                     self._con.unregister("_bulk")
                     self._con.execute("COMMIT")
                 except Exception as exc:

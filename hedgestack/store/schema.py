@@ -1,18 +1,22 @@
 """The DuckDB schema of the event log and its projections.
 
 ``events`` is the append-only log: the truth. Fills, the bulk of it, keep their fields in typed columns
-(decimals as exact strings) with ``payload`` NULL; every other event keeps its JSON in ``payload``. The
-``vp_history`` table is a projection written in the same transaction as the events it derives from: one
-row per VP change with the figures after it (and the realized PnL the change booked). ``snapshots`` hold
-serialized ledgers to speed up a cold start; replay from zero always gives the same state.
+(decimals as exact strings) with ``payload`` NULL; every other event keeps its JSON in ``payload``.
+A fill row also carries the projection of the VP it was booked to, as it stood after the fill
+(``booked_vp_id``, ``vp_*`` columns), so appending a fill is one INSERT statement. Other events that
+change VPs write their projection rows to ``vp_changes`` in the same transaction. The ``vp_history`` view
+unites both: one row per VP change with the figures after it (and the realized PnL the change booked).
+``snapshots`` hold serialized ledgers to speed up a cold start; replay from zero always gives the same state.
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 FILL_COLUMNS = ("symbol", "trade_id", "order_id", "client_order_id", "vp_id", "side", "position_side", "qty",
                 "price", "commission", "commission_asset", "exchange_rp", "maker")
+PROJECTION_COLUMNS = ("booked_vp_id", "vp_name", "vp_net_qty", "vp_avg_entry", "vp_realized", "vp_realized_delta",
+                      "vp_fees", "vp_funding", "vp_archived")
 
 DDL = [
     """CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)""",
@@ -25,9 +29,11 @@ DDL = [
         payload VARCHAR,
         symbol VARCHAR, trade_id BIGINT, order_id BIGINT, client_order_id VARCHAR, vp_id VARCHAR,
         side VARCHAR, position_side VARCHAR, qty VARCHAR, price VARCHAR, commission VARCHAR,
-        commission_asset VARCHAR, exchange_rp VARCHAR, maker BOOLEAN
+        commission_asset VARCHAR, exchange_rp VARCHAR, maker BOOLEAN,
+        booked_vp_id VARCHAR, vp_name VARCHAR, vp_net_qty VARCHAR, vp_avg_entry VARCHAR, vp_realized VARCHAR,
+        vp_realized_delta VARCHAR, vp_fees VARCHAR, vp_funding VARCHAR, vp_archived BOOLEAN
     )""",
-    """CREATE TABLE IF NOT EXISTS vp_history (
+    """CREATE TABLE IF NOT EXISTS vp_changes (
         seq BIGINT NOT NULL,
         ts BIGINT NOT NULL,
         vp_id VARCHAR NOT NULL,
@@ -50,17 +56,25 @@ DDL = [
 # Views the analytics queries see (same names live and over the published Parquet).
 FILLS_VIEW = """
 CREATE OR REPLACE VIEW fills AS
-SELECT e.seq, e.ts, e.trade_id, e.order_id, e.client_order_id, e.vp_id,
-       h.name AS vp_name, e.symbol, e.side, e.position_side,
+SELECT e.seq, e.ts, e.trade_id, e.order_id, e.client_order_id, coalesce(e.booked_vp_id, e.vp_id) AS vp_id,
+       e.vp_name, e.symbol, e.side, e.position_side,
        CAST(e.qty AS DECIMAL(38, 18)) AS qty, CAST(e.price AS DECIMAL(38, 18)) AS price,
        CAST(e.commission AS DECIMAL(38, 18)) AS commission, e.commission_asset,
-       CAST(h.realized_delta AS DECIMAL(38, 18)) AS realized_pnl,
+       CAST(e.vp_realized_delta AS DECIMAL(38, 18)) AS realized_pnl,
        CAST(e.exchange_rp AS DECIMAL(38, 18)) AS exchange_rp, e.maker
-FROM events e LEFT JOIN vp_history h ON h.seq = e.seq AND h.vp_id = e.vp_id
+FROM events e
 WHERE e.kind = 'fill'
 """
 
-VP_HISTORY_VIEW_SOURCE = "vp_history"
+VP_HISTORY_VIEW = """
+CREATE OR REPLACE VIEW vp_history AS
+SELECT seq, ts, booked_vp_id AS vp_id, vp_name AS name, symbol, position_side, 'fill' AS event_kind,
+       vp_net_qty AS net_qty, vp_avg_entry AS avg_entry, vp_realized AS realized_pnl,
+       vp_realized_delta AS realized_delta, vp_fees AS fees, vp_funding AS funding, vp_archived AS archived
+FROM events WHERE kind = 'fill' AND booked_vp_id IS NOT NULL
+UNION ALL
+SELECT * FROM vp_changes
+"""
 
 ORDERS_VIEW = """
 CREATE OR REPLACE VIEW orders AS

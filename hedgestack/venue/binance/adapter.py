@@ -258,8 +258,9 @@ class BinanceVenue:
             bsm.FSTREAM_URL = self.endpoints.ws_url
         return bsm
 
-    async def user_messages(self) -> AsyncIterator[UserMessage | StreamUp]:
-        """The user data stream forever: ``StreamUp`` on each (re)connect, then parsed messages.
+    async def user_messages(self) -> AsyncIterator[UserMessage | list[UserMessage] | StreamUp]:
+        """The user data stream forever: ``StreamUp`` on each (re)connect, then parsed messages — a list
+        when several were already waiting (the caller appends them in one batch).
 
         On a disconnect, an ``{'e': 'error'}`` message or ``listenKeyExpired``, the socket is dropped, a
         ``StreamDown``/``ListenKeyExpired`` is yielded, and a new socket (with a new listenKey) is opened.
@@ -274,11 +275,13 @@ class BinanceVenue:
                     backoff = 0.2
                     yield StreamUp("user")
                     while True:
-                        message = parse_user_message(await stream.recv())
-                        yield message
-                        if isinstance(message, ListenKeyExpired):
+                        raw = await stream.recv()
+                        drained = [raw, *_drain(stream)]
+                        messages = [parse_user_message(item) for item in drained]
+                        yield messages if len(messages) > 1 else messages[0]
+                        if any(isinstance(m, ListenKeyExpired) for m in messages):
                             break  # the key is dead: a new socket gets a new one
-                        if isinstance(message, StreamDown):
+                        if any(isinstance(m, StreamDown) for m in messages):
                             # python-binance reconnects the socket itself (same listenKey); once it streams
                             # again the caller backfills what was sent meanwhile
                             if not await _reconnected(socket):
@@ -315,6 +318,15 @@ class BinanceVenue:
                 yield StreamDown(type(exc).__name__, str(exc))
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 5.0)
+
+
+def _drain(stream: Any, limit: int = 1000) -> list[Any]:
+    """Messages python-binance already holds for us: handled as one batch (one append, one commit)."""
+    queue = getattr(stream, "_queue", None)
+    items: list[Any] = []
+    while queue is not None and not queue.empty() and len(items) < limit:
+        items.append(queue.get_nowait())
+    return items
 
 
 async def _reconnected(socket: Any, timeout: float = 30.0) -> bool:
