@@ -55,7 +55,7 @@ def _load_log(log: EventLog, published: Path) -> None:
         FROM read_parquet('{glob}')""")
     for table in ("vp_history", "marks"):
         glob = (published / table).as_posix() + "/date=*/data.parquet"
-        log.execute(f"INSERT INTO {table} SELECT * FROM read_parquet('{glob}')")
+        log.execute(f"INSERT INTO {table} SELECT * FROM read_parquet('{glob}', hive_partitioning = false)")
 
 
 def main() -> None:
