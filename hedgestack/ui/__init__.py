@@ -1,23 +1,11 @@
-"""The Panel terminal dashboard: ``dashboard(terminal)`` is the one factory, inline and served."""
+"""The Panel terminal dashboard: ``dashboard(terminal)`` is the one factory, inline and served.
+
+Modules: ``models`` (param view-models fed by the engine), ``views`` (``Viewer``s), ``pump`` (bus → session
+feeds, coalesced per session), ``app`` (the ``Dashboard`` and the factory).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from hedgestack.ui.app import Dashboard, dashboard
 
-import panel as pn
-
-__all__ = ["dashboard"]
-
-
-class _Placeholder(pn.viewable.Viewer):
-    def __init__(self, terminal: Any, **params: Any) -> None:
-        super().__init__(**params)
-        self._terminal = terminal
-
-    def __panel__(self) -> pn.viewable.Viewable:
-        return pn.pane.Markdown("# hedgestack\nDashboard loading…")
-
-
-def dashboard(terminal: Any) -> pn.viewable.Viewer:
-    """Build the trader's dashboard for ``terminal``."""
-    return _Placeholder(terminal)
+__all__ = ["Dashboard", "dashboard"]
