@@ -2,7 +2,10 @@
 default trigger MARK), each an algo order whose quantity follows the VP.
 
 Rule: the legs carry ``net_qty − open closes`` (rounded down to the step), so that open closes +
-max(TP, SL) never exceed net_qty (invariant 3). Any change — a fill, a close placed or gone, a transfer,
+max(TP, SL) never exceed net_qty (invariant 3). One window cannot be closed from here: Binance has no
+atomic OCO for conditional orders, so between a leg's trigger and its sibling's cancel (sent the moment the
+ALGO_UPDATE says TRIGGERING) both exist; the invariant is checked when no leg is in flight.
+Any change — a fill, a close placed or gone, a transfer,
 a reconcile, a new price — re-syncs the VP by cancel + create (untriggered conditional orders cannot be
 modified on Binance). Cancels always come before creates, so the guard holds at every instant. When one
 leg fills, the other is cancelled and the VP's TP/SL is cleared (one-cancels-other); when the VP is flat,
@@ -85,6 +88,13 @@ class TpSlManager:
         vp = self.t.ledger.vps.get(order.vp_id)
         if vp is None:
             return
+        if status in _IN_FLIGHT:
+            # the leg is executing: take its sibling off at once, so the window in which both could close
+            # the VP (and then another VP's quantity) is as short as Binance allows — OCO is not atomic there
+            for leg in self._legs(vp.vp_id):
+                if leg.client_order_id != order.client_order_id and leg.status not in _IN_FLIGHT:
+                    asyncio.get_running_loop().create_task(self._cancel_quietly(leg.client_order_id))
+            return
         if status is OrderStatus.FINISHED and executed > 0:
             # one-cancels-other: this leg closed the VP's position; the sibling goes and the config is cleared
             self.t._append([TpSlSet(ts=_now(), vp_id=vp.vp_id, tp_price=None, tp_trigger=vp.tp_trigger,
@@ -96,6 +106,15 @@ class TpSlManager:
             self._status(vp.vp_id, SyncStatus.ERROR, f"{order.role} leg {status}: {order.reason or 'no fill'}; "
                          "re-arming")
         self.request(order.vp_id)
+
+    async def _cancel_quietly(self, client_order_id: str) -> None:
+        try:
+            await self.t._cancel_order(client_order_id, internal=True)
+        except HedgestackError as exc:  # already gone or not cancellable: the next sync sorts it out
+            log.info("sibling cancel of %s: %s", client_order_id, exc)
+
+    def legs_in_flight(self, vp_id: str) -> bool:
+        return any(leg.status in _IN_FLIGHT for leg in self._legs(vp_id))
 
     # -- the sync ---------------------------------------------------------------------------------
     async def make_room(self, vp_id: str, allowed: Decimal) -> None:
