@@ -130,8 +130,11 @@ def assert_consistent(t: Terminal, control: Control, *, expect_sides_equal: bool
     for trade in truth["trades"]:
         row = by_trade[trade["id"]]
         parsed = parse_client_order_id(trade["clientOrderId"])
+        child_of = t.ledger.order_for_exchange_id(trade["orderId"])  # an algo child under its own id
         if isinstance(parsed, OurOrderId):
             assert row["vp_id"][3:9] == parsed.vp_short_id, trade
+        elif child_of is not None:
+            assert row["vp_id"] == child_of.vp_id, trade
         else:
             assert row["vp_id"] == unassigned_vp_id(trade["symbol"], PositionSide(trade["positionSide"])), trade
         assert Decimal(str(row["qty"])) == Decimal(trade["qty"])
