@@ -1,10 +1,14 @@
-"""The ``hedgestack`` command: ``sim``, ``bench ledger``, ``bench replay``, ``quickstart``."""
+"""The ``hedgestack`` command: ``serve``, ``sim``, ``quickstart``, ``rebuild``, ``demo-data``, ``export`` and
+``bench ledger|replay|latency``."""
 
 from __future__ import annotations
 
 import argparse
+import datetime
+import importlib
 import json
 import sys
+import time
 from collections.abc import Sequence
 
 from rich.console import Console
@@ -39,6 +43,53 @@ def _bench_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_latency(args: argparse.Namespace) -> int:
+    from hedgestack.bench import latency
+
+    result = latency.run(args.rate, args.seconds)
+    if args.json:
+        sys.stdout.write(json.dumps(result) + "\n")
+    else:
+        Console().print(f"{result['measured']} fills at {result['achieved_rate']}/s: fill → bus p50 "
+                        f"{result['p50_ms']} ms, p99 {result['p99_ms']} ms, max {result['max_ms']} ms")
+    return 0
+
+
+def _rebuild(args: argparse.Namespace) -> int:
+    import asyncio
+    from pathlib import Path
+
+    from hedgestack.engine.config import Settings
+    from hedgestack.engine.rebuild import rebuild
+    from hedgestack.engine.terminal import Terminal
+
+    settings = Settings()
+    kwargs = {"data_dir": Path(args.data_dir)}
+    terminal = Terminal.sim(**kwargs, sim_url=args.sim_url) if args.sim_url else Terminal.from_env(**kwargs)
+    if terminal.sim is not None:
+        terminal.sim.stop()
+        raise SystemExit("rebuild needs an exchange with history: give --sim-url or set BINANCE_API_KEY/SECRET")
+
+    async def go() -> object:
+        await terminal.venue.start()
+        try:
+            return await rebuild(terminal.venue, list(settings.symbols), terminal.db_file, _when(args.since),
+                                 _when(args.until) if args.until else int(time.time() * 1000))
+        finally:
+            await terminal.venue.close()
+
+    report = asyncio.run(go())
+    Console().print(f"rebuilt into {terminal.db_file}: {report}")
+    return 0
+
+
+def _when(text: str) -> int:
+    if text.isdigit():
+        return int(text)
+    moment = datetime.datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=datetime.UTC)
+    return int(moment.timestamp() * 1000)
+
+
 def _sim(args: argparse.Namespace) -> int:
     from hedgestack.venue.sim import cli as sim_cli
 
@@ -67,7 +118,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     quick = commands.add_parser("quickstart", help="trade two VPs on the embedded simulator and print them")
     quick.add_argument("--data-dir", default="./data", help="where the event log lives (default ./data)")
+    quick.add_argument("--seed", type=int, default=None, help="seed of the simulator's random market")
     quick.set_defaults(func=_quickstart)
+
+    rebuild = commands.add_parser("rebuild", help="rebuild the event log from the exchange's own history")
+    rebuild.add_argument("--since", required=True, help="YYYY-MM-DD (UTC) or Unix ms")
+    rebuild.add_argument("--until", default=None, help="YYYY-MM-DD (UTC) or Unix ms (default: now)")
+    rebuild.add_argument("--data-dir", default="./data", help="where the new log is written (must not hold one)")
+    rebuild.add_argument("--sim-url", default=None, help="rebuild from a running simulator at this URL")
+    rebuild.set_defaults(func=_rebuild)
+
+    for name, module, text in (("demo-data", "hedgestack.store.demo_data", "write a synthetic fill history"),
+                               ("export", "hedgestack.store.export", "export the published fill history"),
+                               ("serve", "hedgestack.api.serve", "dashboard + REST API + events in one process")):
+        try:
+            mod = importlib.import_module(module)
+        except ImportError:  # pragma: no cover - an optional part not installed
+            continue
+        sub = commands.add_parser(name, help=text)
+        mod.add_arguments(sub)
+        sub.set_defaults(func=mod.run)
 
     bench = commands.add_parser("bench", help="benchmarks").add_subparsers(dest="bench", required=True)
     ledger = bench.add_parser("ledger", help="fills/s of the domain ledger on a Parquet fill stream")
@@ -80,6 +150,11 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--data-dir", default=None, help="keep the log here (default: a temporary directory)")
     replay.add_argument("--json", action="store_true")
     replay.set_defaults(func=_bench_replay)
+    latency = bench.add_parser("latency", help="fill frame leaving the simulator → VIRTUAL_POSITION_UPDATE")
+    latency.add_argument("--rate", type=float, default=100.0, help="fills per second")
+    latency.add_argument("--seconds", type=float, default=10.0)
+    latency.add_argument("--json", action="store_true")
+    latency.set_defaults(func=_bench_latency)
     return parser
 
 
