@@ -40,10 +40,13 @@ def fixed(units: int, decimals: int) -> str:
     return f"{sign}{whole}.{frac:0{decimals}d}" if decimals else f"{sign}{whole}"
 
 
-def generate(fills: int, vps: int, seed: int) -> pl.DataFrame:
+def generate(fills: int, vps: int, seed: int, trip_length: int = 0) -> pl.DataFrame:
+    """``trip_length`` > 0: each VP trades in round trips of that many fills, flat at the end of each
+    (half opening, half closing, the last fill closing whatever is left); 0: a drifting position."""
     rng = random.Random(seed)
     specs = vp_specs(vps)
     held = [0] * len(specs)  # lots of 0.001
+    steps = [0] * len(specs)
     ticks = {symbol: start for symbol, (start, _) in SYMBOLS.items()}
     ts = 1_735_689_600_000  # 2025-01-01T00:00:00Z in ms
     cols: dict[str, list] = {name: [] for name in COLUMNS}
@@ -54,7 +57,14 @@ def generate(fills: int, vps: int, seed: int) -> pl.DataFrame:
         start, decimals = SYMBOLS[symbol]
         ticks[symbol] = max(start // 10, ticks[symbol] + rng.randint(-20, 20))
         lots = rng.randint(1, MAX_LOTS)
-        opening = rng.random() < OPEN_SHARE or held[index] == 0
+        if trip_length:
+            phase = steps[index] % trip_length
+            steps[index] += 1
+            opening = phase < trip_length // 2 or held[index] == 0
+            if not opening and phase == trip_length - 1:
+                lots = held[index]  # the trip ends flat
+        else:
+            opening = rng.random() < OPEN_SHARE or held[index] == 0
         if opening:
             held[index] += lots
         else:
@@ -77,10 +87,12 @@ def main() -> None:
     parser.add_argument("--vps", type=int, default=1)
     parser.add_argument("--out", required=True)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--trip-length", type=int, default=0,
+                        help="round trips of N fills per VP, flat at the end of each (0: a drifting position)")
     args = parser.parse_args()
     if args.fills < 0 or args.vps < 1:
         parser.error("--fills must be >= 0 and --vps >= 1")
-    frame = generate(args.fills, args.vps, args.seed)
+    frame = generate(args.fills, args.vps, args.seed, args.trip_length)
     frame.write_parquet(args.out)
     print(f"wrote {frame.height} fills over {args.vps} VP(s) to {args.out}")
 
