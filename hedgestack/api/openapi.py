@@ -100,6 +100,7 @@ ERRORS = {
     "415": "a body that is not Content-Type: application/json (UNSUPPORTED_MEDIA_TYPE)",
     "422": "refused by an exchange filter before sending (PRICE_TICK_SIZE, QTY_STEP_SIZE, MIN_NOTIONAL, "
            "PERCENT_PRICE, ...); the message names the Binance code",
+    "426": "/v1/stream called without a WebSocket upgrade (UPGRADE_REQUIRED)",
     "428": "LIVE venue: the first order of the session needs the confirmation header "
            "(LIVE_CONFIRMATION_REQUIRED)",
     "502": "the exchange refused (EXCHANGE_REJECTED); the message carries Binance's code and message",
@@ -234,7 +235,8 @@ def document(server_url: str | None = None) -> dict[str, Any]:
                            "closed with code 4008 and a reason; reconnect to get a new SNAPSHOT. Browser "
                            "Origins other than the server's own (and those configured) are refused (403).",
             "x-websocket": True, "x-events": _ref("Event"),
-            "responses": {"101": {"description": "switching protocols"}, **_errors(("400", "401", "403"))}}},
+            "responses": {"101": {"description": "switching protocols"},
+                          **_errors(("400", "401", "403", "426", "503"))}}},
         "/v1/login": {"get": {"operationId": "loginPage", "summary": "login form (HTML)", "tags": ["auth"],
                               "responses": {"200": {"description": "HTML form", "content": {"text/html": {}}},
                                             "302": {"description": "no token configured: redirect"}}},

@@ -18,7 +18,7 @@ from typing import Any
 import tornado.websocket
 
 from hedgestack.api.context import COOKIE, VENUE_HEADER, ApiContext
-from hedgestack.api.errors import envelope_of, status_of
+from hedgestack.api.errors import ApiError, envelope_of, status_of
 from hedgestack.domain.errors import HedgestackError
 
 log = logging.getLogger("hedgestack.api.stream")
@@ -39,6 +39,8 @@ class StreamHandler(tornado.websocket.WebSocketHandler):
         try:
             self.ctx.authorize(self.request.headers.get("Authorization"), self.get_cookie(COOKIE),
                                self.request.remote_ip)
+            if self.request.headers.get("Upgrade", "").lower() != "websocket":
+                raise ApiError(426, "UPGRADE_REQUIRED", "/v1/stream is a WebSocket: connect with Upgrade: websocket")
             self.terminal = await self.ctx.terminal()
         except HedgestackError as exc:
             self.set_status(status_of(exc))
