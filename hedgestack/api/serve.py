@@ -1,0 +1,141 @@
+"""``hedgestack serve``: dashboard (``/``) + REST ``/v1`` + ``/v1/stream`` in one process (``pn.serve``).
+
+The lead wires it in ``hedgestack/cli.py``::
+
+    serve = commands.add_parser("serve", help="dashboard + REST API + events")
+    from hedgestack.api.serve import add_arguments, run
+    add_arguments(serve); serve.set_defaults(func=run)
+
+Settings come from the command line, then the environment and ``.env`` (see ``.env.example``). Binding a
+non-loopback address is refused unless ``HEDGESTACK_TOKEN`` is set; with a token, the dashboard is behind
+the same login as the API.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hedgestack.api.context import is_loopback
+
+if TYPE_CHECKING:
+    from hedgestack.engine.terminal import Terminal
+
+log = logging.getLogger("hedgestack.serve")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--venue", choices=("sim", "testnet", "live"), default=None,
+                        help="sim (embedded simulator), testnet or live; default: HEDGESTACK_VENUE, else sim "
+                        "without BINANCE_API_KEY, else BINANCE_TESTNET decides")
+    parser.add_argument("--sim-url", default=None, help="attach to a running simulator (`hedgestack sim`) "
+                        "instead of starting one (HEDGESTACK_SIM_URL)")
+    parser.add_argument("--port", type=int, default=None, help="HTTP port (PORT, default 3001)")
+    parser.add_argument("--address", default="127.0.0.1", help="bind address (default 127.0.0.1); any other "
+                        "address requires HEDGESTACK_TOKEN")
+    parser.add_argument("--data-dir", default=None, help="DuckDB file and published Parquet "
+                        "(HEDGESTACK_DATA_DIR, default ./data)")
+    parser.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                        help="extra browser origin allowed to use the API and stream (repeatable; also "
+                        "HEDGESTACK_ALLOWED_ORIGINS)")
+
+
+class ServeError(Exception):
+    pass
+
+
+def check_bind(address: str, token: str | None) -> None:
+    if not is_loopback(address) and not token:
+        raise ServeError(f"refusing to bind {address}: set HEDGESTACK_TOKEN (every API call, the stream and "
+                         "the dashboard then need it), or bind 127.0.0.1")
+
+
+def build_terminal(args: argparse.Namespace, settings: Any) -> Terminal:
+    """The terminal the flags and settings ask for (not started)."""
+    from hedgestack.engine.terminal import Terminal
+
+    data_dir = Path(args.data_dir) if args.data_dir else settings.data_dir
+    venue = args.venue or settings.resolved_venue
+    db_file = settings.db_file if settings.db_path else None
+    if venue == "sim":
+        sim_url = args.sim_url or settings.sim_url
+        return Terminal.sim(data_dir, sim_url=sim_url, symbols=settings.symbols, db_file=db_file)
+    if settings.binance_api_key is None or settings.binance_api_secret is None:
+        raise ServeError(f"--venue {venue} needs BINANCE_API_KEY and BINANCE_API_SECRET (environment or .env)")
+    from hedgestack.venue.binance.adapter import BinanceVenue, Endpoints
+
+    key = settings.binance_api_key.get_secret_value()
+    secret = settings.binance_api_secret.get_secret_value()
+    endpoints = Endpoints.testnet(key, secret) if venue == "testnet" else Endpoints.live(key, secret)
+    return Terminal(BinanceVenue(endpoints), data_dir=data_dir, symbols=settings.symbols, db_file=db_file)
+
+
+def dashboard_factory(terminal: Terminal) -> Any:
+    """``hedgestack.ui.dashboard(terminal)``, imported per session; a notice page if the UI is absent."""
+    def factory() -> Any:
+        import panel as pn
+
+        try:
+            from hedgestack.ui import dashboard
+        except ImportError as exc:
+            return pn.pane.Markdown(f"# hedgestack\n\nThe dashboard is not installed ({exc}). The API is served "
+                                    "at `/v1` (see `/v1/openapi.json`) and events at `/v1/stream`.")
+        return dashboard(terminal)
+
+    return factory
+
+
+def make_server(terminal: Terminal, *, port: int, address: str, token: str | None,
+                allowed_origins: list[str], start: bool = True) -> Any:
+    """``pn.serve`` with the dashboard at ``/`` and the API routes; resources inline (no CDN)."""
+    import panel as pn
+
+    from hedgestack.api.auth import TokenAuthProvider
+    from hedgestack.api.routes import api_routes, context_of
+
+    check_bind(address, token)
+    os.environ.setdefault("BOKEH_RESOURCES", "server")  # JS/CSS from this server, never a CDN
+    pn.config.inline = True
+    routes = api_routes(terminal, token, allowed_origins)
+    kwargs: dict[str, Any] = {}
+    if token:
+        kwargs["auth_provider"] = TokenAuthProvider(context_of(routes))
+    origins = [f"{host}:{port}" for host in ("localhost", "127.0.0.1", address)]
+    origins += [o.split("://", 1)[-1] for o in allowed_origins]
+    return pn.serve({"/": dashboard_factory(terminal)}, port=port, address=address, show=False, start=start,
+                    extra_patterns=routes, websocket_origin=sorted(set(origins)), title="hedgestack", **kwargs)
+
+
+def run(args: argparse.Namespace) -> int:
+    from hedgestack.api.registry import register
+    from hedgestack.api.settings import ApiSettings
+    from hedgestack.engine.config import Settings
+
+    settings = Settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    token = settings.token.get_secret_value() if settings.token else None
+    port = args.port if args.port is not None else settings.port
+    origins = list(args.allow_origin) + ApiSettings().allowed_origins
+    try:
+        check_bind(args.address, token)
+        terminal = build_terminal(args, settings)
+    except ServeError as exc:
+        sys.stderr.write(f"hedgestack serve: {exc}\n")
+        return 2
+    terminal.start_sync()
+    register(terminal)  # notebooks in this process (and the plugin) share it
+    venue = terminal.venue_name
+    marker = " *** LIVE: real money; the first order needs confirmation ***" if venue == "live" else ""
+    log.info("hedgestack on %s venue%s: http://%s:%d/ (API /v1, events /v1/stream)", venue, marker,
+             args.address, port)
+    try:
+        make_server(terminal, port=port, address=args.address, token=token, allowed_origins=origins)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        terminal.stop_sync()
+    return 0
