@@ -195,7 +195,7 @@ class VpActionsModel(param.Parameterized):
 
 
 class CreateVpModel(param.Parameterized):
-    name = param.String(default="", label="Name")
+    vp_name = param.String(default="", label="Name")
     symbol = param.Selector(default="BTCUSDT", objects=["BTCUSDT"], check_on_set=False)
     position_side = param.Selector(default="LONG", objects=list(POSITION_SIDES), label="Side")
     error = param.String(default="", constant=True)

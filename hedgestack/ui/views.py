@@ -148,7 +148,7 @@ class PositionsView(pn.viewable.Viewer):
             name="Positions")
         self.table.style.apply(_row_style, axis=1)
         self.table.param.watch(self._on_select, "selection")
-        self.model.param.watch(lambda _e: self.refresh(), ["positions_version"])
+        self.model.param.watch(lambda *_e: self.refresh(), ["positions_version"])
 
     def rows(self) -> list[dict[str, Any]]:
         m = self.model
@@ -208,8 +208,8 @@ class VpActionsView(pn.viewable.Viewer):
         a = self.actions
         self.vp_select = pn.widgets.Select.from_param(a.param.vp_id, css_classes=["hs-vp-select"])
         self.transfer_select = pn.widgets.Select.from_param(a.param.transfer_to, css_classes=["hs-transfer-to"])
-        self.model.param.watch(lambda _e: self.refresh(), ["positions_version"])
-        a.param.watch(lambda _e: self.refresh(), ["vp_id"])
+        self.model.param.watch(lambda *_e: self.refresh(), ["positions_version"])
+        a.param.watch(lambda *_e: self.refresh(), ["vp_id"])
         self.refresh()
 
     def refresh(self) -> None:
@@ -277,7 +277,7 @@ class VpActionsView(pn.viewable.Viewer):
             b.on_click(handler)
             return b
 
-        custom = button("Close qty", "hs-close-custom", lambda _e: self._close(None), True, "warning")
+        custom = button("Close qty", "hs-close-custom", lambda *_e: self._close(None), True, "warning")
         lock_note = pn.pane.Markdown(
             pn.bind(lambda lk: "**MISMATCH**: reduce and TP/SL actions are locked until this side is reconciled."
                     if lk else "", locked), css_classes=["hs-lock-note"], styles={"color": "#842029"})
@@ -304,7 +304,7 @@ class VpActionsView(pn.viewable.Viewer):
                    button("Rename", "hs-rename", self._rename)),
             button("Archive", "hs-archive", self._archive, kind="danger"),
             error_pane(a, "hs-actions-error"), result_pane(a, "hs-actions-result"),
-            title="Virtual position", width=340, collapsible=False, css_classes=["hs-actions"])
+            title="Virtual position", width=420, collapsible=False, css_classes=["hs-actions"])
 
 
 # == order ticket ========================================================================================
@@ -320,8 +320,8 @@ class OrderTicket(pn.viewable.Viewer):
         super().__init__(**params)
         tk = self.ticket
         self.vp_select = pn.widgets.Select.from_param(tk.param.vp_id, css_classes=["hs-ticket-vp"])
-        self.model.param.watch(lambda _e: self.refresh(), ["positions_version"])
-        tk.param.watch(lambda _e: self.refresh(), ["symbol", "vp_id", "action"])
+        self.model.param.watch(lambda *_e: self.refresh(), ["positions_version"])
+        tk.param.watch(lambda *_e: self.refresh(), ["symbol", "vp_id", "action"])
         self.refresh()
 
     def refresh(self) -> None:
@@ -408,9 +408,9 @@ class PriceChart(pn.viewable.Viewer):
             fig.add_layout(span)
         self.fig = fig
         self.pane = pn.pane.Bokeh(fig, sizing_mode="stretch_width", css_classes=["hs-chart"])
-        self.model.param.watch(lambda _e: self.update(), ["marks_version", "positions_version"])
-        self.actions.param.watch(lambda _e: self.update(), ["vp_id"])
-        self.ticket.param.watch(lambda _e: self.update(), ["symbol"])
+        self.model.param.watch(lambda *_e: self.update(), ["marks_version", "positions_version"])
+        self.actions.param.watch(lambda *_e: self.update(), ["vp_id"])
+        self.ticket.param.watch(lambda *_e: self.update(), ["symbol"])
         self.update()
 
     def _current_symbol(self) -> str:
@@ -463,7 +463,7 @@ class PnlPlot(pn.viewable.Viewer):
                           title="Net PnL per VP (incl. uPnL, USDT)", tools="pan,wheel_zoom,reset")
         self.sources: dict[str, ColumnDataSource] = {}
         self.pane = pn.pane.Bokeh(self.fig, sizing_mode="stretch_width", css_classes=["hs-pnl"])
-        self.model.param.watch(lambda _e: self.update(), ["positions_version"])
+        self.model.param.watch(lambda *_e: self.update(), ["positions_version"])
         self.update()
 
     def update(self) -> None:
@@ -523,9 +523,9 @@ class OrdersView(pn.viewable.Viewer):
         self.fills_table = pn.widgets.Tabulator(frame([], FILL_COLUMNS), css_classes=["hs-trade-history"],
                                                 pagination="local", page_size=50, **opts)
         self.filter_select = pn.widgets.Select.from_param(self.param.vp_filter, css_classes=["hs-order-filter"])
-        self.model.param.watch(lambda _e: self.refresh_orders(), ["orders_version", "positions_version"])
-        self.model.param.watch(lambda _e: self.refresh_fills(), ["fills_version"])
-        self.param.watch(lambda _e: self.refresh_orders(), ["vp_filter"])
+        self.model.param.watch(lambda *_e: self.refresh_orders(), ["orders_version", "positions_version"])
+        self.model.param.watch(lambda *_e: self.refresh_fills(), ["fills_version"])
+        self.param.watch(lambda *_e: self.refresh_orders(), ["vp_filter"])
         self.refresh_orders()
         self.refresh_fills()
 
@@ -615,8 +615,8 @@ class ReconcileView(pn.viewable.Viewer):
         self.inputs = pn.Column(css_classes=["hs-rec-inputs"])
         self._input_ids: tuple[str, ...] = ()
         self._widgets: dict[str, pn.widgets.TextInput] = {}
-        self.model.param.watch(lambda _e: self.refresh(), ["positions_version"])
-        self.rec.param.watch(lambda _e: self.refresh(rebuild=True), ["side_key"])
+        self.model.param.watch(lambda *_e: self.refresh(), ["positions_version"])
+        self.rec.param.watch(lambda *_e: self.refresh(rebuild=True), ["side_key"])
         self.refresh(rebuild=True)
 
     def _side(self) -> tuple[str, str]:
@@ -674,14 +674,14 @@ class CreateVpView(pn.viewable.Viewer):
 
     async def create(self, _event: Any = None) -> None:
         m = self.model
-        await run_command(m, lambda: self.terminal.create_vp(m.name.strip(), m.symbol, m.position_side),
+        await run_command(m, lambda: self.terminal.create_vp(m.vp_name.strip(), m.symbol, m.position_side),
                           lambda r: f'created **{r["name"]}** ({r["id"]})')
 
     def __panel__(self) -> pn.viewable.Viewable:
         m = self.model
         button = pn.widgets.Button(name="Create VP", button_type="primary", css_classes=["hs-create-submit"])
         button.on_click(self.create)
-        return pn.Card(pn.widgets.TextInput.from_param(m.param.name, css_classes=["hs-create-name"]),
+        return pn.Card(pn.widgets.TextInput.from_param(m.param.vp_name, css_classes=["hs-create-name"]),
                        pn.widgets.Select.from_param(m.param.symbol, css_classes=["hs-create-symbol"]),
                        pn.widgets.Select.from_param(m.param.position_side, css_classes=["hs-create-side"]),
                        button, error_pane(m, "hs-create-error"), result_pane(m, "hs-create-result"),

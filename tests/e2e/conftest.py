@@ -1,0 +1,120 @@
+"""Browser tests: the dashboard served (pn.serve, threaded) for a Terminal on the simulator, driven by
+Debian's chromium through playwright (``apt-get install chromium``; playwright cannot download browsers)."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import panel as pn
+import pytest
+import requests
+
+from hedgestack.engine.terminal import Terminal
+from hedgestack.ui import dashboard
+from hedgestack.venue.sim import SimConfig, SimServer
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/e2e" in str(item.fspath):
+            item.add_marker(pytest.mark.ui)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met in {timeout} s")
+        time.sleep(interval)
+
+
+class Control:
+    """The simulator's control API (``/sim/v1``)."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base + "/sim/v1"
+        self.http = requests.Session()
+
+    def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        resp = self.http.post(self.base + path, json=body or {}, timeout=10)
+        assert resp.status_code == 200, resp.text
+        return resp.json()
+
+    def price(self, symbol: str, last: str, mark: str | None = None) -> Any:
+        return self.post("/price", {"symbol": symbol, "last": last, **({"mark": mark} if mark else {})})
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium not installed (apt-get install -y chromium)")
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[SimServer]:
+    server = SimServer.start_in_thread(SimConfig(market="static", seed=7))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def control(sim: SimServer) -> Control:
+    ctl = Control(sim.url)
+    ctl.post("/reset")
+    ctl.price("BTCUSDT", "95000", "95000")
+    ctl.price("ETHUSDT", "3500", "3500")
+    return ctl
+
+
+@pytest.fixture(scope="module")
+def terminal(sim: SimServer, control: Control, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Terminal]:
+    t = Terminal.sim(tmp_path_factory.mktemp("ui"), sim_url=sim.url, poll_interval=0.3, mismatch_grace=0.5,
+                     publish_interval=1.0).start_sync()
+    yield t
+    t.stop_sync()
+
+
+@pytest.fixture(scope="module")
+def served(terminal: Terminal) -> Iterator[str]:
+    """The dashboard served on a free port; yields its URL."""
+    pn.extension("tabulator", inline=True)
+    port = free_port()
+    server = pn.serve({"/": lambda: dashboard(terminal).__panel__()}, port=port, address="127.0.0.1",
+                      show=False, threaded=True, start=True, websocket_origin=[f"127.0.0.1:{port}"])
+    url = f"http://127.0.0.1:{port}/"
+    wait_until(lambda: _up(url), timeout=20)
+    yield url
+    server.stop()
+
+
+def _up(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
