@@ -25,7 +25,8 @@ from aiohttp import web
 _TRADE = re.compile(r'"x":"TRADE".*?"t":(\d+)')
 
 
-def run(rate: float = 100.0, seconds: float = 10.0, data_dir: str | None = None) -> dict[str, Any]:
+def run(rate: float = 100.0, seconds: float = 10.0, data_dir: str | None = None,
+        publish_interval: float = 2.0) -> dict[str, Any]:
     from hedgestack.engine.terminal import Terminal
     from hedgestack.venue.sim import SimConfig, SimServer
 
@@ -42,7 +43,7 @@ def run(rate: float = 100.0, seconds: float = 10.0, data_dir: str | None = None)
     web.WebSocketResponse.send_str = timed_send  # type: ignore[method-assign]
     sim = SimServer.start_in_thread(SimConfig(market="static", seed=1, starting_balance=Decimal(10_000_000)))
     root = Path(data_dir or tempfile.mkdtemp(prefix="hedgestack-latency-"))
-    terminal = Terminal.sim(root, sim_url=sim.url, poll_interval=3600)
+    terminal = Terminal.sim(root, sim_url=sim.url, poll_interval=3600, publish_interval=publish_interval)
     latencies: list[float] = []
     pending: dict[str, int] = {}
     lock = threading.Lock()

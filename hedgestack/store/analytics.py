@@ -14,7 +14,7 @@ import polars as pl
 
 from hedgestack.domain.errors import ValidationError
 from hedgestack.store.eventlog import EventLog
-from hedgestack.store.publish import PUBLISHED_DIR
+from hedgestack.store.publish import PUBLISHED_DIR, manifest_files
 
 # Columns of each published dataset, for empty views before anything was published.
 _EMPTY = {
@@ -111,10 +111,10 @@ def open_published(data_dir: str | Path) -> Analytics:
 
     def refresh() -> None:
         for name, empty in _EMPTY.items():
-            files = list((root / name).glob("date=*/data.parquet"))
+            files = [path for path in manifest_files(root / name) if path.exists()]
             if files:
-                glob = (root / name).as_posix() + "/date=*/data.parquet"
-                con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet('{glob}', "
+                listed = ", ".join(f"'{path.as_posix()}'" for path in files)
+                con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet([{listed}], "
                             f"hive_partitioning = true, union_by_name = true)")
             else:
                 con.execute(f"CREATE OR REPLACE VIEW {name} AS {empty}")

@@ -16,7 +16,7 @@ from hedgestack.domain.events import Event, Fill, Funding, OrderIntent, OrderUpd
 from hedgestack.store import demo_data, metrics
 from hedgestack.store.analytics import open_published
 from hedgestack.store.eventlog import EventLog
-from hedgestack.store.publish import Publisher
+from hedgestack.store.publish import Publisher, manifest_files
 
 DATASETS = {"fills": "seq", "orders": "client_order_id", "vp_history": "seq, vp_id", "marks": "symbol, ts"}
 
@@ -29,8 +29,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _read(root: Path, dataset: str) -> pl.DataFrame:
-    glob = (root / "published" / dataset).as_posix() + "/date=*/data.parquet"
-    return duckdb.sql(f"SELECT * FROM read_parquet('{glob}', hive_partitioning = true) "
+    files = ", ".join(f"'{p.as_posix()}'" for p in manifest_files(root / "published" / dataset))
+    return duckdb.sql(f"SELECT * FROM read_parquet([{files}], hive_partitioning = true) "
                       f"ORDER BY {DATASETS[dataset]}").pl()
 
 
@@ -89,8 +89,8 @@ def test_demo_equals_what_the_terminal_publishes(demo: Path, tmp_path: Path) -> 
         assert ours.schema == theirs.schema, dataset
         assert_frame_equal(ours, theirs, check_exact=True)
         # and the physical Parquet schema, column for column
-        ours_file = next((demo / "published" / dataset).glob("date=*/data.parquet"))
-        theirs_file = next((tmp_path / "published" / dataset).glob("date=*/data.parquet"))
+        ours_file = manifest_files(demo / "published" / dataset)[0]
+        theirs_file = manifest_files(tmp_path / "published" / dataset)[0]
         query = ("SELECT name, type, type_length, repetition_type, converted_type, scale, precision, logical_type "
                  "FROM parquet_schema('{}')")
         assert duckdb.sql(query.format(ours_file)).fetchall() == duckdb.sql(query.format(theirs_file)).fetchall()
