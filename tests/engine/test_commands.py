@@ -188,3 +188,25 @@ def test_foreign_orders_land_in_unassigned(terminal: Terminal, control: Control)
     assert terminal.sync.vp(a["id"])["net_qty"] == "0.005"
     wait_until(lambda: terminal.sync.state()["reconcile"]["BTCUSDT"]["LONG"] == "OK")
     assert_consistent(terminal, control)
+
+
+def test_intent_is_durable_before_the_order_leaves(terminal: Terminal, control: Control) -> None:
+    """Invariant 5: when the request is sent, the log already maps its clientOrderId to the VP."""
+    a = terminal.sync.create_vp("A", "BTCUSDT", "LONG")
+    seen: list[tuple[str, int]] = []
+    original = terminal.venue.new_order
+
+    async def spy(**params: object) -> dict:
+        cid = str(params["newClientOrderId"])
+        rows = terminal.log_store.execute(
+            "SELECT payload->>'vp_id' FROM events WHERE kind = 'order_intent' AND dedupe_key = ?", [f"intent:{cid}"])
+        seen.append((cid, len(rows)))
+        assert rows == [(a["id"],)]
+        return await original(**params)
+
+    terminal.venue.new_order = spy  # type: ignore[method-assign]
+    try:
+        result = terminal.sync.place_order(a["id"], "BUY", "MARKET", "0.002")
+    finally:
+        terminal.venue.new_order = original  # type: ignore[method-assign]
+    assert seen == [(result["clientOrderId"], 1)]
