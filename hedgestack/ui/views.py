@@ -267,7 +267,10 @@ class VpActionsView(pn.viewable.Viewer):
         def closer(pct: str) -> pn.widgets.Button:
             button = pn.widgets.Button(name=f"{pct} %", disabled=locked, css_classes=[f"hs-close-{pct}"],
                                        button_type="warning", width=60)
-            button.on_click(lambda _e, pct=pct: self._close(pct))
+            async def click(_event: Any, pct: str = pct) -> None:
+                await self._close(pct)
+
+            button.on_click(click)
             return button
 
         def button(name: str, css: str, handler: Callable[..., Any], lockable: bool = False,
