@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import struct
 import time
@@ -68,11 +69,14 @@ def test_slow_client_is_dropped_with_a_reason(small_queue_api: ApiServer, termin
     try:
         assert recv_json(ws)["type"] == "SNAPSHOT"
 
-        async def flood() -> None:  # a burst the client cannot keep up with (published in one go)
+        async def flood() -> None:
+            # a burst delivered with no chance to send in between (published on the server's own loop, so each
+            # event is queued at once): the client's queue of 8 overflows, as when a client reads too slowly
             for i in range(200):
                 terminal.bus.publish("WS_RECONNECT", {"reason": f"test burst {i}"})
 
-        terminal.run_sync(flood())
+        assert small_queue_api._loop is not None
+        asyncio.run_coroutine_threadsafe(flood(), small_queue_api._loop).result(10)
         deadline = time.monotonic() + 10
         while True:
             assert time.monotonic() < deadline
