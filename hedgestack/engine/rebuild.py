@@ -17,19 +17,19 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from hedgestack.domain.enums import OrderRole, OrderStatus, OrderType, PositionSide, Side, TimeInForce, TriggerType
+from hedgestack.domain.enums import OrderRole, OrderType, PositionSide, Side, TimeInForce, TriggerType
 from hedgestack.domain.errors import StoreError
-from hedgestack.domain.events import Event, Fill, Funding, OrderIntent, OrderUpdate, VpCreated
+from hedgestack.domain.events import Event, Fill, Funding, OrderIntent, VpCreated
 from hedgestack.domain.funding import split_funding
 from hedgestack.domain.ids import OurOrderId, parse_client_order_id, unassigned_vp_id
 from hedgestack.domain.numbers import ZERO, D
 from hedgestack.domain.rules import role_of
+from hedgestack.engine import answers
 from hedgestack.store.eventlog import EventLog
 from hedgestack.venue.binance.adapter import BinanceVenue
 
 log = logging.getLogger("hedgestack.rebuild")
 WINDOW_MS = 7 * 24 * 3600 * 1000 - 60_000
-_STATUS = {s.value: s for s in OrderStatus}
 
 
 @dataclass
@@ -88,9 +88,9 @@ async def rebuild(venue: BinanceVenue, symbols: list[str], db_file: str | Path, 
             by_order_id[(symbol, int(row["orderId"]))] = row["clientOrderId"]
         for row in algos:
             timeline.append((int(row["createTime"]), 1, ("algo", symbol, row)))
-            actual = row.get("actualOrderId")
-            if actual not in (None, "", 0, "0"):
-                by_order_id[(symbol, int(actual))] = row["clientAlgoId"]
+            actual = answers.actual_order_id(row)
+            if actual is not None:
+                by_order_id[(symbol, actual)] = row["clientAlgoId"]
         for row in orders + algos:
             cid = row.get("clientOrderId") or row.get("clientAlgoId")
             parsed = parse_client_order_id(cid)
@@ -173,8 +173,7 @@ def _order_events(kind: str, symbol: str, row: dict[str, Any],
                              price=D(row["price"]) if D(row["price"]) != 0 else None,
                              time_in_force=TimeInForce(row["timeInForce"]) if row.get("timeInForce") in
                              TimeInForce._value2member_map_ and order_type is not OrderType.MARKET else None)
-        update = OrderUpdate(ts=int(row["updateTime"]), client_order_id=cid, status=_STATUS[row["status"]],
-                             order_id=int(row["orderId"]), executed_qty=D(row["executedQty"]))
+        update = answers.from_order_row(cid, row, ts=int(row["updateTime"]))
         return [intent, update]
     order_type = OrderType(row["orderType"])
     increases = pside.increases(side)
@@ -186,10 +185,7 @@ def _order_events(kind: str, symbol: str, row: dict[str, Any],
                          position_side=pside, side=side, order_type=order_type, role=role, qty=D(row["quantity"]),
                          price=price if order_type.has_limit_price else None,
                          trigger_price=D(row["triggerPrice"]), trigger_type=working, is_algo=True)
-    actual = row.get("actualOrderId")
-    update = OrderUpdate(ts=int(row["updateTime"]), client_order_id=cid,
-                         status=_STATUS.get(row["algoStatus"], OrderStatus.NEW), algo_id=int(row["algoId"]),
-                         actual_order_id=int(actual) if actual not in (None, "", 0, "0") else None)
+    update = answers.from_algo_row(cid, row, ts=int(row["updateTime"]))
     return [intent, update]
 
 

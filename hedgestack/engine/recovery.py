@@ -21,6 +21,7 @@ from hedgestack.domain.enums import OrderStatus
 from hedgestack.domain.errors import HedgestackError
 from hedgestack.domain.events import Event, OrderUpdate
 from hedgestack.domain.numbers import D
+from hedgestack.engine import answers
 
 if TYPE_CHECKING:
     from hedgestack.engine.terminal import Terminal
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("hedgestack.recovery")
 
 WEEK_MS = 7 * 24 * 3600 * 1000
-_STATUS = {s.value: s for s in OrderStatus}
 
 
 async def backfill(t: Terminal, *, reason: str) -> None:
@@ -70,7 +70,6 @@ async def _catch_up(t: Terminal) -> None:
 
 
 async def _orders(t: Terminal) -> None:
-    from hedgestack.engine.terminal import now_ms
 
     ledger = t.ledger
     mine = [o for o in ledger.orders.values() if o.is_open]
@@ -83,49 +82,14 @@ async def _orders(t: Terminal) -> None:
         cid = order.client_order_id
         if order.is_algo:
             row: dict[str, Any] | None = algo.get(cid) or await t.venue.query_algo_order(cid)
-            if row is None:
-                if order.status is OrderStatus.PENDING:
-                    events.append(
-                        OrderUpdate(
-                            ts=now_ms(),
-                            client_order_id=cid,
-                            status=OrderStatus.REJECTED,
-                            reason="the exchange never received it",
-                        )
-                    )
-                continue
-            actual = row.get("actualOrderId")
-            events.append(
-                OrderUpdate(
-                    ts=now_ms(),
-                    client_order_id=cid,
-                    status=_STATUS.get(row["algoStatus"], OrderStatus.NEW),
-                    algo_id=int(row["algoId"]),
-                    actual_order_id=int(actual) if actual not in (None, "", 0, "0") else None,
-                )
-            )
+            update = None if row is None else answers.from_algo_row(cid, row)
         else:
             row = regular.get(cid) or await t.venue.query_order(order.symbol, cid)
-            if row is None:
-                if order.status is OrderStatus.PENDING:
-                    events.append(
-                        OrderUpdate(
-                            ts=now_ms(),
-                            client_order_id=cid,
-                            status=OrderStatus.REJECTED,
-                            reason="the exchange never received it",
-                        )
-                    )
-                continue
-            events.append(
-                OrderUpdate(
-                    ts=now_ms(),
-                    client_order_id=cid,
-                    status=_STATUS[row["status"]],
-                    order_id=int(row["orderId"]),
-                    executed_qty=D(row["executedQty"]),
-                )
-            )
+            update = None if row is None else answers.from_order_row(cid, row)
+        if update is not None:
+            events.append(update)
+        elif order.status is OrderStatus.PENDING:
+            events.append(answers.never_received(cid))
     if events:
         t._append(events)
 
@@ -193,20 +157,10 @@ async def _resolve_orders(t: Terminal, symbol: str, order_ids: set[int]) -> None
         symbol, startTime=now_ms() - WEEK_MS + 60_000
     )
     for row in rows:
-        actual = row.get("actualOrderId")
-        if actual in (None, "", 0, "0") or int(actual) not in unknown:
-            continue
-        if row["clientAlgoId"] in t.ledger.orders:
-            events.append(
-                OrderUpdate(
-                    ts=now_ms(),
-                    client_order_id=row["clientAlgoId"],
-                    status=_STATUS.get(row["algoStatus"], OrderStatus.NEW),
-                    algo_id=int(row["algoId"]),
-                    actual_order_id=int(actual),
-                )
-            )
-            unknown.discard(int(actual))
+        actual = answers.actual_order_id(row)
+        if actual in unknown and row["clientAlgoId"] in t.ledger.orders:
+            events.append(answers.from_algo_row(row["clientAlgoId"], row))
+            unknown.discard(actual)
     for oid in sorted(unknown):
         try:
             row = await t.venue.call("futures_get_order", symbol=symbol, orderId=oid, retry_lost=True)
@@ -216,15 +170,7 @@ async def _resolve_orders(t: Terminal, symbol: str, order_ids: set[int]) -> None
         cid = row.get("clientOrderId")
         order = t.ledger.orders.get(cid) if cid else None
         if order is not None and not order.is_algo:
-            events.append(
-                OrderUpdate(
-                    ts=now_ms(),
-                    client_order_id=cid,
-                    status=_STATUS[row["status"]],
-                    order_id=oid,
-                    executed_qty=D(row["executedQty"]),
-                )
-            )
+            events.append(answers.from_order_row(cid, row))
         elif order is not None:
             events.append(OrderUpdate(ts=now_ms(), client_order_id=cid, status=order.status, actual_order_id=oid))
     if events:

@@ -81,6 +81,7 @@ from hedgestack.domain.rules import (
     open_tpsl_qty,
     role_of,
 )
+from hedgestack.engine import answers
 from hedgestack.engine.bus import EventBus
 from hedgestack.engine.views import external_json, fill_json, order_json, vp_json
 from hedgestack.store.analytics import Analytics, live
@@ -196,10 +197,8 @@ class Terminal:
         self._tasks: list[asyncio.Task[Any]] = []
         self._mark_buffer: list[tuple[str, int, Decimal]] = []
         self._last_mark_sample: dict[str, int] = {}
-        self._syncing = asyncio.Event()
         self._live_event: asyncio.Event | None = None
         self._sync_lock: asyncio.Lock | None = None
-        self._funding_seen: set[tuple[str, int]] = set()
         from hedgestack.engine.tpsl import TpSlManager
 
         self.tpsl = TpSlManager(self)
@@ -304,9 +303,6 @@ class Terminal:
         self._publisher = Publisher(self.log_store, self.data_dir)
         last_ts = max((o.created_at for o in self.ledger.orders.values()), default=0)
         self._ids = ClientOrderIdGenerator(last_ts)
-        self._funding_seen = {tuple(k.split(":", 2)[1:]) for k in self.ledger.keys  # type: ignore[misc]
-                              if k.startswith("funding:")}
-        self._funding_seen = {(s, int(t)) for s, t in self._funding_seen}
         try:
             await self.venue.start()
             if not await self.venue.hedge_mode():
@@ -614,14 +610,10 @@ class Terminal:
             if order_type.is_conditional:
                 params.update(triggerPrice=_wire(trigger_price), clientAlgoId=cid,
                               workingType=(trigger_type or TriggerType.MARK_PRICE).working_type)
-                answer = await self.venue.new_algo_order(**params)
-                update = OrderUpdate(ts=now_ms(), client_order_id=cid, status=_STATUS.get(answer.get("algoStatus"),
-                                     OrderStatus.NEW), algo_id=int(answer["algoId"]))
+                update = answers.from_algo_row(cid, await self.venue.new_algo_order(**params))
             else:
                 params["newClientOrderId"] = cid
-                answer = await self.venue.new_order(**params)
-                update = OrderUpdate(ts=now_ms(), client_order_id=cid, status=_STATUS[answer["status"]],
-                                     order_id=int(answer["orderId"]), executed_qty=D(answer["executedQty"]))
+                update = answers.from_order_row(cid, await self.venue.new_order(**params))
         except VenueRejected as exc:
             self._append([OrderUpdate(ts=now_ms(), client_order_id=cid, status=OrderStatus.REJECTED,
                                       reason=f"Binance {exc.binance_code}: {exc.message}")])
@@ -643,25 +635,15 @@ class Terminal:
         try:
             if order.is_algo:
                 found = await self.venue.query_algo_order(cid)
-                if found is not None:
-                    self.stats.lost_answers_resolved += 1
-                    actual = found.get("actualOrderId")
-                    return OrderUpdate(ts=now_ms(), client_order_id=cid,
-                                       status=_STATUS.get(found["algoStatus"], OrderStatus.NEW),
-                                       algo_id=int(found["algoId"]),
-                                       actual_order_id=int(actual) if actual not in (None, "") else None)
+                update = None if found is None else answers.from_algo_row(cid, found)
             else:
                 found = await self.venue.query_order(order.symbol, cid)
-                if found is not None:
-                    self.stats.lost_answers_resolved += 1
-                    return OrderUpdate(ts=now_ms(), client_order_id=cid, status=_STATUS[found["status"]],
-                                       order_id=int(found["orderId"]), executed_qty=D(found["executedQty"]))
+                update = None if found is None else answers.from_order_row(cid, found)
         except (AnswerLost, VenueUnavailable):
             log.warning("order %s: answer lost and the query failed too; left PENDING for recovery", cid)
             return None
         self.stats.lost_answers_resolved += 1
-        return OrderUpdate(ts=now_ms(), client_order_id=cid, status=OrderStatus.REJECTED,
-                           reason="the exchange never received it (answer lost, order unknown)")
+        return update if update is not None else answers.never_received(cid)
 
     async def _resolve_pending_loop(self) -> None:
         """Orders left PENDING (answer lost, query failed) are resolved as soon as the venue answers."""
@@ -707,10 +689,8 @@ class Terminal:
                 await self.venue.cancel_algo_order(order.client_order_id)
                 update = OrderUpdate(ts=now_ms(), client_order_id=order.client_order_id, status=OrderStatus.CANCELED)
             else:
-                answer = await self.venue.cancel_order(order.symbol, order.client_order_id)
-                update = OrderUpdate(ts=now_ms(), client_order_id=order.client_order_id,
-                                     status=_STATUS[answer["status"]], order_id=int(answer["orderId"]),
-                                     executed_qty=D(answer["executedQty"]))
+                update = answers.from_order_row(order.client_order_id,
+                                                await self.venue.cancel_order(order.symbol, order.client_order_id))
         except VenueRejected as exc:
             if exc.binance_code not in (-2011, -2013):
                 raise
