@@ -130,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, module, text in (("demo-data", "hedgestack.store.demo_data", "write a synthetic fill history"),
                                ("export", "hedgestack.store.export", "export the published fill history"),
-                               ("serve", "hedgestack.api.serve", "dashboard + REST API + events in one process")):
+                               ("serve", "hedgestack.serve", "dashboard + REST API + events in one process")):
         try:
             mod = importlib.import_module(module)
         except ImportError:  # pragma: no cover - an optional part not installed

@@ -103,6 +103,8 @@ log = logging.getLogger("hedgestack.engine")
 T = TypeVar("T")
 
 _STATUS = {s.value: s for s in OrderStatus}
+#: how long stop() waits for the stream tasks to end
+SHUTDOWN_WAIT = 3.0
 #: every this many position polls, also catch up orders, fills and funding over REST
 CATCH_UP_EVERY = 12
 
@@ -227,17 +229,24 @@ class Terminal:
         the simulator when no key is set."""
         from hedgestack.engine.config import Settings
 
-        settings = Settings()
+        return cls.from_settings(Settings(), data_dir=data_dir, **kwargs)
+
+    @classmethod
+    def from_settings(cls, settings: Any, *, venue: str | None = None, sim_url: str | None = None,
+                      data_dir: str | Path | None = None, **kwargs: Any) -> Terminal:
+        """Build from :class:`~hedgestack.engine.config.Settings`; ``venue``/``sim_url`` override them."""
         root = Path(data_dir) if data_dir is not None else settings.data_dir
-        venue_name = settings.resolved_venue
+        venue_name = venue or settings.resolved_venue
+        db_file = settings.db_file if settings.db_path else None
         if venue_name == "sim":
-            return cls.sim(root, sim_url=settings.sim_url, symbols=settings.symbols, db_file=settings.db_file
-                           if settings.db_path else None, **kwargs)
-        assert settings.binance_api_key is not None and settings.binance_api_secret is not None
+            return cls.sim(root, sim_url=sim_url or settings.sim_url, symbols=settings.symbols, db_file=db_file,
+                           **kwargs)
+        if settings.binance_api_key is None or settings.binance_api_secret is None:
+            raise ValidationError(f"venue {venue_name} needs BINANCE_API_KEY and BINANCE_API_SECRET "
+                                  "(environment or .env)", code="KEYS_REQUIRED")
         key, secret = settings.binance_api_key.get_secret_value(), settings.binance_api_secret.get_secret_value()
         endpoints = Endpoints.testnet(key, secret) if venue_name == "testnet" else Endpoints.live(key, secret)
-        return cls(BinanceVenue(endpoints), data_dir=root, symbols=settings.symbols,
-                   db_file=settings.db_file if settings.db_path else None, **kwargs)
+        return cls(BinanceVenue(endpoints), data_dir=root, symbols=settings.symbols, db_file=db_file, **kwargs)
 
     # == the loop thread =============================================================================
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
@@ -375,11 +384,12 @@ class Terminal:
     async def _shutdown(self) -> None:
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001
-                pass
+        if self._tasks:
+            # python-binance's socket exit waits for its read loop, which can lag behind a cancel: bounded
+            _, pending = await asyncio.wait(self._tasks, timeout=SHUTDOWN_WAIT)
+            if pending:
+                log.warning("tasks still stopping after %.1f s: %s", SHUTDOWN_WAIT,
+                            sorted(t.get_name() for t in pending))
         self._tasks = []
         await self.venue.close()
         if self.log_store is not None:

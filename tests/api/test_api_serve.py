@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import requests
 
-from hedgestack.api.serve import ServeError, add_arguments, check_bind, make_server
 from hedgestack.engine.terminal import Terminal
+from hedgestack.serve import ServeError, add_arguments, check_bind, make_server
 from tests.api.conftest import free_port
 
 

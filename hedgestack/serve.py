@@ -3,7 +3,7 @@
 The lead wires it in ``hedgestack/cli.py``::
 
     serve = commands.add_parser("serve", help="dashboard + REST API + events")
-    from hedgestack.api.serve import add_arguments, run
+    from hedgestack.serve import add_arguments, run
     add_arguments(serve); serve.set_defaults(func=run)
 
 Settings come from the command line, then the environment and ``.env`` (see ``.env.example``). Binding a
@@ -56,22 +56,14 @@ def check_bind(address: str, token: str | None) -> None:
 
 def build_terminal(args: argparse.Namespace, settings: Any) -> Terminal:
     """The terminal the flags and settings ask for (not started)."""
+    from hedgestack.domain.errors import ValidationError
     from hedgestack.engine.terminal import Terminal
 
-    data_dir = Path(args.data_dir) if args.data_dir else settings.data_dir
-    venue = args.venue or settings.resolved_venue
-    db_file = settings.db_file if settings.db_path else None
-    if venue == "sim":
-        sim_url = args.sim_url or settings.sim_url
-        return Terminal.sim(data_dir, sim_url=sim_url, symbols=settings.symbols, db_file=db_file)
-    if settings.binance_api_key is None or settings.binance_api_secret is None:
-        raise ServeError(f"--venue {venue} needs BINANCE_API_KEY and BINANCE_API_SECRET (environment or .env)")
-    from hedgestack.venue.binance.adapter import BinanceVenue, Endpoints
-
-    key = settings.binance_api_key.get_secret_value()
-    secret = settings.binance_api_secret.get_secret_value()
-    endpoints = Endpoints.testnet(key, secret) if venue == "testnet" else Endpoints.live(key, secret)
-    return Terminal(BinanceVenue(endpoints), data_dir=data_dir, symbols=settings.symbols, db_file=db_file)
+    try:
+        return Terminal.from_settings(settings, venue=args.venue, sim_url=args.sim_url,
+                                      data_dir=Path(args.data_dir) if args.data_dir else None)
+    except ValidationError as exc:
+        raise ServeError(f"--venue {args.venue or settings.resolved_venue}: {exc.message}") from exc
 
 
 def dashboard_factory(terminal: Terminal) -> Any:
