@@ -382,14 +382,17 @@ class Terminal:
             self.sim = None
 
     async def _shutdown(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        if self._tasks:
-            # python-binance's socket exit waits for its read loop, which can lag behind a cancel: bounded
-            _, pending = await asyncio.wait(self._tasks, timeout=SHUTDOWN_WAIT)
-            if pending:
-                log.warning("tasks still stopping after %.1f s: %s", SHUTDOWN_WAIT,
-                            sorted(t.get_name() for t in pending))
+        await self.venue.stop_streams()
+        pending = set(self._tasks)
+        deadline = time.monotonic() + SHUTDOWN_WAIT
+        while pending and time.monotonic() < deadline:
+            # cancel again each round: asyncio.wait_for in Python 3.11 (used by python-binance's recv) can
+            # swallow a cancellation that races with a message arriving
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=0.25)
+        if pending:
+            log.warning("tasks still stopping after %.1f s: %s", SHUTDOWN_WAIT, sorted(t.get_name() for t in pending))
         self._tasks = []
         await self.venue.close()
         if self.log_store is not None:

@@ -16,6 +16,7 @@ not have been executed, and the caller must find out (query by clientOrderId) ra
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -96,6 +97,7 @@ class BinanceVenue:
         self.banned_until: float | None = None
         self._on_rate_limit = on_rate_limit
         self.client: AsyncClient | None = None
+        self._sockets: set[Any] = set()
 
     # -- life cycle -------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -109,7 +111,17 @@ class BinanceVenue:
             self.client = await AsyncClient.create(ep.api_key, ep.api_secret, testnet=ep.name == "testnet",
                                                    requests_params=params)
 
+    async def stop_streams(self) -> None:
+        """Close the open sockets so their python-binance read loops end now, not after a receive timeout."""
+        for socket in list(self._sockets):
+            socket.ws_state = WSListenerState.EXITING
+            ws = getattr(socket, "ws", None)
+            if ws is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(ws.close(), timeout=1.0)
+
     async def close(self) -> None:
+        await self.stop_streams()
         if self.client is not None:
             await self.client.close_connection()
             self.client = None
@@ -271,7 +283,8 @@ class BinanceVenue:
             try:
                 socket = self._socket_manager().futures_user_socket()
                 socket.TIMEOUT = SOCKET_POLL_SECONDS  # its read loop notices a close only between receives
-                async with socket as stream:
+                self._sockets.add(socket)
+                async with _registered(self._sockets, socket) as stream:
                     backoff = 0.2
                     yield StreamUp("user")
                     while True:
@@ -302,7 +315,8 @@ class BinanceVenue:
             try:
                 socket = self._socket_manager().futures_multiplex_socket(streams, category="market")
                 socket.TIMEOUT = SOCKET_POLL_SECONDS
-                async with socket as stream:
+                self._sockets.add(socket)
+                async with _registered(self._sockets, socket) as stream:
                     backoff = 0.2
                     yield StreamUp("market")
                     while True:
@@ -318,6 +332,16 @@ class BinanceVenue:
                 yield StreamDown(type(exc).__name__, str(exc))
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 5.0)
+
+
+@contextlib.asynccontextmanager
+async def _registered(registry: set[Any], socket: Any) -> AsyncIterator[Any]:
+    """Enter a python-binance socket, keeping it in ``registry`` (for stop_streams) while it is open."""
+    try:
+        async with socket as stream:
+            yield stream
+    finally:
+        registry.discard(socket)
 
 
 def _drain(stream: Any, limit: int = 1000) -> list[Any]:
