@@ -1,0 +1,118 @@
+"""Notebooks: nbval runs every notebook in notebooks/; terminal.ipynb renders inline in JupyterLab in the
+browser and as an app under ``panel serve``, both with local resources only (no CDN)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import ROOT, free_port, wait_until
+
+pytestmark = pytest.mark.ui
+NOTEBOOKS = ROOT / "notebooks"
+BIN = Path(sys.executable).parent
+
+
+def test_every_notebook_runs_under_nbval() -> None:
+    notebooks = sorted(NOTEBOOKS.glob("*.ipynb"))
+    assert any(p.name == "terminal.ipynb" for p in notebooks)
+    result = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", *map(str, notebooks), "-q",
+                             "-p", "no:cacheprovider", "-W", "ignore"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=240)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+
+
+def test_terminal_notebook_is_committed_without_outputs() -> None:
+    nb = json.loads((NOTEBOOKS / "terminal.ipynb").read_text())
+    assert all(not c.get("outputs") and not c.get("execution_count") for c in nb["cells"] if c["cell_type"] == "code")
+
+
+def _serve(cmd: list[str], url: str, env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def up() -> bool:
+        assert proc.poll() is None, f"{cmd[0]} exited"
+        try:
+            return requests.get(url, timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    wait_until(up, timeout=60, interval=0.3)
+    return proc
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[str]:
+    """JupyterLab, headless, on a free port with a token, over a copy of the notebook."""
+    work = tmp_path / "lab"
+    work.mkdir()
+    shutil.copy(NOTEBOOKS / "terminal.ipynb", work / "terminal.ipynb")
+    port, token = free_port(), "hedgestack-e2e"
+    env = {**os.environ, "HEDGESTACK_KEEP_RUNNING": "1", "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"),
+           "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt"), "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "ws")}
+    proc = _serve([str(BIN / "jupyter"), "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+                   f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={work}",
+                   "--allow-root", "--LabApp.news_url=",
+                   "--ServerApp.disable_check_xsrf=True"], f"http://127.0.0.1:{port}/api?token={token}", env, work)
+    yield f"http://127.0.0.1:{port}/lab/tree/terminal.ipynb?token={token}"
+    _stop(proc)
+
+
+def _offsite(requests_seen: list[str]) -> list[str]:
+    return [u for u in requests_seen if u.startswith("http") and "127.0.0.1" not in u and "localhost" not in u]
+
+
+def test_notebook_renders_inline_in_jupyterlab(page: Page, lab: str, artifacts: Path) -> None:
+    seen: list[str] = []
+    page.on("request", lambda r: seen.append(r.url))
+    page.set_viewport_size({"width": 1500, "height": 1200})
+    page.goto(lab)
+    page.locator(".jp-Notebook").wait_for(timeout=60_000)
+    select = page.locator(".jp-Dialog button", has_text="Select")
+    try:  # JupyterLab may ask which kernel to start
+        select.last.click(timeout=8_000)
+    except Exception:  # noqa: BLE001 - no dialog: the notebook's kernel started directly
+        pass
+    expect(page.locator("#jp-main-statusbar")).to_contain_text("Idle", timeout=60_000)
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    positions = page.locator(".hs-positions")
+    expect(positions).to_be_visible(timeout=90_000)
+    expect(positions.locator(".tabulator-row", has_text="Demo")).to_be_visible(timeout=30_000)
+    positions.scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / "ui_jupyterlab.png"))
+    assert _offsite(seen) == [], _offsite(seen)
+
+
+def test_notebook_serves_under_panel_serve(page: Page, tmp_path: Path, artifacts: Path) -> None:
+    port = free_port()
+    proc = _serve([str(BIN / "panel"), "serve", str(NOTEBOOKS / "terminal.ipynb"), f"--port={port}",
+                   "--address=127.0.0.1", f"--allow-websocket-origin=127.0.0.1:{port}"],
+                  f"http://127.0.0.1:{port}/terminal", {**os.environ, "HEDGESTACK_DATA_DIR": str(tmp_path)}, ROOT)
+    try:
+        seen: list[str] = []
+        page.on("request", lambda r: seen.append(r.url))
+        page.goto(f"http://127.0.0.1:{port}/terminal")
+        expect(page.locator(".hs-positions .tabulator-row", has_text="Demo")).to_be_visible(timeout=60_000)
+        expect(page.locator(".hs-header")).to_contain_text("LIVE", timeout=30_000)
+        page.screenshot(path=str(artifacts / "ui_panel_serve.png"), full_page=True)
+        assert _offsite(seen) == [], _offsite(seen)
+    finally:
+        _stop(proc)
