@@ -7,7 +7,7 @@ import asyncio
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,50 +19,12 @@ import tornado.web
 from hedgestack.api import api_routes
 from hedgestack.engine.terminal import Terminal
 from hedgestack.venue.sim import SimConfig, SimServer
+from tests.support.simctl import Control, wait_until
+
+__all__ = ["Control", "wait_until"]
 
 SIM_KEY = "AKsimKEY7f3c9e21d4b8a6"
 SIM_SECRET = "SKsimSECRET0b9d8c7e6f5a4321"
-
-
-class Control:
-    """The simulator's control API (``/sim/v1``)."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base + "/sim/v1"
-        self.http = requests.Session()
-
-    def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
-        resp = self.http.post(self.base + path, json=body or {}, timeout=10)
-        assert resp.status_code == 200, resp.text
-        return resp.json()
-
-    def price(self, symbol: str, last: str, mark: str | None = None) -> Any:
-        body = {"symbol": symbol, "last": last}
-        if mark is not None:
-            body["mark"] = mark
-        return self.post("/price", body)
-
-    def account(self) -> dict[str, Any]:
-        resp = self.http.get(self.base + "/account", timeout=10)
-        assert resp.status_code == 200
-        return resp.json()
-
-    def order_count(self) -> int:
-        """Every order the exchange ever accepted: open, algo, and those that traded."""
-        acct = self.account()
-        traded = {t["orderId"] for t in acct["trades"]}
-        return len(acct["open_orders"]) + len(acct["open_algo_orders"]) + len(traded)
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met in {timeout} s")
-        time.sleep(interval)
 
 
 def free_port() -> int:

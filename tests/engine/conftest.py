@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
-import requests
 
 from hedgestack.domain.enums import PositionSide
 from hedgestack.domain.ids import OurOrderId, parse_client_order_id, unassigned_vp_id
@@ -17,44 +14,7 @@ from hedgestack.domain.invariants import check_invariants
 from hedgestack.engine.terminal import Terminal
 from hedgestack.store.eventlog import EventLog
 from hedgestack.venue.sim import SimConfig, SimServer
-
-
-class Control:
-    """The simulator's control API (``/sim/v1``)."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base + "/sim/v1"
-        self.http = requests.Session()
-
-    def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
-        resp = self.http.post(self.base + path, json=body or {}, timeout=10)
-        assert resp.status_code == 200, resp.text
-        return resp.json()
-
-    def price(self, symbol: str, last: str, mark: str | None = None) -> Any:
-        body = {"symbol": symbol, "last": last}
-        if mark is not None:
-            body["mark"] = mark
-        return self.post("/price", body)
-
-    def fault(self, kind: str, **data: Any) -> Any:
-        return self.post("/faults", {"kind": kind, **data})
-
-    def account(self) -> dict[str, Any]:
-        resp = self.http.get(self.base + "/account", timeout=10)
-        assert resp.status_code == 200
-        return resp.json()
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met in {timeout} s")
-        time.sleep(interval)
+from tests.support.simctl import Control, wait_until
 
 
 @pytest.fixture(scope="module")

@@ -2,39 +2,15 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
-import requests
 from binance.async_client import AsyncClient
 from binance.client import Client
 
 from hedgestack.venue.sim import DEFAULT_API_KEY, DEFAULT_API_SECRET, SimServer
+from tests.support.simctl import Control, wait_until
 
-
-class Control:
-    """Calls the simulator's control API (``/sim/v1``)."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base + "/sim/v1"
-        self.http = requests.Session()
-
-    def post(self, path: str, body: dict[str, Any] | None = None, status: int = 200) -> Any:
-        resp = self.http.post(self.base + path, json=body or {}, timeout=10)
-        assert resp.status_code == status, resp.text
-        return resp.json()
-
-    def account(self) -> dict[str, Any]:
-        resp = self.http.get(self.base + "/account", timeout=10)
-        assert resp.status_code == 200, resp.text
-        return resp.json()
-
-    def price(self, symbol: str, last: str, mark: str | None = None) -> Any:
-        body = {"symbol": symbol, "last": last}
-        if mark is not None:
-            body["mark"] = mark
-        return self.post("/price", body)
+__all__ = ["Control", "wait_until"]
 
 
 def make_client(sim: SimServer) -> Client:
@@ -48,18 +24,6 @@ async def make_async_client(sim: SimServer) -> AsyncClient:
     """AsyncClient.create() pings spot /api/v3/ping and /api/v3/time: point the class URLs at the sim."""
     cls = type("SimAsyncClient", (AsyncClient,), {"API_URL": sim.url + "/api", "FUTURES_URL": sim.url + "/fapi"})
     return await cls.create(DEFAULT_API_KEY, DEFAULT_API_SECRET)
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.01) -> Any:
-    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(interval)
 
 
 def types_of(payload: dict[str, Any]) -> dict[str, type]:
