@@ -42,6 +42,7 @@ async def backfill(t: Terminal, *, reason: str) -> None:
         try:
             await _catch_up(t)
             await t._refresh_positions()
+            await t._refresh_wallet()
         except HedgestackError as exc:
             log.error("backfill failed (%s): %s; retrying on the next reconnect/poll", reason, exc)
         t.connection = "LIVE"

@@ -329,6 +329,7 @@ class Terminal:
             for limit in info.get("rateLimits", []):
                 if limit.get("rateLimitType") == "REQUEST_WEIGHT" and limit.get("interval") == "MINUTE":
                     self.venue.weight_limit = int(limit["limit"]) // max(1, int(limit.get("intervalNum", 1)))
+            await self._refresh_wallet()
             for symbol in self.symbols:
                 premium = await self.venue.premium_index(symbol)
                 self.marks[symbol] = D(premium["markPrice"])
@@ -342,6 +343,12 @@ class Terminal:
             ("consistency", self._poll_positions()), ("publisher", self._publish_loop()),
             ("tpsl", self.tpsl.run()), ("pending", self._resolve_pending_loop()))]
         await asyncio.wait_for(self._live_event.wait(), timeout=30)
+
+    async def _refresh_wallet(self) -> None:
+        """USDT wallet balance from /fapi/v2/account (ACCOUNT_UPDATE keeps it current afterwards)."""
+        account = await self.venue.account()
+        if "totalWalletBalance" in account:
+            self.wallet_balance = D(account["totalWalletBalance"])
 
     async def _account_is_empty(self) -> bool:
         positions = await self.venue.position_risk()
