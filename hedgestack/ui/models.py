@@ -128,8 +128,9 @@ class TerminalModel(param.Parameterized):
 
     def _totals(self) -> None:
         live = [vp for vp in self.vps.values() if not vp.get("archived")]
-        self.total_upnl = fmt(sum((dec(vp["unrealized_pnl"]) for vp in live), Decimal(0)), 2)
-        self.total_net = fmt(sum((dec(vp["net_pnl"]) for vp in live), Decimal(0)), 2)
+        # one update: the header re-renders once, not once per figure
+        self.param.update(total_upnl=fmt(sum((dec(vp["unrealized_pnl"]) for vp in live), Decimal(0)), 2),
+                          total_net=fmt(sum((dec(vp["net_pnl"]) for vp in live), Decimal(0)), 2))
 
     def _pnl_point(self, vp: dict[str, Any]) -> None:
         if vp.get("archived"):

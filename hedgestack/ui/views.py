@@ -7,6 +7,7 @@ business rule: closes, TP/SL, transfers and reconciles are engine commands whose
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
@@ -67,6 +68,76 @@ def frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns).fillna("").astype("str")
 
 
+class TextHTML(pn.pane.HTML):
+    """An HTML pane whose updates send only the new text: on every ``object`` change Panel's HTML pane
+    re-sends all of its properties (stylesheets, styles, classes), and the browser re-applies them."""
+
+    def _update(self, ref: str, model: Any) -> None:
+        model.update(text=self._transform_object(self.object)["object"])
+
+
+class TextMarkdown(pn.pane.Markdown):
+    """The same for Markdown panes whose text follows the engine (e.g. the ticket's hint)."""
+
+    def _update(self, ref: str, model: Any) -> None:
+        model.update(text=self._transform_object(self.object)["object"])
+
+
+def set_options(select: pn.widgets.Select, options: dict[str, Any]) -> None:
+    """Assign a Select's options only when they differ (an equal assignment still costs a round of events)."""
+    if select.options != options:
+        select.options = options
+
+
+#: above this share of changed cells a whole-table replacement is sent instead of a patch
+PATCH_MAX_SHARE = 0.5
+
+
+class Table(pn.widgets.Tabulator):
+    """A Tabulator whose row styles depend only on ``style_columns``: a patch that leaves those columns alone
+    keeps the computed styles instead of re-running the pandas Styler over the whole frame and re-sending
+    every cell's style (Panel does both on every ``patch``)."""
+
+    style_columns: tuple[str, ...] | None = None  # the columns the styles depend on (None: any)
+    _keep_style = False  # True only inside a patch that leaves style_columns alone
+
+    def patch(self, patch_value: Any, as_index: bool = True) -> None:
+        cols = self.style_columns
+        self._keep_style = isinstance(patch_value, dict) and cols is not None and not set(patch_value) & set(cols)
+        try:
+            super().patch(patch_value, as_index=as_index)
+        finally:
+            self._keep_style = False
+
+    def _update_style(self, recompute: bool = True) -> None:
+        if not self._keep_style:
+            super()._update_style(recompute)
+
+
+def update_table(table: pn.widgets.Tabulator, new: pd.DataFrame) -> str:
+    """Bring ``table`` to ``new`` sending as little as possible to the browser.
+
+    Same shape, same columns (and, where the frame has an ``id`` column, the same row keys in the same
+    order): only the changed cells go out as one ``patch`` (nothing at all when nothing changed). Otherwise
+    the whole value is replaced. Returns what was done: "same", "patch" or "replace".
+    """
+    old = table.value
+    if (old is not None and list(old.columns) == list(new.columns) and len(old) == len(new) and len(new)
+            and ("id" not in new.columns or old["id"].tolist() == new["id"].tolist())):
+        new = new.set_axis(old.index)
+        diff = old.ne(new)
+        if not diff.to_numpy().any():
+            return "same"
+        if diff.to_numpy().mean() <= PATCH_MAX_SHARE:
+            patch = {c: [(i, new.at[i, c]) for i in diff.index[diff[c]]] for c in new.columns if diff[c].any()}
+            table.patch(patch, as_index=True)
+            return "patch"
+    elif old is not None and len(old) == 0 and len(new) == 0 and list(old.columns) == list(new.columns):
+        return "same"
+    table.value = new
+    return "replace"
+
+
 # == header ==============================================================================================
 _HEADER_CSS = """
 .hs-badge {padding: 2px 10px; border-radius: 4px; font-weight: 700; color: white; margin-right: 8px}
@@ -104,7 +175,7 @@ class Header(pn.viewable.Viewer):
         body = pn.bind(self._html, m.param.venue, m.param.connection, m.param.wallet_balance, m.param.total_upnl,
                        m.param.total_net)
         return pn.Row(pn.pane.Markdown("### hedgestack", margin=(0, 20, 0, 5)),
-                      pn.pane.HTML(body, stylesheets=[_HEADER_CSS], css_classes=["hs-header"], margin=(12, 5)),
+                      TextHTML(body, stylesheets=[_HEADER_CSS], css_classes=["hs-header"], margin=(12, 5)),
                       sizing_mode="stretch_width")
 
 
@@ -141,12 +212,13 @@ class PositionsView(pn.viewable.Viewer):
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
-        self.table = pn.widgets.Tabulator(
+        self.table = Table(
             self.frame(), show_index=False, disabled=True, selectable=1, sortable=False,
             hidden_columns=["id", "kind", "status"], sizing_mode="stretch_width", css_classes=["hs-positions"],
             layout="fit_data_stretch", header_align="right", text_align={c: "right" for c in POSITION_COLUMNS[5:]},
             name="Positions")
         self.table.style.apply(_row_style, axis=1)
+        self.table.style_columns = ("kind", "status")  # what _row_style reads
         self.table.param.watch(self._on_select, "selection")
         self.model.param.watch(lambda *_e: self.refresh(), ["positions_version"])
 
@@ -182,7 +254,7 @@ class PositionsView(pn.viewable.Viewer):
         return frame(self.rows(), POSITION_COLUMNS)
 
     def refresh(self) -> None:
-        self.table.value = self.frame()
+        update_table(self.table, self.frame())
 
     def _on_select(self, event: param.parameterized.Event) -> None:
         if not event.new:
@@ -216,14 +288,14 @@ class VpActionsView(pn.viewable.Viewer):
         m, a = self.model, self.actions
         options = {m.vp_label(vp): vp["id"] for vp in m.live_vps(include_system=True)
                    if not vp["system"] or dec(vp["net_qty"]) != 0}
-        self.vp_select.options = options
+        set_options(self.vp_select, options)
         if a.vp_id not in options.values():
             a.vp_id = next(iter(options.values()), None)
         vp = m.vps.get(a.vp_id or "")
         targets = {m.vp_label(v): v["id"] for v in m.live_vps(include_system=True)
                    if vp is not None and v["id"] != vp["id"] and v["symbol"] == vp["symbol"]
                    and v["positionSide"] == vp["positionSide"]}
-        self.transfer_select.options = targets
+        set_options(self.transfer_select, targets)
         if a.transfer_to not in targets.values():
             a.transfer_to = next(iter(targets.values()), None)
         with param.edit_constant(a):
@@ -330,7 +402,7 @@ class OrderTicket(pn.viewable.Viewer):
     def refresh(self) -> None:
         m, tk = self.model, self.ticket
         options = {m.vp_label(vp): vp["id"] for vp in m.live_vps(tk.symbol)}
-        self.vp_select.options = options
+        set_options(self.vp_select, options)
         if tk.vp_id not in options.values():
             tk.vp_id = next(iter(options.values()), None)
         vp = m.vps.get(tk.vp_id or "")
@@ -374,7 +446,7 @@ class OrderTicket(pn.viewable.Viewer):
             pn.widgets.Select.from_param(tk.param.symbol, css_classes=["hs-ticket-symbol"]), self.vp_select,
             pn.widgets.RadioButtonGroup.from_param(tk.param.action, button_type="success",
                                                    css_classes=["hs-ticket-action"]),
-            pn.pane.Markdown(tk.param.hint, css_classes=["hs-ticket-hint"], margin=(0, 5)),
+            TextMarkdown(tk.param.hint, css_classes=["hs-ticket-hint"], margin=(0, 5)),
             pn.widgets.Select.from_param(tk.param.order_type, css_classes=["hs-ticket-type"]),
             pn.Row(pn.widgets.TextInput.from_param(tk.param.qty, width=130, css_classes=["hs-ticket-qty"]),
                    pn.widgets.Select.from_param(tk.param.percent, width=110, css_classes=["hs-ticket-percent"])),
@@ -428,11 +500,21 @@ class PriceChart(pn.viewable.Viewer):
             self.fig.title.text = symbol
         bars = list((getattr(self.terminal, "klines", {}) or {}).get(symbol, []))[-120:]
         if bars:
-            self.candles.data = {
+            data = {
                 "t": [b.open_time for b in bars], "open": [float(b.open) for b in bars],
                 "high": [float(b.high) for b in bars], "low": [float(b.low) for b in bars],
                 "close": [float(b.close) for b in bars],
                 "color": ["#26a69a" if b.close >= b.open else "#ef5350" for b in bars]}
+            current = self.candles.data
+            if len(current["t"]) == len(data["t"]) and list(current["t"]) == data["t"]:
+                # same bars: send only the columns' changed cells (usually the last bar), nothing if none
+                patch = {k: [(i, v) for i, (a, v) in enumerate(zip(current[k], data[k], strict=True)) if a != v]
+                         for k in data if k != "t"}
+                patch = {k: v for k, v in patch.items() if v}
+                if patch:
+                    self.candles.patch(patch)
+            else:
+                self.candles.data = data
         mark = self.model.marks.get(symbol)
         if mark:
             now = time.time() * 1000
@@ -493,6 +575,8 @@ class PnlPlot(pn.viewable.Viewer):
 # == orders and history ==================================================================================
 ORDER_COLUMNS = ["id", "Time", "VP", "Symbol", "Side", "Pos side", "Type", "Role", "Qty", "Filled", "Price",
                  "Trigger", "TIF", "Status", "Reason"]
+#: rows kept in the order-history and trade-history tables (newest first)
+HISTORY_ROWS = 100
 FILL_COLUMNS = ["Time", "VP", "Symbol", "Side", "Pos side", "Qty", "Price", "Fee", "Fee asset", "Realized",
                 "Maker", "Trade id"]
 
@@ -526,11 +610,26 @@ class OrdersView(pn.viewable.Viewer):
         self.fills_table = pn.widgets.Tabulator(frame([], FILL_COLUMNS), css_classes=["hs-trade-history"],
                                                 pagination="local", page_size=50, **opts)
         self.filter_select = pn.widgets.Select.from_param(self.param.vp_filter, css_classes=["hs-order-filter"])
-        self.model.param.watch(lambda *_e: self.refresh_orders(), ["orders_version", "positions_version"])
+        self.tabs: pn.Tabs | None = None
+        self._vp_names: dict[str, str] = {}
+        # history tables are rebuilt only while their tab is visible (else marked stale until it is shown)
+        self._stale = {"orders": True, "fills": True}
+        self.model.param.watch(lambda *_e: self.refresh_orders(), ["orders_version"])
+        self.model.param.watch(self._on_positions, ["positions_version"])
         self.model.param.watch(lambda *_e: self.refresh_fills(), ["fills_version"])
         self.param.watch(lambda *_e: self.refresh_orders(), ["vp_filter"])
         self.refresh_orders()
         self.refresh_fills()
+
+    def _on_positions(self, *_events: Any) -> None:
+        """VP updates matter to the orders tables only through the VP names (filter options, VP column)."""
+        names = {vp_id: vp["name"] for vp_id, vp in self.model.vps.items() if not vp.get("archived")}
+        if names != self._vp_names:
+            self._vp_names = names
+            self.refresh_orders()
+
+    def _visible(self, which: str) -> bool:
+        return self.tabs is not None and self.tabs.active == (1 if which == "orders" else 2)
 
     def _order_row(self, o: dict[str, Any]) -> dict[str, Any]:
         vp = self.model.vps.get(o.get("virtual_position_id") or "")
@@ -542,22 +641,41 @@ class OrdersView(pn.viewable.Viewer):
 
     def refresh_orders(self) -> None:
         m = self.model
-        self.filter_select.options = {"All": "", **{m.vp_label(vp): vp["id"] for vp in m.live_vps()}}
+        set_options(self.filter_select, {"All": "", **{m.vp_label(vp): vp["id"] for vp in m.live_vps()}})
         wanted = self.vp_filter
         open_orders = sorted((o for o in m.open_orders() if not wanted or o.get("virtual_position_id") == wanted),
                              key=lambda o: -(o.get("created_at") or 0))
-        self.open_table.value = frame([self._order_row(o) for o in open_orders], ORDER_COLUMNS)
-        history = sorted(m.orders.values(), key=lambda o: -(o.get("updated_at") or o.get("created_at") or 0))[:500]
-        self.history_table.value = frame([self._order_row(o) for o in history], ORDER_COLUMNS)
+        update_table(self.open_table, frame([self._order_row(o) for o in open_orders], ORDER_COLUMNS))
+        self._stale["orders"] = True
+        if self._visible("orders"):
+            self._refresh_order_history()
+
+    def _refresh_order_history(self) -> None:
+        self._stale["orders"] = False
+        history = heapq.nsmallest(HISTORY_ROWS, self.model.orders.values(),
+                                  key=lambda o: -(o.get("updated_at") or o.get("created_at") or 0))
+        update_table(self.history_table, frame([self._order_row(o) for o in history], ORDER_COLUMNS))
 
     def refresh_fills(self) -> None:
-        fills = sorted(self.model.fills.values(), key=lambda f: -(f.get("time") or 0))[:500]
-        self.fills_table.value = frame([{
+        self._stale["fills"] = True
+        if self._visible("fills"):
+            self._refresh_fills()
+
+    def _refresh_fills(self) -> None:
+        self._stale["fills"] = False
+        fills = heapq.nsmallest(HISTORY_ROWS, self.model.fills.values(), key=lambda f: -(f.get("time") or 0))
+        update_table(self.fills_table, frame([{
             "Time": _time(f.get("time")), "VP": f.get("vp_name") or "", "Symbol": f["symbol"], "Side": f["side"],
             "Pos side": f["positionSide"], "Qty": fmt(f["qty"]), "Price": fmt(f["price"]),
             "Fee": fmt(f.get("commission")), "Fee asset": f.get("commissionAsset") or "",
             "Realized": fmt(f.get("realizedPnl")), "Maker": "yes" if f.get("maker") else "no",
-            "Trade id": str(f["tradeId"])} for f in fills], FILL_COLUMNS)
+            "Trade id": str(f["tradeId"])} for f in fills], FILL_COLUMNS))
+
+    def _on_tab(self, *_events: Any) -> None:
+        if self._visible("orders") and self._stale["orders"]:
+            self._refresh_order_history()
+        if self._visible("fills") and self._stale["fills"]:
+            self._refresh_fills()
 
     def _selected(self) -> str | None:
         sel = self.open_table.selection
@@ -590,8 +708,12 @@ class OrdersView(pn.viewable.Viewer):
                    amend),
             error_pane(self, "hs-orders-error"), result_pane(self, "hs-orders-result"), self.open_table,
             sizing_mode="stretch_width")
-        return pn.Tabs(("Open orders", open_tab), ("Order history", self.history_table),
-                       ("Trade history", self.fills_table), sizing_mode="stretch_width", css_classes=["hs-orders"])
+        if self.tabs is None:
+            self.tabs = pn.Tabs(("Open orders", open_tab), ("Order history", self.history_table),
+                                ("Trade history", self.fills_table), sizing_mode="stretch_width",
+                                css_classes=["hs-orders"])
+            self.tabs.param.watch(self._on_tab, ["active"])
+        return self.tabs
 
 
 # == reconcile ===========================================================================================
@@ -614,7 +736,7 @@ class ReconcileView(pn.viewable.Viewer):
         keys = {f"{s} {side}": f"{s}:{side}" for s in self.model.symbols for side in POSITION_SIDES}
         self.side_select = pn.widgets.Select.from_param(self.rec.param.side_key, options=keys,
                                                         css_classes=["hs-rec-side"])
-        self.summary = pn.pane.HTML("", css_classes=["hs-rec-summary"], sizing_mode="stretch_width")
+        self.summary = TextHTML("", css_classes=["hs-rec-summary"], sizing_mode="stretch_width")
         self.inputs = pn.Column(css_classes=["hs-rec-inputs"])
         self._input_ids: tuple[str, ...] = ()
         self._widgets: dict[str, pn.widgets.TextInput] = {}
