@@ -101,7 +101,7 @@ class ControlApi:
         ex.market(symbol)
         amount = ex.settle_funding(symbol, rate)
         return _json({"symbol": symbol, "rate": fixed(rate, 0), "mark": fixed(ex.markets[symbol].mark, 0),
-                      "income": fixed(amount, 8), "time": ex.clock()})
+                      "income": fixed(amount, 8), "time": ex.last_funding_time})
 
     async def external_order(self, request: web.Request) -> web.Response:
         data = await _body(request)

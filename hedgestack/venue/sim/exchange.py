@@ -98,6 +98,7 @@ class Exchange:
     def __init__(self, config: SimConfig, *, clock: Callable[[], int]) -> None:
         self.config = config
         self.clock = clock
+        self.last_funding_time = 0  # time of the last settlement (the control API answers with it)
         self.specs: dict[str, SymbolSpec] = {s.symbol: s for s in config.symbols}
         self.filters: dict[str, SymbolFilters] = {
             s.symbol: SymbolFilters.from_exchange_info(s.exchange_info()) for s in config.symbols}
@@ -674,7 +675,8 @@ class Exchange:
         self.on_change()
 
     def settle_funding(self, symbol: str, rate: Decimal) -> Decimal:
-        """Make ``rate`` the symbol's funding rate and settle it at the current mark.
+        """Make ``rate`` the symbol's funding rate and settle it at the current mark (its time is kept in
+        ``last_funding_time``).
 
         Each side pays ``d * amount * mark * rate`` (longs pay a positive rate); the symbol's total is
         one income row and one ACCOUNT_UPDATE m=FUNDING_FEE with the same time.
@@ -690,6 +692,7 @@ class Exchange:
             total -= pos.amount * direction * market.mark * rate
         total = money(total)
         market.next_funding_time = max(market.next_funding_time, now) + self.config.funding_interval_ms
+        self.last_funding_time = now
         if not held:
             self.on_change()
             return ZERO
