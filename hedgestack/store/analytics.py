@@ -48,9 +48,19 @@ class Analytics:
         self._con = connection
         self._refresh = refresh
 
-    def _query(self, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """The connection whose views the queries see (refreshed first for published data)."""
+        self.refresh()
+        return self._con
+
+    def refresh(self) -> None:
+        """Published data: point the views at the files the latest manifests list."""
         if self._refresh is not None:
             self._refresh()
+
+    def _query(self, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
+        self.refresh()
         relation = self._con.sql(sql, params=params or None)
         if relation is None:
             return pl.DataFrame()
@@ -68,28 +78,29 @@ class Analytics:
     def fills(self, *, vp: str | None = None, symbol: str | None = None, since: int | None = None,
               until: int | None = None, limit: int | None = None) -> pl.DataFrame:
         """Fills in time order, optionally by VP id, symbol and [since, until) in Unix ms."""
-        where, params = _filters(vp=("vp_id", vp), symbol=("symbol", symbol), since=since, until=until)
+        where, params = where_clause(vp=vp, symbol=symbol, since=since, until=until)
         tail = f" LIMIT {int(limit)}" if limit is not None else ""
         return self._query(f"SELECT * FROM fills{where} ORDER BY ts, seq{tail}", params)
 
     def orders(self, *, vp: str | None = None, symbol: str | None = None) -> pl.DataFrame:
-        where, params = _filters(vp=("vp_id", vp), symbol=("symbol", symbol), time_column="created_at")
+        where, params = where_clause(vp=vp, symbol=symbol, time_column="created_at")
         return self._query(f"SELECT * FROM orders{where} ORDER BY created_at, client_order_id", params)
 
     def vp_history(self, *, vp: str | None = None) -> pl.DataFrame:
-        where, params = _filters(vp=("vp_id", vp))
+        where, params = where_clause(vp=vp)
         return self._query(f"SELECT * FROM vp_history{where} ORDER BY seq, vp_id", params)
 
 
-def _filters(*, vp: tuple[str, str | None] | None = None, symbol: tuple[str, str | None] | None = None,
-             since: int | None = None, until: int | None = None,
-             time_column: str = "ts") -> tuple[str, list[Any]]:
+def where_clause(*, vp: str | None = None, symbol: str | None = None, side: str | None = None,
+                 since: int | None = None, until: int | None = None,
+                 time_column: str = "ts") -> tuple[str, list[Any]]:
+    """`` WHERE ...`` and its parameters for the usual filters: VP id, symbol, position side, [since, until)."""
     clauses: list[str] = []
     params: list[Any] = []
-    for pair in (vp, symbol):
-        if pair is not None and pair[1] is not None:
-            clauses.append(f"{pair[0]} = ?")
-            params.append(pair[1])
+    for column, value in (("vp_id", vp), ("symbol", symbol), ("position_side", side)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(str(value))
     if since is not None:
         clauses.append(f"{time_column} >= ?")
         params.append(int(since))

@@ -58,10 +58,7 @@ def export(source: str | Path | Analytics, fmt: str = "parquet", since: str | in
     if dataset not in DATASETS:
         raise ValueError(f"dataset must be one of {tuple(DATASETS)}, not {dataset!r}")
     analytics = source if isinstance(source, Analytics) else open_published(source)
-    refresh = getattr(analytics, "_refresh", None)
-    if refresh is not None:
-        refresh()
-    con: duckdb.DuckDBPyConnection = analytics._con
+    con: duckdb.DuckDBPyConnection = analytics.connection
     time_column, order = DATASETS[dataset]
     start, stop = parse_when(since), parse_when(until, end=True)
     clauses: list[str] = []

@@ -27,6 +27,8 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from hedgestack.store.analytics import where_clause
+
 __all__ = [
     "METRIC_VIEWS",
     "daily_pnl",
@@ -279,11 +281,7 @@ Source = Any  # an Analytics (live or published) or a DuckDB connection with the
 def _connection(source: Source) -> duckdb.DuckDBPyConnection:
     if isinstance(source, duckdb.DuckDBPyConnection):
         return source
-    refresh = getattr(source, "_refresh", None)
-    if refresh is not None:
-        refresh()  # the published views follow new partitions
-    con = getattr(source, "connection", None) or source._con
-    return con
+    return source.connection  # an Analytics: refreshed, so the published views follow new files
 
 
 def _query(source: Source, sql: str, params: list[Any]) -> pl.DataFrame:
@@ -291,23 +289,6 @@ def _query(source: Source, sql: str, params: list[Any]) -> pl.DataFrame:
     if con not in _installed:
         install_metric_views(con)
     return con.sql(sql, params=params or None).pl()
-
-
-def _where(*, vp: str | None = None, symbol: str | None = None, side: str | None = None,
-           since: int | None = None, until: int | None = None, time_column: str = "ts") -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    for column, value in (("vp_id", vp), ("symbol", symbol), ("position_side", side)):
-        if value is not None:
-            clauses.append(f"{column} = ?")
-            params.append(str(value))
-    if since is not None:
-        clauses.append(f"{time_column} >= ?")
-        params.append(int(since))
-    if until is not None:
-        clauses.append(f"{time_column} < ?")
-        params.append(int(until))
-    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -327,7 +308,7 @@ def equity_curve(source: Source, *, vp: str | None = None, symbol: str | None = 
     Columns: vp_id, vp_name, symbol, position_side, ts, mark, net_qty, avg_entry, realized, unrealized, equity,
     fees, funding, net_equity. Ordered by vp_id, ts.
     """
-    where, params = _where(vp=vp, symbol=symbol, since=since, until=until)
+    where, params = where_clause(vp=vp, symbol=symbol, since=since, until=until)
     return _query(source, f"SELECT * FROM metric_equity_curve{where} ORDER BY vp_id, ts", params)
 
 
@@ -351,7 +332,7 @@ def daily_pnl(source: Source, *, vp: str | None = None, symbol: str | None = Non
     position_side, day, realized, unrealized_change, fees, funding, net_pnl, net_qty, mark, unrealized_eod,
     net_equity_eod.
     """
-    where, params = _where(vp=vp, symbol=symbol)
+    where, params = where_clause(vp=vp, symbol=symbol)
     clauses: list[str] = []
     if since is not None:
         clauses.append("day >= CAST(? AS DATE)")
@@ -381,7 +362,7 @@ def round_trips(source: Source, *, vp: str | None = None, symbol: str | None = N
 
     ``since``/``until`` filter on ``open_ts`` (Unix ms). Ordered by vp_id, trip_no.
     """
-    where, params = _where(vp=vp, symbol=symbol, since=since, until=until, time_column="open_ts")
+    where, params = where_clause(vp=vp, symbol=symbol, since=since, until=until, time_column="open_ts")
     return _query(source, f"SELECT * FROM metric_round_trips{where} ORDER BY vp_id, trip_no", params)
 
 
@@ -395,7 +376,7 @@ def win_rate(source: Source, *, vp: str | None = None, symbol: str | None = None
     Example: trips netting +30, -10, +20, -5 → win_rate 0.5, avg_win 25, avg_loss -7.5, payoff 3.333…,
     profit_factor 50 / 15 = 3.333…, expectancy 8.75, net 35.
     """
-    where, params = _where(vp=vp, symbol=symbol)
+    where, params = where_clause(vp=vp, symbol=symbol)
     return _query(source, f"SELECT * FROM metric_win_rate{where} ORDER BY vp_id", params)
 
 
@@ -413,7 +394,7 @@ def mae_mfe(source: Source, *, vp: str | None = None, symbol: str | None = None,
     t=1500 (1 x (95 - 100) = -5), 90 at t=3000 (2 x (90 - 105) = -30), 125 at t=4000 (2 x 20 = 40) →
     mae -30, mfe 40, realized 30, samples 3.
     """
-    where, params = _where(vp=vp, symbol=symbol, since=since, until=until, time_column="open_ts")
+    where, params = where_clause(vp=vp, symbol=symbol, since=since, until=until, time_column="open_ts")
     return _query(source, f"SELECT * FROM metric_mae_mfe{where} ORDER BY vp_id, trip_no", params)
 
 
@@ -428,7 +409,7 @@ def fee_funding_drag(source: Source, *, vp: str | None = None, symbol: str | Non
     Example: realized 30, fees 0.2, funding -0.1 (paid) → fee_drag 0.00667, funding_drag 0.00333,
     total_drag 0.01, net 29.7.
     """
-    where, params = _where(vp=vp, symbol=symbol)
+    where, params = where_clause(vp=vp, symbol=symbol)
     return _query(source, f"SELECT * FROM metric_fee_funding_drag{where} ORDER BY vp_id", params)
 
 
@@ -445,7 +426,7 @@ def slippage(source: Source, *, vp: str | None = None, symbol: str | None = None
     of 1 at 120 with mark 120.06 → slippage 0.06, 5 bps. Together (per VP): cost 0.16 over notional
     320.06 → 4.999 bps.
     """
-    where, params = _where(vp=vp, symbol=symbol, since=since, until=until)
+    where, params = where_clause(vp=vp, symbol=symbol, since=since, until=until)
     if per == "fill":
         return _query(source, f"SELECT * FROM metric_slippage{where} ORDER BY ts, seq", params)
     if per != "vp":
@@ -468,7 +449,7 @@ def maker_taker(source: Source, *, vp: str | None = None, symbol: str | None = N
     Example: maker 1 @ 100 (fee 0.02) and taker 3 @ 100 (fee 0.15) → maker_share 0.25, notionals 100 and 300,
     maker_notional_share 0.25, maker_fees 0.02, taker_fees 0.15.
     """
-    where, params = _where(vp=vp, symbol=symbol)
+    where, params = where_clause(vp=vp, symbol=symbol)
     return _query(source, f"SELECT * FROM metric_maker_taker{where} ORDER BY vp_id", params)
 
 
@@ -483,5 +464,5 @@ def exposure(source: Source, *, symbol: str | None = None, side: str | None = No
     Example: BTCUSDT LONG VPs holding 2 and 0.5 at mark 100 → net_qty 2.5, notional 250; a SHORT VP
     holding 1 → notional 100, signed -100.
     """
-    where, params = _where(symbol=symbol, side=side, since=since, until=until)
+    where, params = where_clause(symbol=symbol, side=side, since=since, until=until)
     return _query(source, f"SELECT * FROM metric_exposure{where} ORDER BY symbol, position_side, ts", params)

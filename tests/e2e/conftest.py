@@ -4,8 +4,7 @@ Debian's chromium through playwright (``apt-get install chromium``; playwright c
 from __future__ import annotations
 
 import socket
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,9 @@ import requests
 from hedgestack.engine.terminal import Terminal
 from hedgestack.ui import dashboard
 from hedgestack.venue.sim import SimConfig, SimServer
+from tests.support.simctl import Control, wait_until
+
+__all__ = ["Control", "wait_until"]
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -34,33 +36,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met in {timeout} s")
-        time.sleep(interval)
-
-
-class Control:
-    """The simulator's control API (``/sim/v1``)."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base + "/sim/v1"
-        self.http = requests.Session()
-
-    def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
-        resp = self.http.post(self.base + path, json=body or {}, timeout=10)
-        assert resp.status_code == 200, resp.text
-        return resp.json()
-
-    def price(self, symbol: str, last: str, mark: str | None = None) -> Any:
-        return self.post("/price", {"symbol": symbol, "last": last, **({"mark": mark} if mark else {})})
 
 
 @pytest.fixture(scope="session")
