@@ -483,10 +483,19 @@ class PriceChart(pn.viewable.Viewer):
             fig.add_layout(span)
         self.fig = fig
         self.pane = pn.pane.Bokeh(fig, sizing_mode="stretch_width", css_classes=["hs-chart"])
-        self.model.param.watch(lambda *_e: self.update(), ["marks_version", "positions_version"])
-        self.actions.param.watch(lambda *_e: self.update(), ["vp_id"])
-        self.ticket.param.watch(lambda *_e: self.update(), ["symbol"])
+        self.model.param.watch(lambda *_e: self._schedule_update(), ["marks_version", "positions_version"])
+        self.actions.param.watch(lambda *_e: self._schedule_update(), ["vp_id"])
+        self.ticket.param.watch(lambda *_e: self._schedule_update(), ["symbol"])
         self.update()
+
+    def _schedule_update(self) -> None:
+        """Change the raw Bokeh models on the session's next tick, under its document lock: changing them
+        from inside a widget event's callback chain fails in a served session ("_pending_writes ...")."""
+        doc = pn.state.curdoc
+        if doc is not None and doc.session_context is not None:
+            doc.add_next_tick_callback(self.update)
+        else:
+            self.update()
 
     def _current_symbol(self) -> str:
         vp = self.model.vps.get(self.actions.vp_id or "")
