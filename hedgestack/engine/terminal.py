@@ -996,6 +996,10 @@ class Terminal:
                     if isinstance(message, OrderTradeUpdate):
                         batch.append(self._order_events(message))
                         continue
+                    if isinstance(message, AccountUpdate) and message.reason != "FUNDING_FEE":
+                        # exchange figures only: no need to cut the batch (one commit for a burst)
+                        self._on_positions(message)
+                        continue
                     self._flush_order_events(batch)
                     batch = []
                     await self._on_user_message(message)
@@ -1006,6 +1010,7 @@ class Terminal:
                     log.exception("failed to process %r", message)
             try:
                 self._flush_order_events(batch)
+                self._check_consistency(confirmed=False)
             except Exception:  # noqa: BLE001
                 log.exception("failed to append a batch of %s order updates", len(batch))
 
@@ -1101,13 +1106,17 @@ class Terminal:
         if order.role in (OrderRole.TP, OrderRole.SL):
             self.tpsl.on_leg_update(order, status, msg.executed_qty or ZERO)
 
-    async def _on_account_update(self, msg: AccountUpdate) -> None:
+    def _on_positions(self, msg: AccountUpdate) -> None:
+        """The wallet and position sides an ACCOUNT_UPDATE reports (the exchange's figures)."""
         if msg.wallet_balance is not None:
             self.wallet_balance = msg.wallet_balance
         for pos in msg.positions:
             if pos.position_side in ("LONG", "SHORT") and pos.symbol in self.symbols:
                 self._set_external(pos.symbol, PositionSide(pos.position_side), abs(pos.amount), pos.entry_price,
                                    pos.unrealized)
+
+    async def _on_account_update(self, msg: AccountUpdate) -> None:
+        self._on_positions(msg)
         if msg.reason == "FUNDING_FEE":
             from hedgestack.engine.recovery import fetch_funding
 
