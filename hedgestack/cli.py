@@ -46,7 +46,7 @@ def _bench_replay(args: argparse.Namespace) -> int:
 def _bench_latency(args: argparse.Namespace) -> int:
     from hedgestack.bench import latency
 
-    result = latency.run(args.rate, args.seconds, separate=not args.in_process)
+    result = latency.run(args.rate, args.seconds)
     if args.json:
         sys.stdout.write(json.dumps(result) + "\n")
     else:
@@ -154,7 +154,6 @@ def build_parser() -> argparse.ArgumentParser:
     latency.add_argument("--rate", type=float, default=100.0, help="fills per second")
     latency.add_argument("--seconds", type=float, default=10.0)
     latency.add_argument("--json", action="store_true")
-    latency.add_argument("--in-process", action="store_true", help="run the simulator in this process too")
     latency.set_defaults(func=_bench_latency)
     return parser
 
