@@ -28,7 +28,7 @@ from typing import Any
 from hedgestack.store import demo_data, metrics
 from hedgestack.store.analytics import live, open_published
 from hedgestack.store.eventlog import EventLog
-from hedgestack.store.publish import PUBLISHED_DIR, Publisher
+from hedgestack.store.publish import PUBLISHED_DIR, Publisher, manifest_files
 
 
 def _median(fn: Callable[[], Any], repeat: int, *, warmup: bool = True) -> tuple[float, list[float]]:
@@ -42,20 +42,31 @@ def _median(fn: Callable[[], Any], repeat: int, *, warmup: bool = True) -> tuple
     return round(statistics.median(runs), 3), [round(r, 3) for r in runs]
 
 
+def _files(published: Path, dataset: str) -> str:
+    return "[" + ", ".join(f"'{p.as_posix()}'" for p in manifest_files(published / dataset)) + "]"
+
+
 def _load_log(log: EventLog, published: Path) -> None:
-    """Fill the log's tables in bulk from the demo Parquet (fills as events, vp_history, marks)."""
-    glob = (published / "fills").as_posix() + "/date=*/data.parquet"
+    """Fill the log's tables in bulk from the demo Parquet: fills as events carrying their VP projection (the
+    demo's vp_history rows of kind fill), other vp_history rows into vp_changes, and the marks."""
     log.execute(f"""
         INSERT INTO events (seq, ts, recv_ts, kind, dedupe_key, payload, symbol, trade_id, order_id,
                             client_order_id, vp_id, side, position_side, qty, price, commission, commission_asset,
-                            exchange_rp, maker)
-        SELECT seq, ts, ts, 'fill', 'fill:' || symbol || ':' || trade_id, NULL, symbol, trade_id, order_id,
-               client_order_id, vp_id, side, position_side, CAST(qty AS VARCHAR), CAST(price AS VARCHAR),
-               CAST(commission AS VARCHAR), commission_asset, CAST(exchange_rp AS VARCHAR), maker
-        FROM read_parquet('{glob}')""")
-    for table in ("vp_history", "marks"):
-        glob = (published / table).as_posix() + "/date=*/data.parquet"
-        log.execute(f"INSERT INTO {table} SELECT * FROM read_parquet('{glob}', hive_partitioning = false)")
+                            exchange_rp, maker, booked_vp_id, vp_name, vp_net_qty, vp_avg_entry, vp_realized,
+                            vp_realized_delta, vp_fees, vp_funding, vp_archived)
+        SELECT f.seq, f.ts, f.ts, 'fill', 'fill:' || f.symbol || ':' || f.trade_id, NULL, f.symbol, f.trade_id,
+               f.order_id, f.client_order_id, f.vp_id, f.side, f.position_side, CAST(f.qty AS VARCHAR),
+               CAST(f.price AS VARCHAR), CAST(f.commission AS VARCHAR), f.commission_asset,
+               CAST(f.exchange_rp AS VARCHAR), f.maker, h.vp_id, h.name, h.net_qty, h.avg_entry, h.realized_pnl,
+               h.realized_delta, h.fees, h.funding, h.archived
+        FROM read_parquet({_files(published, "fills")}) f
+        LEFT JOIN (SELECT * FROM read_parquet({_files(published, "vp_history")}) WHERE event_kind = 'fill') h
+          ON h.seq = f.seq""")
+    log.execute(f"""
+        INSERT INTO vp_changes SELECT seq, ts, vp_id, name, symbol, position_side, event_kind, net_qty, avg_entry,
+               realized_pnl, realized_delta, fees, funding, archived
+        FROM read_parquet({_files(published, "vp_history")}) WHERE event_kind <> 'fill'""")
+    log.execute(f"INSERT INTO marks SELECT symbol, ts, mark FROM read_parquet({_files(published, 'marks')})")
 
 
 def main() -> None:
