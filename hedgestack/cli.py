@@ -1,5 +1,5 @@
-"""The ``hedgestack`` command: ``serve``, ``sim``, ``quickstart``, ``rebuild``, ``demo-data``, ``export`` and
-``bench ledger|replay|latency``."""
+"""The ``hedgestack`` command: ``serve``, ``sim``, ``quickstart``, ``rebuild``, ``demo-data``, ``export``,
+``soak`` and ``bench ledger|replay|latency``."""
 
 from __future__ import annotations
 
@@ -53,6 +53,19 @@ def _bench_latency(args: argparse.Namespace) -> int:
         Console().print(f"{result['measured']} fills at {result['achieved_rate']}/s: fill → bus p50 "
                         f"{result['p50_ms']} ms, p99 {result['p99_ms']} ms, max {result['max_ms']} ms")
     return 0
+
+
+def _soak(args: argparse.Namespace) -> int:
+    from hedgestack.soak import run as soak
+
+    report = soak.run(args.minutes, args.rate, faults=args.faults == "on", seed=args.seed, data_dir=args.data_dir,
+                      out_dir=args.out_dir, progress=sys.stderr.isatty())
+    text = json.dumps(report, indent=2)
+    if args.report:
+        with open(args.report, "w") as handle:
+            handle.write(text + "\n")
+    sys.stdout.write(text + "\n")
+    return 0 if report["ok"] else 1
 
 
 def _rebuild(args: argparse.Namespace) -> int:
@@ -138,6 +151,18 @@ def build_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text)
         mod.add_arguments(sub)
         sub.set_defaults(func=mod.run)
+
+    soak = commands.add_parser("soak", help="the terminal against the simulator under a scripted trader, "
+                               "with faults and a SIGKILL; prints a JSON report (exit 1 if a check failed)")
+    soak.add_argument("--minutes", type=float, required=True, help="how long to trade (0.5 = 30 s)")
+    soak.add_argument("--rate", type=float, default=100.0, help="target fills per second (default 100)")
+    soak.add_argument("--faults", choices=("on", "off"), default="on",
+                      help="inject every fault kind at random, and one SIGKILL + restart (default on)")
+    soak.add_argument("--seed", type=int, default=None, help="seed of the market, the trader and the faults")
+    soak.add_argument("--data-dir", default=None, help="the terminal's data directory (default: a new one)")
+    soak.add_argument("--out-dir", default=None, help="logs and raw figures (default: a temporary directory)")
+    soak.add_argument("--report", default=None, metavar="FILE", help="also write the JSON report here")
+    soak.set_defaults(func=_soak)
 
     bench = commands.add_parser("bench", help="benchmarks").add_subparsers(dest="bench", required=True)
     ledger = bench.add_parser("ledger", help="fills/s of the domain ledger on a Parquet fill stream")

@@ -8,31 +8,18 @@ a line ``RATE SECONDS`` on stdin, sends the orders, writes ``{trade_id: sent_ns}
 from __future__ import annotations
 
 import json
-import re
 import sys
 import time
 from decimal import Decimal
 
 import requests
-from aiohttp import web
 
+from hedgestack.bench.frame_clock import FrameClock
 from hedgestack.venue.sim import SimConfig, SimServer
-
-_TRADE = re.compile(r'"x":"TRADE".*?"t":(\d+)')
 
 
 def main(out: str) -> None:
-    sent: dict[int, int] = {}
-    original = web.WebSocketResponse.send_str
-
-    async def timed_send(self: web.WebSocketResponse, data: str, compress: int | None = None) -> None:
-        if '"ORDER_TRADE_UPDATE"' in data:
-            match = _TRADE.search(data)
-            if match:
-                sent.setdefault(int(match.group(1)), time.time_ns())
-        await original(self, data, compress)
-
-    web.WebSocketResponse.send_str = timed_send  # type: ignore[method-assign]
+    clock = FrameClock().install()
     sim = SimServer.start_in_thread(SimConfig(market="static", seed=1, starting_balance=Decimal(10_000_000)))
     sys.stdout.write(sim.url + "\n")
     sys.stdout.flush()
@@ -50,7 +37,7 @@ def main(out: str) -> None:
     achieved = count / (time.perf_counter() - start)
     time.sleep(1.0)
     with open(out, "w") as handle:
-        json.dump({"achieved_rate": achieved, "sent": {str(k): v for k, v in sent.items()}}, handle)
+        json.dump({"achieved_rate": achieved, "sent": {str(k): v for k, v in clock.snapshot().items()}}, handle)
     sys.stdout.write("done\n")
     sys.stdout.flush()
     sys.stdin.readline()  # the benchmark says when its terminal has stopped

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from hedgestack.domain.enums import PositionSide
-from hedgestack.domain.ids import OurOrderId, parse_client_order_id, unassigned_vp_id
-from hedgestack.domain.invariants import check_invariants
+from hedgestack.engine.audit import AuditReport, audit, log_fill_rows
 from hedgestack.engine.terminal import Terminal
 from hedgestack.store.eventlog import EventLog
 from hedgestack.venue.sim import SimConfig, SimServer
@@ -47,14 +44,6 @@ def terminal(sim_server: SimServer, control: Control, tmp_path: Path) -> Iterato
     t.stop_sync()
 
 
-def truth_sides(control: Control) -> dict[tuple[str, PositionSide], Decimal]:
-    sides: dict[tuple[str, PositionSide], Decimal] = {}
-    for p in control.account()["positions"]:
-        if p["positionSide"] in ("LONG", "SHORT"):
-            sides[(p["symbol"], PositionSide(p["positionSide"]))] = abs(Decimal(p["positionAmt"]))
-    return sides
-
-
 def settle(t: Terminal, control: Control, timeout: float = 10.0) -> None:
     """Wait until every exchange trade is in the ledger and TP/SL work is done."""
     def done() -> bool:
@@ -71,35 +60,18 @@ async def _count(t: Terminal) -> int:
 
 
 def assert_consistent(t: Terminal, control: Control, *, expect_sides_equal: bool = True) -> None:
-    """After a scenario: invariants hold, the state equals a fresh replay and the simulator's truth."""
+    """After a scenario: invariants 1–5 hold, the state equals a fresh replay and the simulator's truth."""
     settle(t, control)
     truth = control.account()
-    exchange = truth_sides(control)
 
-    async def check() -> tuple[list[str], bool]:
-        problems = check_invariants(t.ledger, exchange if expect_sides_equal else None)
-        return problems, t._store().replay(from_zero=True) == t.ledger
+    async def check() -> tuple[AuditReport, bool]:
+        report = audit(t.ledger, log_fill_rows(t._store()), truth, check_sides=expect_sides_equal)
+        return report, t._store().replay(from_zero=True) == t.ledger
 
-    problems, equal = t.run_sync(check())
-    assert problems == [], problems
+    report, equal = t.run_sync(check())
+    assert report.ok, report.as_dict()
+    assert report.logged == report.trades == len(truth["trades"])
     assert equal, "ledger differs from a fresh replay of the log"
-    # every exchange trade is in the log exactly once, attributed to the VP its clientOrderId names
-    fills = t.fills()
-    assert fills["trade_id"].n_unique() == fills.height == len(truth["trades"])
-    by_trade = {row["trade_id"]: row for row in fills.iter_rows(named=True)}
-    for trade in truth["trades"]:
-        row = by_trade[trade["id"]]
-        parsed = parse_client_order_id(trade["clientOrderId"])
-        child_of = t.ledger.order_for_exchange_id(trade["orderId"])  # an algo child under its own id
-        if isinstance(parsed, OurOrderId):
-            assert row["vp_id"][3:9] == parsed.vp_short_id, trade
-        elif child_of is not None:
-            assert row["vp_id"] == child_of.vp_id, trade
-        else:
-            assert row["vp_id"] == unassigned_vp_id(trade["symbol"], PositionSide(trade["positionSide"])), trade
-        assert Decimal(str(row["qty"])) == Decimal(trade["qty"])
-        assert Decimal(str(row["price"])) == Decimal(trade["price"])
-        assert Decimal(str(row["commission"])) == Decimal(trade["commission"])
 
 
 def reopen(path: Path) -> EventLog:

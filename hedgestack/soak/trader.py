@@ -1,0 +1,316 @@
+"""The scripted trader of ``hedgestack soak``: a week of a discretionary trader's habits, compressed.
+
+Six VPs on both symbols and both sides (two on BTCUSDT LONG and two on ETHUSDT SHORT, so transfers have
+somewhere to go) take, at random: market entries, limit entries that later fill, get amended or get
+cancelled, partial and full closes (market or limit), TP/SL set, moved and cleared, transfers between VPs of
+one side, and orders "from the Binance app" (the simulator's control API) that land on UNASSIGNED. When the
+orchestrator asks, a foreign close larger than UNASSIGNED holds makes a MISMATCH; whenever a side is in
+MISMATCH the trader reconciles it, keeping each VP's share of the side.
+
+The trader paces itself on the terminal's booked fill count to ``rate`` fills/s. Refusals of the engine and
+of the exchange are part of trading (a close on a locked side, a TP/SL that would not fit) and are counted by
+code; anything else is an error and is reported.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal
+from typing import Any
+
+import requests
+
+from hedgestack.domain.enums import ConsistencyStatus, OrderRole, OrderType, PositionSide
+from hedgestack.domain.errors import HedgestackError, VenueRejected
+from hedgestack.engine.terminal import Terminal
+
+#: (symbol, side, name) of the VPs the trader keeps.
+PLAN: tuple[tuple[str, PositionSide, str], ...] = (
+    ("BTCUSDT", PositionSide.LONG, "Trend"), ("BTCUSDT", PositionSide.LONG, "Swing"),
+    ("BTCUSDT", PositionSide.SHORT, "Hedge"), ("ETHUSDT", PositionSide.LONG, "EthTrend"),
+    ("ETHUSDT", PositionSide.SHORT, "EthShort"), ("ETHUSDT", PositionSide.SHORT, "EthScalp"),
+)
+#: Per symbol: the quantity step, the price tick, one fill's liquidity (orders split into fills of this
+#: size; the soak's simulator is configured with it) and the largest VP the trader lets grow.
+SIZES: dict[str, tuple[Decimal, Decimal, Decimal, Decimal]] = {
+    "BTCUSDT": (Decimal("0.001"), Decimal("0.10"), Decimal("0.002"), Decimal("0.060")),
+    "ETHUSDT": (Decimal("0.001"), Decimal("0.01"), Decimal("0.030"), Decimal("0.900")),
+}
+#: The smallest entry per symbol (above the minimum notional at the start prices).
+MIN_ENTRY: dict[str, Decimal] = {"BTCUSDT": Decimal("0.002"), "ETHUSDT": Decimal("0.030")}
+
+
+@dataclass(frozen=True)
+class VpLook:
+    vp_id: str
+    name: str
+    symbol: str
+    side: PositionSide
+    qty: Decimal
+    has_tpsl: bool
+
+
+@dataclass(frozen=True)
+class OrderLook:
+    client_order_id: str
+    vp_id: str
+    role: OrderRole
+    order_type: OrderType
+    created_at: int
+
+
+@dataclass(frozen=True)
+class Look:
+    """What the trader sees before each action (read on the terminal's loop)."""
+
+    vps: tuple[VpLook, ...]
+    unassigned: dict[tuple[str, PositionSide], Decimal]
+    orders: tuple[OrderLook, ...]
+    mismatched: tuple[tuple[str, PositionSide], ...]
+    marks: dict[str, Decimal]
+
+
+def _on_tick(price: Decimal, tick: Decimal) -> Decimal:
+    """``price`` rounded down to a multiple of the tick size (0.10 is not an exponent: 95000.13 → 95000.10)."""
+    return (price / tick).to_integral_value(ROUND_DOWN) * tick
+
+
+async def _look(t: Terminal) -> Look:
+    ledger = t.ledger
+    vps = tuple(VpLook(v.vp_id, v.name, v.symbol, v.position_side, v.qty, v.tp_price is not None
+                       or v.sl_price is not None)
+                for v in ledger.vps.values() if not v.system and not v.archived)
+    unassigned = {(v.symbol, v.position_side): v.qty for v in ledger.vps.values() if v.system}
+    orders = tuple(OrderLook(o.client_order_id, o.vp_id, o.role, o.order_type, o.created_at)
+                   for o in ledger.open_orders() if not o.is_algo)
+    mismatched = tuple(k for k, status in t.consistency.items() if status is ConsistencyStatus.MISMATCH)
+    return Look(vps, unassigned, orders, mismatched, dict(t.marks))
+
+
+class ScriptedTrader:
+    """Trades on ``terminal`` from its own thread until :meth:`stop`."""
+
+    def __init__(self, terminal: Terminal, control_url: str, *, rate: float, seed: int,
+                 foreign_share: float = 0.12) -> None:
+        self.t = terminal
+        self.control = control_url.rstrip("/") + "/sim/v1"
+        self.http = requests.Session()
+        self.rate = rate
+        self.rng = random.Random(seed)
+        self.foreign_share = foreign_share
+        self.actions: Counter[str] = Counter()
+        self.refusals: Counter[str] = Counter()
+        self.errors: list[str] = []
+        self.reconciles = 0
+        self._stop = threading.Event()
+        self._want_mismatch = threading.Event()
+        self._foreign_seq = 0
+        self._thread: threading.Thread | None = None
+        self.vp_ids: dict[str, str] = {}
+
+    # -- life ---------------------------------------------------------------------------------------
+    def ensure_vps(self) -> None:
+        """Create the plan's VPs that do not exist yet (a restarted trader finds its VPs by name)."""
+        look = self.t.run_sync(_look(self.t))
+        by_name = {v.name: v.vp_id for v in look.vps}
+        for symbol, side, name in PLAN:
+            if name not in by_name:
+                by_name[name] = self.t.sync.create_vp(name, symbol, str(side))["id"]
+        self.vp_ids = {name: by_name[name] for _, _, name in PLAN}
+
+    def start(self) -> ScriptedTrader:
+        self.ensure_vps()
+        self._thread = threading.Thread(target=self._run, name="soak-trader", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def request_mismatch(self) -> None:
+        """Next action: a foreign close larger than UNASSIGNED holds on some side."""
+        self._want_mismatch.set()
+
+    def _run(self) -> None:
+        start = time.monotonic()
+        base = self.t.stats.fills
+        while not self._stop.is_set():
+            done = self.t.stats.fills - base
+            due = self.rate * (time.monotonic() - start)
+            if due - done > 2 * self.rate:  # far behind (a fault, a restart): do not burst to catch up
+                start, base = time.monotonic(), self.t.stats.fills
+                continue
+            if done >= due:
+                self._stop.wait(min(0.05, (done - due + 1) / self.rate))
+                continue
+            self.step()
+
+    # -- one action ---------------------------------------------------------------------------------
+    def step(self) -> None:
+        look = self.t.run_sync(_look(self.t))
+        if look.mismatched:
+            self._act("reconcile", lambda: self._heal(look, *look.mismatched[0]))
+            return
+        if self._want_mismatch.is_set():
+            self._want_mismatch.clear()
+            self._act("foreign_overclose", lambda: self._foreign_overclose(look))
+            return
+        if self.rng.random() < self.foreign_share:
+            self._act("foreign", lambda: self._foreign(look))
+            return
+        vp = self.rng.choice(look.vps)
+        mark = look.marks.get(vp.symbol)
+        if mark is None:
+            self._stop.wait(0.05)
+            return
+        step, tick, _, cap = SIZES[vp.symbol]
+        mine = [o for o in look.orders if o.vp_id == vp.vp_id and o.order_type is OrderType.LIMIT]
+        roll = self.rng.random()
+        if vp.qty >= cap or (vp.qty > 0 and roll < 0.30):
+            percent = self.rng.choice(("25", "50", "75", "100"))
+            if self.rng.random() < 0.8:
+                self._act("close_market", lambda: self.t.sync.close_vp(vp.vp_id, percent=percent))
+            else:
+                price = self._near(mark, tick, vp.side, closing=True)
+                self._act("close_limit", lambda: self.t.sync.close_vp(vp.vp_id, "LIMIT", percent=percent,
+                                                                      price=str(price)))
+        elif roll < 0.62:
+            qty = self._entry_qty(vp.symbol)
+            self._act("entry_market", lambda: self.t.sync.place_order(vp.vp_id, str(vp.side.opening_side),
+                                                                       "MARKET", str(qty)))
+        elif roll < 0.72 and len(mine) < 2:
+            qty = self._entry_qty(vp.symbol)
+            price = self._near(mark, tick, vp.side, closing=False)
+            self._act("entry_limit", lambda: self.t.sync.place_order(
+                vp.vp_id, str(vp.side.opening_side), "LIMIT", str(qty), str(price), time_in_force="GTC"))
+        elif roll < 0.78 and mine:
+            order = self.rng.choice(mine)
+            if self.rng.random() < 0.5:
+                self._act("cancel", lambda: self.t.sync.cancel_order(order.client_order_id))
+            else:
+                price = self._near(mark, tick, vp.side, closing=order.role is OrderRole.CLOSE)
+                self._act("amend", lambda: self.t.sync.amend_order(order.client_order_id, price=str(price)))
+        elif roll < 0.90 and vp.qty > 0:
+            if vp.has_tpsl and self.rng.random() < 0.2:
+                self._act("tpsl_clear", lambda: self.t.sync.clear_tpsl(vp.vp_id))
+            else:
+                tp, sl = self._tpsl_prices(mark, tick, vp.side)
+                self._act("tpsl_set", lambda: self.t.sync.set_tpsl(vp.vp_id, tp_price=str(tp), sl_price=str(sl)))
+        elif vp.qty > 0:
+            others = [o for o in look.vps if o.symbol == vp.symbol and o.side == vp.side and o.vp_id != vp.vp_id]
+            if others:
+                qty = max(step, (vp.qty * Decimal(self.rng.choice((25, 50))) / 100).quantize(step, ROUND_DOWN))
+                self._act("transfer", lambda: self.t.sync.transfer(vp.vp_id, self.rng.choice(others).vp_id,
+                                                                   str(min(qty, vp.qty))))
+        else:
+            qty = self._entry_qty(vp.symbol)
+            self._act("entry_market", lambda: self.t.sync.place_order(vp.vp_id, str(vp.side.opening_side),
+                                                                       "MARKET", str(qty)))
+
+    def _act(self, name: str, action: Callable[[], Any]) -> None:
+        self.actions[name] += 1
+        try:
+            action()
+        except VenueRejected as exc:
+            self.refusals[f"binance {exc.binance_code}"] += 1
+        except HedgestackError as exc:
+            self.refusals[exc.code] += 1
+        except Exception as exc:  # noqa: BLE001 - reported, the soak goes on
+            self.errors.append(f"{name}: {type(exc).__name__}: {exc}")
+
+    # -- sizes and prices ---------------------------------------------------------------------------
+    def _entry_qty(self, symbol: str) -> Decimal:
+        step, _, piece, _ = SIZES[symbol]
+        pieces = self.rng.randint(1, 6)
+        return max(MIN_ENTRY[symbol], (piece * pieces).quantize(step))
+
+    def _near(self, mark: Decimal, tick: Decimal, side: PositionSide, *, closing: bool) -> Decimal:
+        """A limit price a few basis points on the passive side (it fills when the walk comes to it)."""
+        bps = Decimal(self.rng.randint(1, 8)) / 10_000
+        buying = (side is PositionSide.LONG) != closing
+        return _on_tick(mark * (1 - bps) if buying else mark * (1 + bps), tick)
+
+    def _tpsl_prices(self, mark: Decimal, tick: Decimal, side: PositionSide) -> tuple[Decimal, Decimal]:
+        up = Decimal(self.rng.randint(8, 40)) / 10_000
+        down = Decimal(self.rng.randint(8, 40)) / 10_000
+        if side is PositionSide.LONG:
+            return _on_tick(mark * (1 + up), tick), _on_tick(mark * (1 - down), tick)
+        return _on_tick(mark * (1 - down), tick), _on_tick(mark * (1 + up), tick)
+
+    # -- the other app --------------------------------------------------------------------------------
+    def _foreign_order(self, symbol: str, side: PositionSide, *, closing: bool, qty: Decimal) -> None:
+        self._foreign_seq += 1
+        order_side = side.closing_side if closing else side.opening_side
+        resp = self.http.post(self.control + "/external-order", timeout=10, json={
+            "symbol": symbol, "side": str(order_side), "positionSide": str(side), "type": "MARKET",
+            "quantity": str(qty), "clientOrderId": f"web_soak{self.t.stats.fills}_{self._foreign_seq}"})
+        if resp.status_code != 200:
+            self.refusals[f"binance {resp.json().get('code')}"] += 1
+
+    def _foreign(self, look: Look) -> None:
+        symbol, side, _ = self.rng.choice(PLAN)
+        held = look.unassigned.get((symbol, side), Decimal(0))
+        step = SIZES[symbol][0]
+        if held >= MIN_ENTRY[symbol] and self.rng.random() < 0.4:
+            # a close from the app that UNASSIGNED can take: the side stays consistent
+            qty = (held / 2).quantize(step, ROUND_DOWN)
+            self._foreign_order(symbol, side, closing=True, qty=max(qty, MIN_ENTRY[symbol]) if qty <= held
+                                else held)
+        else:
+            self._foreign_order(symbol, side, closing=False, qty=self._entry_qty(symbol))
+
+    def _foreign_overclose(self, look: Look) -> None:
+        """A close from the app of more than UNASSIGNED holds: no VP can take it, so the side mismatches."""
+        sides = {(v.symbol, v.side): Decimal(0) for v in look.vps}
+        for v in look.vps:
+            sides[(v.symbol, v.side)] += v.qty
+        candidates = [(k, q) for k, q in sides.items() if q >= MIN_ENTRY[k[0]]]
+        if not candidates:
+            self.refusals["NOTHING_TO_OVERCLOSE"] += 1
+            return
+        (symbol, side), held = self.rng.choice(candidates)
+        spare = look.unassigned.get((symbol, side), Decimal(0))
+        self._foreign_order(symbol, side, closing=True, qty=spare + MIN_ENTRY[symbol])
+
+    def _heal(self, look: Look, symbol: str, side: PositionSide) -> None:
+        """Reconcile a side in MISMATCH, keeping each VP's share of what the exchange holds."""
+        external = self.t.external.get((symbol, side))
+        exchange_qty = external.qty if external is not None else Decimal(0)
+        mine = [v for v in look.vps if v.symbol == symbol and v.side == side]
+        total = sum((v.qty for v in mine), Decimal(0)) + look.unassigned.get((symbol, side), Decimal(0))
+        step = SIZES[symbol][0]
+        assignments = []
+        for v in mine:
+            share = (v.qty * exchange_qty / total).quantize(step, ROUND_DOWN) if total > 0 else Decimal(0)
+            assignments.append({"virtual_position_id": v.vp_id, "qty": str(share)})
+        self.t.sync.reconcile(symbol, str(side), assignments)
+        self.reconciles += 1
+
+    # -- the end ------------------------------------------------------------------------------------
+    def wind_down(self) -> None:
+        """Cancel every open order and clear every TP/SL, so nothing more trades while the books are checked."""
+        look = self.t.run_sync(_look(self.t))
+        for order in look.orders:
+            self._act("cancel", lambda o=order: self.t.sync.cancel_order(o.client_order_id))
+        for vp in look.vps:
+            if vp.has_tpsl:
+                self._act("tpsl_clear", lambda v=vp: self.t.sync.clear_tpsl(v.vp_id))
+
+    def heal_all(self) -> None:
+        look = self.t.run_sync(_look(self.t))
+        for symbol, side in look.mismatched:
+            self._act("reconcile", lambda s=symbol, p=side: self._heal(look, s, p))
+
+    def summary(self) -> dict[str, Any]:
+        return {"actions": dict(self.actions), "refusals": dict(self.refusals), "errors": self.errors[:50],
+                "error_count": len(self.errors), "reconciles": self.reconciles}
+
+
+__all__ = ["PLAN", "ScriptedTrader"]
