@@ -18,6 +18,7 @@ price, commission, time, clientOrderId).
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -58,6 +59,20 @@ class AuditReport:
                 "doubled": self.doubled, "unknown": self.unknown, "misattributed": self.misattributed,
                 "wrong_figures": self.wrong_figures, "intents_missing": self.intents_missing,
                 "invariants": self.invariants, "problems": self.problems}
+
+
+def state_digest(ledger: Ledger) -> str:
+    """A SHA-256 of everything the fold determines, so two processes can compare ledgers: equal ledgers
+    (``==``, where Decimal('1.0') equals Decimal('1.00')) give equal digests."""
+    return hashlib.sha256(repr(_comparable(ledger.canonical())).encode()).hexdigest()
+
+
+def _comparable(value: object) -> object:
+    if isinstance(value, Decimal):
+        return "0" if value == 0 else str(value.normalize())
+    if isinstance(value, tuple | list):
+        return tuple(_comparable(v) for v in value)
+    return value
 
 
 def exchange_sides(truth: Mapping[str, Any]) -> dict[tuple[str, PositionSide], Decimal]:
@@ -143,4 +158,4 @@ def _note(report: AuditReport, kind: str, examples: list[str], count: int = 1) -
         report.problems.extend(f"{kind}: {text}" for text in examples[:_EXAMPLES])
 
 
-__all__ = ["AuditReport", "audit", "exchange_sides", "log_fill_rows"]
+__all__ = ["AuditReport", "audit", "exchange_sides", "log_fill_rows", "state_digest"]

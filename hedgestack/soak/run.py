@@ -32,7 +32,7 @@ from typing import Any
 import requests
 
 from hedgestack.bench.progress import progress as progress_bar
-from hedgestack.engine.audit import audit, log_fill_rows
+from hedgestack.engine.audit import audit, log_fill_rows, state_digest
 from hedgestack.store.eventlog import EventLog
 
 #: The simulator's fault kinds (``POST /sim/v1/faults``).
@@ -252,10 +252,9 @@ class Soak:
             seconds = time.perf_counter() - started
             with_snapshot = log.replay()
             report = audit(from_zero, log_fill_rows(log), truth)
-            final_sides = json.loads((self.out_dir / "final.json").read_text())["sides"]
-            sides = {f"{s} {p}": str(from_zero.side_qty(s, p)) for s, p in sorted(from_zero.sides())}
+            final = json.loads((self.out_dir / "final.json").read_text())
             return {"ok": report.ok and with_snapshot == from_zero, "snapshot_equals_zero": with_snapshot == from_zero,
-                    "equal_to_terminal": sides == final_sides, "events": log.count(),
+                    "equal_to_terminal": state_digest(from_zero) == final["digest"], "events": log.count(),
                     "replay_seconds": round(seconds, 3), "problems": report.problems}
         finally:
             log.close(snapshot=False)

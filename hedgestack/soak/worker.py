@@ -24,7 +24,7 @@ from typing import Any
 
 import requests
 
-from hedgestack.engine.audit import audit, exchange_sides, log_fill_rows
+from hedgestack.engine.audit import audit, exchange_sides, log_fill_rows, state_digest
 from hedgestack.engine.terminal import Terminal
 from hedgestack.soak.trader import ScriptedTrader
 
@@ -145,14 +145,14 @@ class Worker:
             time.sleep(0.5)
         settle_s = round(time.monotonic() - started, 1)
 
-        async def check() -> tuple[dict[str, Any], bool, dict[str, str]]:
+        async def check() -> dict[str, Any]:
             ledger = t.ledger
             report = audit(ledger, log_fill_rows(t._store()), truth)
-            sides = {f"{s} {p}": str(ledger.side_qty(s, p)) for s, p in sorted(ledger.sides())}
-            return report.as_dict(), t._store().replay(from_zero=True) == ledger, sides
+            return {"audit": report.as_dict(), "replay_equal": t._store().replay(from_zero=True) == ledger,
+                    "digest": state_digest(ledger),
+                    "sides": {f"{s} {p}": str(ledger.side_qty(s, p)) for s, p in sorted(ledger.sides())}}
 
-        report, replay_equal, sides = t.run_sync(check(), timeout=600)
-        return {"audit": report, "replay_equal": replay_equal, "settle_seconds": settle_s, "sides": sides}
+        return {**t.run_sync(check(), timeout=600), "settle_seconds": settle_s}
 
 
 async def _settled(t: Terminal, truth: dict[str, Any]) -> bool:
