@@ -1,5 +1,5 @@
 """The ``hedgestack`` command: ``serve``, ``sim``, ``quickstart``, ``rebuild``, ``demo-data``, ``export``,
-``soak`` and ``bench ledger|replay|latency``."""
+``soak`` and ``bench ledger|replay|latency|rss``."""
 
 from __future__ import annotations
 
@@ -66,6 +66,21 @@ def _soak(args: argparse.Namespace) -> int:
             handle.write(text + "\n")
     sys.stdout.write(text + "\n")
     return 0 if report["ok"] else 1
+
+
+def _bench_rss(args: argparse.Namespace) -> int:
+    from hedgestack.bench import rss
+
+    result = rss.run(args.fills, data_dir=args.data_dir)
+    if args.json:
+        sys.stdout.write(json.dumps(result) + "\n")
+    else:
+        first, second = result["first_start"], result["second_start"]
+        Console().print(f"{result['fills']:,} fills in the log: terminal RSS [bold]{first['rss_mb']} MB[/bold] "
+                        f"(first start, publishing the history; peak {first['peak_rss_mb']} MB, live in "
+                        f"{first['seconds_to_live']} s), [bold]{second['rss_mb']} MB[/bold] (second start; peak "
+                        f"{second['peak_rss_mb']} MB, live in {second['seconds_to_live']} s)")
+    return 0
 
 
 def _rebuild(args: argparse.Namespace) -> int:
@@ -180,6 +195,11 @@ def build_parser() -> argparse.ArgumentParser:
     latency.add_argument("--seconds", type=float, default=10.0)
     latency.add_argument("--json", action="store_true")
     latency.set_defaults(func=_bench_latency)
+    rss = bench.add_parser("rss", help="the terminal's memory with an N-fill event log")
+    rss.add_argument("--fills", type=int, default=1_000_000)
+    rss.add_argument("--data-dir", default=None, help="build (or reuse) the log here (default: a new directory)")
+    rss.add_argument("--json", action="store_true")
+    rss.set_defaults(func=_bench_rss)
     return parser
 
 

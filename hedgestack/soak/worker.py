@@ -24,21 +24,12 @@ from typing import Any
 
 import requests
 
+from hedgestack.bench.memory import rss_mb
 from hedgestack.engine.audit import audit, exchange_sides, log_fill_rows, state_digest
 from hedgestack.engine.terminal import Terminal
 from hedgestack.soak.trader import ScriptedTrader
 
 SETTLE_TIMEOUT = 120.0
-
-
-def rss_mb() -> dict[str, float]:
-    """This process's resident memory now and at its peak (Linux ``/proc``), in MB."""
-    figures: dict[str, float] = {}
-    for line in Path("/proc/self/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            figures["rss_mb" if key == "VmRSS" else "peak_rss_mb"] = round(int(value.split()[0]) / 1024, 1)
-    return figures
 
 
 class BusClock:
