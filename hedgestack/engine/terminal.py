@@ -866,6 +866,23 @@ class Terminal:
 
         return await self._call(run)
 
+    async def _fit_orders(self, vp_id: str, qty: Decimal) -> None:
+        """Invariant 3 across a reset of the VP's quantity to ``qty``: cancel its newest closing orders, then
+        shrink its TP/SL legs, until they cover no more than ``qty`` (cancels are allowed on a locked side)."""
+        ledger = self.ledger
+        closes = sorted((o for o in ledger.open_orders(vp_id) if o.role is OrderRole.CLOSE),
+                        key=lambda o: o.created_at, reverse=True)
+        for order in closes:
+            if open_close_qty(ledger, vp_id) <= qty:
+                break
+            try:
+                await self._cancel_order(order.client_order_id, internal=True)
+            except HedgestackError as exc:  # filled or gone meanwhile: the ledger has its final state
+                log.info("reconcile: cancel of %s: %s", order.client_order_id, exc)
+        allowed = qty - open_close_qty(ledger, vp_id)
+        if open_tpsl_qty(ledger, vp_id) > allowed:
+            await self.tpsl.make_room(vp_id, allowed if allowed > 0 else ZERO)
+
     async def reconcile(self, symbol: str, position_side: str | PositionSide,
                         assignments: dict[str, str | Decimal] | list[dict[str, Any]]) -> dict[str, Any]:
         """Assign the exchange quantity of one side to VPs (the rest to UNASSIGNED), restarting at the
@@ -888,6 +905,9 @@ class Terminal:
         await self._refresh_positions()
         ext = self.external.get((symbol, side)) or ExternalPosition(ZERO, ZERO, ZERO, now_ms())
         check_reconcile(self.ledger, symbol, side, ext.qty, pairs)
+        for vp in list(self.ledger.vps_of(symbol, side)):
+            if not vp.system:
+                await self._fit_orders(vp.vp_id, pairs.get(vp.vp_id, ZERO))
         self._append([Reconcile(ts=now_ms(), reconcile_id=os.urandom(8).hex(), symbol=symbol, position_side=side,
                                 exchange_qty=ext.qty, exchange_entry=ext.entry or ZERO,
                                 assignments=tuple(sorted(pairs.items())))])
