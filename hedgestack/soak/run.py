@@ -217,7 +217,7 @@ class Soak:
         healed = sum(life["mismatches_healed"] for life in lives)
         audit_ = final["audit"]
         ok = (audit_["ok"] and final["replay_equal"] and replay["ok"] and replay["equal_to_terminal"]
-              and trader_errors == 0)
+              and trader_errors == 0 and not final["unsettled"])
         return {
             "ok": ok,
             "minutes": round(traded_for / 60, 2), "target_rate": self.rate,
@@ -236,7 +236,7 @@ class Soak:
             "latency_ms": latency,
             "rss_mb": {"terminal_end": lives[-1].get("rss_mb") if lives else None,
                        "terminal_peak": max((life.get("peak_rss_mb", 0) for life in lives), default=None)},
-            "settle_seconds": final["settle_seconds"],
+            "settle_seconds": final["settle_seconds"], "unsettled_at_check": final["unsettled"],
             "trader": {"actions": dict(sorted(actions.items())), "refusals": dict(sorted(refusals.items())),
                        "errors": errors[:20], "error_count": trader_errors},
             "sides": final["sides"], "wall_seconds": round(wall, 1), "seed": self.seed,

@@ -125,10 +125,12 @@ class Worker:
         deadline = time.monotonic() + SETTLE_TIMEOUT
         started = time.monotonic()
         truth: dict[str, Any] = {}
+        why = "not checked"
         while time.monotonic() < deadline:
             truth = http.get(self.sim_url + "/sim/v1/account", timeout=30).json()
             quiet = not truth["open_orders"] and not truth["open_algo_orders"]
-            if quiet and t.run_sync(_settled(t, truth)):
+            why = t.run_sync(_unsettled(t, truth)) if quiet else "orders open on the exchange"
+            if not why:
                 break
             self.trader.heal_all()
             if not quiet:
@@ -143,17 +145,24 @@ class Worker:
                     "digest": state_digest(ledger),
                     "sides": {f"{s} {p}": str(ledger.side_qty(s, p)) for s, p in sorted(ledger.sides())}}
 
-        return {**t.run_sync(check(), timeout=600), "settle_seconds": settle_s}
+        return {**t.run_sync(check(), timeout=600), "settle_seconds": settle_s, "unsettled": why}
 
 
-async def _settled(t: Terminal, truth: dict[str, Any]) -> bool:
+async def _unsettled(t: Terminal, truth: dict[str, Any]) -> str:
+    """Why the books are not settled yet ("" when they are)."""
     ledger = t.ledger
-    if ledger.trade_count != len(truth["trades"]) or not t.tpsl.idle():
-        return False
-    if any(o.is_open for o in ledger.orders.values()):
-        return False
+    if ledger.trade_count != len(truth["trades"]):
+        return f"{ledger.trade_count} trades in the ledger, {len(truth['trades'])} on the exchange"
+    if not t.tpsl.idle():
+        return "TP/SL work pending"
+    still_open = [o.client_order_id for o in ledger.orders.values() if o.is_open]
+    if still_open:
+        return f"orders open in the ledger: {still_open[:5]}"
     exchange = exchange_sides(truth)
-    return all(ledger.side_qty(s, p) == exchange.get((s, p), 0) for s, p in set(exchange) | ledger.sides())
+    for s, p in sorted(set(exchange) | ledger.sides()):
+        if ledger.side_qty(s, p) != exchange.get((s, p), 0):
+            return f"{s} {p}: VPs hold {ledger.side_qty(s, p)}, the exchange {exchange.get((s, p), 0)}"
+    return ""
 
 
 def main(argv: list[str]) -> None:

@@ -58,4 +58,5 @@ def test_a_short_soak_with_every_fault_loses_and_doubles_nothing(tmp_path: Path)
     assert report["latency_ms"]["all"]["measured"] > 0
     assert report["rss_mb"]["terminal_peak"] > 0
     assert report["trader"]["error_count"] == 0
+    assert report["unsettled_at_check"] == ""
     assert len(report["terminal_restarts_seconds"]) == 1
