@@ -112,8 +112,10 @@ class Worker:
         self._done.set()
         self.clock.flush()
         self._write(f"worker-{self.life}.json", self.figures())
-        self._write("final.json", result)
+        store = self.terminal._store()
         self.terminal.stop_sync()
+        # the state the terminal stopped with (what a restart must replay to)
+        self._write("final.json", {**result, "digest": state_digest(store.ledger)})
         sys.stdout.write("done\n")
         sys.stdout.flush()
 
@@ -126,12 +128,17 @@ class Worker:
         started = time.monotonic()
         truth: dict[str, Any] = {}
         why = "not checked"
+        settled_once = False
         while time.monotonic() < deadline:
             truth = http.get(self.sim_url + "/sim/v1/account", timeout=30).json()
             quiet = not truth["open_orders"] and not truth["open_algo_orders"]
             why = t.run_sync(_unsettled(t, truth)) if quiet else "orders open on the exchange"
-            if not why:
-                break
+            if not why and settled_once:
+                break  # settled twice, a second apart: nothing was still on its way
+            settled_once = not why
+            if settled_once:
+                time.sleep(1.0)
+                continue
             self.trader.heal_all()
             if not quiet:
                 self.trader.wind_down()
@@ -142,7 +149,6 @@ class Worker:
             ledger = t.ledger
             report = audit(ledger, log_fill_rows(t._store()), truth)
             return {"audit": report.as_dict(), "replay_equal": t._store().replay(from_zero=True) == ledger,
-                    "digest": state_digest(ledger),
                     "sides": {f"{s} {p}": str(ledger.side_qty(s, p)) for s, p in sorted(ledger.sides())}}
 
         return {**t.run_sync(check(), timeout=600), "settle_seconds": settle_s, "unsettled": why}
@@ -151,6 +157,8 @@ class Worker:
 async def _unsettled(t: Terminal, truth: dict[str, Any]) -> str:
     """Why the books are not settled yet ("" when they are)."""
     ledger = t.ledger
+    if t.venue.backlog():
+        return f"{t.venue.backlog()} stream messages not yet taken in"
     if ledger.trade_count != len(truth["trades"]):
         return f"{ledger.trade_count} trades in the ledger, {len(truth['trades'])} on the exchange"
     if not t.tpsl.idle():

@@ -270,6 +270,11 @@ class BinanceVenue:
             bsm.FSTREAM_URL = self.endpoints.ws_url
         return bsm
 
+    def backlog(self) -> int:
+        """Messages received on our sockets and not yet taken by the caller (python-binance's queues)."""
+        return sum(queue.qsize() for socket in list(self._sockets)
+                   if (queue := getattr(socket, "_queue", None)) is not None)
+
     async def user_messages(self) -> AsyncIterator[UserMessage | list[UserMessage] | StreamUp]:
         """The user data stream forever: ``StreamUp`` on each (re)connect, then parsed messages — a list
         when several were already waiting (the caller appends them in one batch).
