@@ -1,7 +1,8 @@
 """Analytics over the fill history as polars frames: live (owning process) or from published Parquet.
 
 Both give the same surface: ``fills()``, ``orders()``, ``vp_history()`` and ``sql(query)``, where the query
-sees views named ``fills``, ``orders``, ``vp_history`` and ``marks``.
+sees views named ``fills``, ``orders``, ``vp_history``, ``marks`` and ``vp_eod_current`` (the last state of
+each VP per UTC day, from the rollup the log keeps incrementally).
 """
 
 from __future__ import annotations
@@ -14,31 +15,46 @@ import polars as pl
 
 from hedgestack.domain.errors import ValidationError
 from hedgestack.store.eventlog import EventLog
-from hedgestack.store.publish import PUBLISHED_DIR, manifest_files
+from hedgestack.store.publish import DATASETS, PUBLISHED_DIR, manifest_files, read_manifest
+from hedgestack.store.schema import eod_current
 
-# Columns of each published dataset, for empty views before anything was published.
-_EMPTY = {
-    "fills": "SELECT NULL::BIGINT seq, NULL::BIGINT ts, NULL::BIGINT trade_id, NULL::BIGINT order_id, "
-             "NULL::VARCHAR client_order_id, NULL::VARCHAR vp_id, NULL::VARCHAR vp_name, NULL::VARCHAR symbol, "
-             "NULL::VARCHAR side, NULL::VARCHAR position_side, NULL::DECIMAL(38,18) qty, "
-             "NULL::DECIMAL(38,18) price, NULL::DECIMAL(38,18) commission, NULL::VARCHAR commission_asset, "
-             "NULL::DECIMAL(38,18) realized_pnl, NULL::DECIMAL(38,18) exchange_rp, NULL::BOOLEAN maker, "
-             "NULL::DATE date WHERE false",
-    "vp_history": "SELECT NULL::BIGINT seq, NULL::BIGINT ts, NULL::VARCHAR vp_id, NULL::VARCHAR name, "
-                  "NULL::VARCHAR symbol, NULL::VARCHAR position_side, NULL::VARCHAR event_kind, "
-                  "NULL::VARCHAR net_qty, NULL::VARCHAR avg_entry, NULL::VARCHAR realized_pnl, "
-                  "NULL::VARCHAR realized_delta, NULL::VARCHAR fees, NULL::VARCHAR funding, "
-                  "NULL::BOOLEAN archived, NULL::DATE date WHERE false",
-    "orders": "SELECT NULL::BIGINT created_at, NULL::VARCHAR client_order_id, NULL::BIGINT order_id, "
-              "NULL::VARCHAR vp_id, NULL::VARCHAR symbol, NULL::VARCHAR position_side, NULL::VARCHAR side, "
-              "NULL::VARCHAR order_type, NULL::VARCHAR role, NULL::DECIMAL(38,18) qty, "
-              "NULL::DECIMAL(38,18) price, NULL::DECIMAL(38,18) mark_at_intent, "
-              "NULL::DECIMAL(38,18) trigger_price, NULL::VARCHAR trigger_type, "
-              "NULL::VARCHAR time_in_force, NULL::BOOLEAN is_algo, NULL::VARCHAR status, "
-              "NULL::DECIMAL(38,18) filled_qty, NULL::BIGINT updated_at, NULL::VARCHAR reason, "
-              "NULL::DATE date WHERE false",
-    "marks": "SELECT NULL::VARCHAR symbol, NULL::BIGINT ts, NULL::VARCHAR mark, NULL::DATE date WHERE false",
+_DEC = "DECIMAL(38,18)"
+_QTY = "DECIMAL(38,10)"
+_FILL_COLUMNS = ("seq BIGINT, ts BIGINT, trade_id BIGINT, order_id BIGINT, client_order_id VARCHAR, vp_id VARCHAR, "
+                 "vp_name VARCHAR, symbol VARCHAR, side VARCHAR, position_side VARCHAR, qty {q}, price {d}, "
+                 "commission {d}, commission_asset VARCHAR, realized_pnl {d}, exchange_rp {d}, maker BOOLEAN")
+# Columns of each published dataset (the files' columns, then the hive ``date``): empty views before anything
+# was published.
+_EMPTY_COLUMNS = {
+    "fills": _FILL_COLUMNS + ", vp_net_qty {q}, vp_avg_entry {d}, vp_realized {d}, vp_fees {d}, vp_funding {d}, "
+                             "vp_archived BOOLEAN, date DATE",
+    "vp_changes": "seq BIGINT, ts BIGINT, vp_id VARCHAR, name VARCHAR, symbol VARCHAR, position_side VARCHAR, "
+                  "event_kind VARCHAR, net_qty {q}, avg_entry {d}, realized_pnl {d}, realized_delta {d}, fees {d}, "
+                  "funding {d}, archived BOOLEAN, date DATE",
+    "orders": "created_at BIGINT, client_order_id VARCHAR, order_id BIGINT, vp_id VARCHAR, symbol VARCHAR, "
+              "position_side VARCHAR, side VARCHAR, order_type VARCHAR, role VARCHAR, qty {d}, price {d}, "
+              "mark_at_intent {d}, trigger_price {d}, trigger_type VARCHAR, time_in_force VARCHAR, is_algo BOOLEAN, "
+              "status VARCHAR, filled_qty {d}, updated_at BIGINT, reason VARCHAR, date DATE",
+    "marks": "symbol VARCHAR, ts BIGINT, mark {d}, date DATE",
+    "vp_eod": "vp_id VARCHAR, day DATE, seq BIGINT, ts BIGINT, name VARCHAR, symbol VARCHAR, position_side VARCHAR, "
+              "net_qty {q}, avg_entry {d}, realized_pnl {d}, fees {d}, funding {d}, archived BOOLEAN, date DATE",
 }
+
+
+def _empty(columns: str) -> str:
+    typed = ", ".join(f"NULL::{kind} AS {name}" for name, kind in
+                      (part.strip().split(" ", 1) for part in columns.format(d=_DEC, q=_QTY).split(", ")))
+    return f"SELECT {typed} WHERE false"
+
+
+# The reader's views over the published datasets (``{fills}`` etc.: the dataset's files).
+_FILLS_READER = ("SELECT seq, ts, trade_id, order_id, client_order_id, vp_id, vp_name, symbol, side, position_side, "
+                 "qty, price, commission, commission_asset, realized_pnl, exchange_rp, maker, date FROM {fills}")
+_VP_HISTORY_READER = (
+    "SELECT seq, ts, vp_id, vp_name AS name, symbol, position_side, 'fill' AS event_kind, vp_net_qty AS net_qty, "
+    "vp_avg_entry AS avg_entry, vp_realized AS realized_pnl, realized_pnl AS realized_delta, vp_fees AS fees, "
+    "vp_funding AS funding, vp_archived AS archived, date FROM {fills} WHERE vp_net_qty IS NOT NULL "
+    "UNION ALL SELECT * FROM {vp_changes}")
 
 
 class Analytics:
@@ -111,24 +127,42 @@ def where_clause(*, vp: str | None = None, symbol: str | None = None, side: str 
 
 
 def live(log: EventLog) -> Analytics:
-    """Analytics on the owning process's live connection (a cursor of it)."""
-    return Analytics(log.cursor())
+    """Analytics on the owning process's live connection (a cursor of it). Before each query the ``vp_eod``
+    rollup takes in what was appended since the last one (cheap; the views are exact without it too)."""
+    return Analytics(log.cursor(), refresh=log.refresh_rollups)
 
 
 def open_published(data_dir: str | Path) -> Analytics:
-    """Analytics over the Parquet the terminal publishes in ``data_dir``, from any process."""
+    """Analytics over the Parquet the terminal publishes in ``data_dir``, from any process.
+
+    Views: ``fills``, ``vp_history``, ``marks``, ``orders`` (as live, plus the hive ``date``), and
+    ``vp_eod_current`` (the published rollup plus the history after its mark)."""
     root = Path(data_dir) / PUBLISHED_DIR
     con = duckdb.connect()
+    listed: dict[str, tuple[str, ...]] = {}
 
     def refresh() -> None:
-        for name, empty in _EMPTY.items():
-            files = [path for path in manifest_files(root / name) if path.exists()]
-            if files:
-                listed = ", ".join(f"'{path.as_posix()}'" for path in files)
-                con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet([{listed}], "
-                            f"hive_partitioning = true, union_by_name = true)")
-            else:
-                con.execute(f"CREATE OR REPLACE VIEW {name} AS {empty}")
+        sources: dict[str, str] = {}
+        changed = False
+        for name in DATASETS:
+            files = tuple(path.as_posix() for path in manifest_files(root / name) if path.exists())
+            if listed.get(name) != files or name not in listed:
+                changed = True
+                listed[name] = files
+                paths = ", ".join(f"'{path}'" for path in files)
+                body = (f"SELECT * FROM read_parquet([{paths}], hive_partitioning = true, union_by_name = true)"
+                        if files else _empty(_EMPTY_COLUMNS[name]))
+                con.execute(f"CREATE OR REPLACE VIEW published_{name} AS {body}")
+            sources[name] = f"published_{name}"
+        if not changed:
+            return
+        eod_mark = int(read_manifest(root / "vp_eod")["mark"]) if listed["vp_eod"] else 0
+        con.execute(f"CREATE OR REPLACE VIEW fills AS {_FILLS_READER.format(**sources)}")
+        con.execute(f"CREATE OR REPLACE VIEW vp_history AS {_VP_HISTORY_READER.format(**sources)}")
+        con.execute(f"CREATE OR REPLACE VIEW marks AS SELECT * FROM {sources['marks']}")
+        con.execute(f"CREATE OR REPLACE VIEW orders AS SELECT * FROM {sources['orders']}")
+        con.execute("CREATE OR REPLACE VIEW vp_eod_current AS "
+                    + eod_current(sources["vp_eod"], "vp_history", str(max(eod_mark, 0))))
 
     refresh()
     return Analytics(con, refresh=refresh)

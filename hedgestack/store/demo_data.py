@@ -1,8 +1,8 @@
 """``hedgestack demo-data``: a realistic synthetic fill history in the published Parquet layout.
 
-Writes ``<out>/published/{fills,orders,vp_history,marks}/date=YYYY-MM-DD/data.parquet`` with the columns and
-types :class:`~hedgestack.store.publish.Publisher` writes, so ``hedgestack.analytics.open(out)`` reads it as it
-reads a terminal's data directory.
+Writes ``<out>/published/{fills,vp_changes,marks,orders,vp_eod}/date=YYYY-MM-DD/data.parquet`` and each
+dataset's manifest, with the columns, types and marks :class:`~hedgestack.store.publish.Publisher` writes, so
+``hedgestack.analytics.open(out)`` reads it as it reads a terminal's data directory.
 
 What it contains: 8 VPs (trend and swing on LONG, hedge and scalp on SHORT, for BTCUSDT and ETHUSDT), each
 trading round trips flat → flat (scale in over 1-5 fills, scale out over 1-5 fills), one order per fill with
@@ -21,6 +21,7 @@ of the analytics benchmark).
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import shutil
@@ -35,7 +36,8 @@ import numpy as np
 import polars as pl
 
 from hedgestack.bench.progress import progress as progress_bar
-from hedgestack.store.publish import PUBLISHED_DIR
+from hedgestack.store.publish import MANIFEST, PARQUET_OPTIONS, PUBLISHED_DIR
+from hedgestack.store.schema import eod_rows
 
 DAY_MS = 86_400_000
 MINUTE_MS = 60_000
@@ -201,7 +203,7 @@ def generate(out_dir: str | Path, fills: int = 10_000_000, seed: int = 1, progre
     span_ms = days * DAY_MS
     rng = np.random.default_rng(seed)
     with progress_bar(progress) as bar:
-        task = bar.add_task("demo data", total=8 + 5)
+        task = bar.add_task("demo data", total=8 + 6)
         tmpl = _templates(rng)
         minutes = span_ms // MINUTE_MS + 2
         marks = _mark_paths(rng, minutes)
@@ -216,13 +218,16 @@ def generate(out_dir: str | Path, fills: int = 10_000_000, seed: int = 1, progre
         bar.advance(task)
         root = out / PUBLISHED_DIR
         root.mkdir(parents=True, exist_ok=True)
+        last_seq = max(int(frame["seq"].max()), int(history["seq"].max()))
+        marks_frame = _marks_frame(marks, minutes)
         con = duckdb.connect()
         try:
             for dataset, query in _dataset_queries().items():
-                source = {"fills": frame, "orders": frame, "vp_history": history,
-                          "marks": _marks_frame(marks, minutes)}[dataset]
+                source = {"fills": frame, "orders": frame, "vp_changes": history, "vp_eod": history,
+                          "marks": marks_frame}[dataset]
+                mark = int(marks_frame["ts"].max()) if dataset == "marks" else last_seq
                 con.register("src", source)
-                _write(con, root / dataset, query)
+                _write(con, root / dataset, query, mark)
                 con.unregister("src")
                 bar.advance(task)
         finally:
@@ -337,6 +342,9 @@ def _assemble(rng: np.random.Generator, parts: list[dict[str, np.ndarray]], mark
              _fmt("held", QTY_DP, "net_qty"), _fmt("avg", AVG_DP, "avg_entry"),
              _fmt("realized", PNL_DP, "realized_pnl"), pl.col("rd_text").alias("realized_delta"),
              _fmt("fees", FEE_DP), _fmt("funding", FEE_DP), pl.lit(False).alias("archived"))
+    fills = fills.with_columns(_fmt("held", QTY_DP, "vp_net_qty"), _fmt("avg", AVG_DP, "vp_avg_entry"),
+                               _fmt("realized", PNL_DP, "vp_realized"), _fmt("fees", FEE_DP, "vp_fees"),
+                               _fmt("funding", FEE_DP, "vp_funding"))
     return fills, history
 
 
@@ -349,14 +357,25 @@ def _marks_frame(marks: list[np.ndarray], minutes: int) -> pl.DataFrame:
 
 
 def _dataset_queries() -> dict[str, str]:
+    """Per published dataset, the query over ``src`` giving exactly the publisher's columns and types."""
     dec = "DECIMAL(38, 18)"
+    qty = "DECIMAL(38, 10)"
+    history = (f"(SELECT seq, ts, vp_id, name, symbol, position_side, event_kind, CAST(net_qty AS {qty}) AS net_qty, "
+               f"CAST(avg_entry AS {dec}) AS avg_entry, CAST(realized_pnl AS {dec}) AS realized_pnl, "
+               f"CAST(realized_delta AS {dec}) AS realized_delta, CAST(fees AS {dec}) AS fees, "
+               f"CAST(funding AS {dec}) AS funding, archived FROM src)")
     return {
         "fills": f"""SELECT seq, ts, trade_id, order_id, client_order_id, vp_id, vp_name, symbol, side,
-                        position_side, CAST(qty AS {dec}) AS qty, CAST(price AS {dec}) AS price,
+                        position_side, CAST(qty AS {qty}) AS qty, CAST(price AS {dec}) AS price,
                         CAST(commission AS {dec}) AS commission, 'USDT' AS commission_asset,
                         CAST(realized_delta AS {dec}) AS realized_pnl, CAST(realized_delta AS {dec}) AS exchange_rp,
-                        maker, CAST(epoch_ms(ts) AS DATE) AS date
+                        maker, CAST(vp_net_qty AS {qty}) AS vp_net_qty, CAST(vp_avg_entry AS {dec}) AS vp_avg_entry,
+                        CAST(vp_realized AS {dec}) AS vp_realized, CAST(vp_fees AS {dec}) AS vp_fees,
+                        CAST(vp_funding AS {dec}) AS vp_funding, false AS vp_archived,
+                        CAST(epoch_ms(ts) AS DATE) AS date
                      FROM src""",
+        "vp_changes": f"SELECT *, CAST(epoch_ms(ts) AS DATE) AS date FROM {history} WHERE event_kind <> 'fill'",
+        "marks": f"SELECT symbol, ts, CAST(mark AS {dec}) AS mark, CAST(epoch_ms(ts) AS DATE) AS date FROM src",
         "orders": f"""SELECT intent_ts AS created_at, client_order_id, order_id, vp_id, symbol, position_side, side,
                          CASE WHEN maker THEN 'LIMIT' ELSE 'MARKET' END AS order_type,
                          CASE WHEN opening THEN 'ENTRY' ELSE 'CLOSE' END AS role, CAST(qty AS {dec}) AS qty,
@@ -367,18 +386,19 @@ def _dataset_queries() -> dict[str, str]:
                          CAST(qty AS {dec}) AS filled_qty, ts AS updated_at, CAST(NULL AS VARCHAR) AS reason,
                          CAST(epoch_ms(intent_ts) AS DATE) AS date
                       FROM src""",
-        "vp_history": "SELECT *, CAST(epoch_ms(ts) AS DATE) AS date FROM src",
-        "marks": "SELECT symbol, ts, mark, CAST(epoch_ms(ts) AS DATE) AS date FROM src",
+        "vp_eod": f"SELECT *, day AS date FROM ({eod_rows(history)})",
     }
 
 
-def _write(con: duckdb.DuckDBPyConnection, base: Path, query: str) -> None:
-    """Write ``query`` partitioned by date as ``base/date=.../data.parquet`` (replacing what is there)."""
+def _write(con: duckdb.DuckDBPyConnection, base: Path, query: str, mark: int) -> None:
+    """Write ``query`` partitioned by date as ``base/date=.../data.parquet`` (replacing what is there), then
+    the dataset's manifest (its files, and ``mark``: the seq or ts it is published up to)."""
     base.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=base))
+    names: list[str] = []
     try:
         con.execute(f"COPY ({query}) TO '{staging.as_posix()}' "
-                    "(FORMAT parquet, PARTITION_BY (date), OVERWRITE_OR_IGNORE true)")
+                    f"({PARQUET_OPTIONS}, PARTITION_BY (date), OVERWRITE_OR_IGNORE true)")
         for part in sorted(staging.glob("date=*")):
             produced = sorted(part.glob("*.parquet"))
             target = base / part.name
@@ -389,10 +409,14 @@ def _write(con: duckdb.DuckDBPyConnection, base: Path, query: str) -> None:
                 date = part.name.split("=", 1)[1]
                 single = staging / f"{date}.parquet"
                 con.execute(f"COPY (SELECT * EXCLUDE (date) FROM ({query}) WHERE date = DATE '{date}') "
-                            f"TO '{single.as_posix()}' (FORMAT parquet)")
+                            f"TO '{single.as_posix()}' ({PARQUET_OPTIONS})")
                 os.replace(single, target / "data.parquet")
+            names.append(f"{part.name}/data.parquet")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    temp = base / f".{MANIFEST}.tmp"
+    temp.write_text(json.dumps({"files": names, "mark": mark, "retired": []}))
+    os.replace(temp, base / MANIFEST)
 
 
 # -- CLI ----------------------------------------------------------------------------------------------------

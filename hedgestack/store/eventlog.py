@@ -9,6 +9,8 @@
 - One process owns the file (DuckDB locks it against every other process, readers included); other
   processes read the Parquet files :mod:`hedgestack.store.publish` writes. Threads of the owning process use
   :meth:`cursor`.
+- ``refresh_rollups()`` brings the ``vp_eod`` rollup (last state per VP per day) up to the log, folding only
+  the rows appended since its last refresh; the publisher and live analytics call it, never the append path.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +33,13 @@ from hedgestack.domain.snapshot import dump_ledger, load_ledger
 from hedgestack.store.schema import (
     DDL,
     FILL_COLUMNS,
-    FILLS_VIEW,
-    ORDERS_VIEW,
+    FILL_DECIMALS,
+    MIGRATIONS,
     PROJECTION_COLUMNS,
+    ROLLUP_MARK,
     SCHEMA_VERSION,
-    VP_HISTORY_VIEW,
+    VIEWS,
+    eod_rows,
 )
 
 DB_FILE = "hedgestack.duckdb"
@@ -47,6 +51,11 @@ _CHANGE_INSERT = "INSERT INTO vp_changes VALUES "
 _NO_FILL = (None,) * len(FILL_COLUMNS)
 _NO_PROJECTION = (None,) * len(PROJECTION_COLUMNS)
 _REPLAY_COLUMNS = ("seq", "kind", "payload", "ts", *FILL_COLUMNS)
+# decimals come back as their plain text without trailing zeros (what to_str gives), so a replayed fill
+# carries the same Decimal values and representation the appended one did
+_REPLAY_SELECT = ", ".join(f"rtrim(rtrim(CAST({c} AS VARCHAR), '0'), '.') AS {c}" if c in FILL_DECIMALS else c
+                           for c in _REPLAY_COLUMNS)
+_WIDE = Context(prec=80, rounding=ROUND_HALF_EVEN)
 
 
 def _now_ms() -> int:
@@ -77,6 +86,7 @@ class EventLog:
         except duckdb.IOException as exc:
             raise StoreError(f"cannot open {self.path}: {exc}", code="STORE_LOCKED") from exc
         self._lock = threading.RLock()
+        self._rollup_lock = threading.Lock()
         self._cursors = threading.local()
         self.snapshot_every = snapshot_every
         self._create_schema()
@@ -88,17 +98,29 @@ class EventLog:
     # -- schema -----------------------------------------------------------------------------------
     def _create_schema(self) -> None:
         with self._lock:
-            for statement in DDL:
-                self._con.execute(statement)
-            self._con.execute(FILLS_VIEW)
-            self._con.execute(VP_HISTORY_VIEW)
-            self._con.execute(ORDERS_VIEW)
-            row = self._con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
-            if not row:
-                self._con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
-            elif int(row[0][0]) != SCHEMA_VERSION:
-                raise StoreError(f"{self.path} has schema version {row[0][0]}, this hedgestack reads "
-                                 f"{SCHEMA_VERSION}", code="STORE_SCHEMA")
+            con = self._con
+            con.execute(DDL[0])  # meta
+            row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+            version = int(row[0][0]) if row else SCHEMA_VERSION
+            if version != SCHEMA_VERSION and version not in MIGRATIONS:
+                raise StoreError(f"{self.path} has schema version {version}, this hedgestack reads "
+                                 f"{SCHEMA_VERSION} (and migrates {sorted(MIGRATIONS)})", code="STORE_SCHEMA")
+            con.execute("BEGIN TRANSACTION")
+            try:
+                while version != SCHEMA_VERSION:  # one step at a time, all in one transaction
+                    for statement in MIGRATIONS[version]:
+                        con.execute(statement)
+                    version += 1
+                for statement in DDL:
+                    con.execute(statement)
+                for view in VIEWS:
+                    con.execute(view)
+                con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+                con.execute("COMMIT")
+            except Exception as exc:
+                con.execute("ROLLBACK")
+                raise StoreError(f"cannot create or migrate the schema of {self.path}: {exc}",
+                                 code="STORE_SCHEMA") from exc
 
     def _scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         with self._lock:
@@ -141,11 +163,11 @@ class EventLog:
                     ledger.apply(event)
                     if type(event) is Fill and len(ledger.touched) == 1:
                         (booked,) = ledger.touched
-                        rows.extend((seq, event.ts, received, "fill", event.key, None, *_fill_values(event),
-                                     *self._projection(booked)))
+                        rows.extend((seq, event.ts, received, "fill", event.key, _fill_payload(event),
+                                     *_fill_values(event), *self._projection(booked)))
                     else:
                         fill = _fill_values(event) if type(event) is Fill else _NO_FILL
-                        payload = None if type(event) is Fill else encode_event(event).decode()
+                        payload = _fill_payload(event) if type(event) is Fill else encode_event(event).decode()
                         rows.extend((seq, event.ts, received, kind_of(event), event.key, payload, *fill,
                                      *_NO_PROJECTION))
                         for vp_id in sorted(ledger.touched):
@@ -184,8 +206,8 @@ class EventLog:
         vp = self.ledger.vps[vp_id]
         delta = vp.realized - self._realized.get(vp_id, ZERO)
         self._realized[vp_id] = vp.realized
-        return (vp.name, vp.symbol, str(vp.position_side), to_str(vp.qty), to_str(average(vp.cost, vp.qty)),
-                to_str(vp.realized), to_str(delta), to_str(vp.fees.get("USDT", ZERO)), to_str(vp.funding),
+        return (vp.name, vp.symbol, str(vp.position_side), _stored(vp.qty, 10), _stored(average(vp.cost, vp.qty)),
+                _stored(vp.realized), _stored(delta), _stored(vp.fees.get("USDT", ZERO)), _stored(vp.funding),
                 vp.archived)
 
     def _projection(self, vp_id: str) -> tuple[Any, ...]:
@@ -221,7 +243,7 @@ class EventLog:
                     rows["kind"].append(kind_of(event))
                     rows["dedupe_key"].append(event.key)
                     if type(event) is Fill:
-                        rows["payload"].append(None)
+                        rows["payload"].append(_fill_payload(event))
                         for name, value in zip(FILL_COLUMNS, _fill_values(event), strict=True):
                             rows[name].append(value)
                     else:
@@ -261,7 +283,7 @@ class EventLog:
         while True:
             with self._lock:
                 table = self._con.sql(
-                    f"SELECT {', '.join(_REPLAY_COLUMNS)} FROM events WHERE seq > {int(cursor)} "
+                    f"SELECT {_REPLAY_SELECT} FROM events WHERE seq > {int(cursor)} "
                     f"ORDER BY seq LIMIT {int(batch)}").to_arrow_table()
             if table.num_rows == 0:
                 return
@@ -311,12 +333,60 @@ class EventLog:
         self.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
 
     def append_marks(self, rows: Iterable[tuple[str, int, Decimal]]) -> int:
-        """Keep sampled mark prices ``(symbol, ts_ms, mark)`` for charts and analytics (not ledger events)."""
-        values = [(symbol, int(ts), to_str(mark)) for symbol, ts, mark in rows]
-        if values:
-            with self._lock:
-                self._con.executemany("INSERT INTO marks VALUES (?, ?, ?)", values)
-        return len(values)
+        """Keep sampled mark prices ``(symbol, ts_ms, mark)`` for charts and analytics (not ledger events).
+
+        One columnar INSERT for the whole batch. A mark with more than 18 decimals is rounded half-even to
+        1e-18 (market data, not a ledger fact)."""
+        import pyarrow as pa
+
+        symbols: list[str] = []
+        times: list[int] = []
+        values: list[str] = []
+        for symbol, ts, mark in rows:
+            symbols.append(symbol)
+            times.append(int(ts))
+            values.append(_stored(mark))
+        if not symbols:
+            return 0
+        table = pa.table({"symbol": pa.array(symbols, pa.string()), "ts": pa.array(times, pa.int64()),
+                          "mark": pa.array(values, pa.string())})
+        with self._lock:
+            self._con.register("_marks_batch", table)
+            try:
+                self._con.execute("INSERT INTO marks SELECT symbol, ts, mark FROM _marks_batch")
+            finally:
+                self._con.unregister("_marks_batch")
+        return len(symbols)
+
+    # -- rollups ----------------------------------------------------------------------------------
+    def rollup_mark(self) -> int:
+        """The seq up to which ``vp_eod`` is folded (0: never)."""
+        value = self.get_meta(ROLLUP_MARK)
+        return int(value) if value is not None else 0
+
+    def refresh_rollups(self, upto_seq: int | None = None) -> int:
+        """Fold the ``vp_history`` rows after the rollup's mark (up to ``upto_seq``, default the log's end)
+        into ``vp_eod``; return the new mark. Cost: the rows since the last refresh.
+
+        Runs on this thread's cursor in its own transaction, so the engine keeps appending meanwhile; one
+        refresh at a time."""
+        with self._rollup_lock:
+            upto = self.last_seq if upto_seq is None else min(int(upto_seq), self.last_seq)
+            cur = self.cursor()
+            rows = cur.execute("SELECT value FROM meta WHERE key = ?", [ROLLUP_MARK]).fetchall()
+            mark = int(rows[0][0]) if rows else 0
+            if upto <= mark:
+                return mark
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                cur.execute("INSERT OR REPLACE INTO vp_eod "
+                            + eod_rows(f"(SELECT * FROM vp_history WHERE seq > {mark} AND seq <= {upto})"))
+                cur.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [ROLLUP_MARK, str(upto)])
+                cur.execute("COMMIT")
+            except Exception as exc:
+                cur.execute("ROLLBACK")
+                raise StoreError(f"rollup refresh failed and was rolled back: {exc}", code="STORE_WRITE") from exc
+            return upto
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """This thread's cursor of the owning connection (DuckDB: one connection, a cursor per thread).
@@ -362,6 +432,33 @@ def _fill_values(event: Fill) -> tuple[Any, ...]:
             event.commission_asset, str(event.exchange_rp), event.maker)
 
 
+def fits(value: Decimal, decimals: int = 18) -> bool:
+    """True when DECIMAL(38, ``decimals``) holds ``value`` exactly: nothing beyond ``decimals`` decimal places,
+    below 10^(38 - decimals)."""
+    if not value.is_finite() or value.adjusted() >= 38 - decimals:
+        return False
+    exponent = value.as_tuple().exponent
+    return (isinstance(exponent, int) and exponent >= -decimals) or value == value.quantize(
+        Decimal(1).scaleb(-decimals), context=_WIDE)
+
+
+def _fill_payload(event: Fill) -> str | None:
+    """NULL for a fill whose figures the typed columns hold exactly (all of Binance's); else its JSON, which
+    replay then reads instead of the columns."""
+    if fits(event.qty, 10) and fits(event.price) and fits(event.commission) and fits(event.exchange_rp):
+        return None
+    return encode_event(event).decode()
+
+
+def _stored(value: Decimal, decimals: int = 18) -> str:
+    """A ledger figure as the text a DECIMAL(38, ``decimals``) column takes: exact, or rounded half-even
+    when it has more decimals (a funding share can)."""
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -decimals:
+        value = value.quantize(Decimal(1).scaleb(-decimals), context=_WIDE)
+    return to_str(value)
+
+
 def _events_from_columns(columns: dict[str, list[Any]]) -> list[Event]:
     """Rebuild events from a scanned batch: fills from their typed columns, the rest from JSON."""
     from hedgestack.domain.enums import PositionSide, Side
@@ -371,13 +468,13 @@ def _events_from_columns(columns: dict[str, list[Any]]) -> list[Event]:
     out: list[Event] = []
     append = out.append
     dec = Decimal
-    for (kind, payload, ts, symbol, trade_id, order_id, cid, vp_id, side, pside, qty, price, commission, asset,
-         rp, maker) in zip(columns["kind"], columns["payload"], columns["ts"], columns["symbol"],
+    for (payload, ts, symbol, trade_id, order_id, cid, vp_id, side, pside, qty, price, commission, asset,
+         rp, maker) in zip(columns["payload"], columns["ts"], columns["symbol"],
                            columns["trade_id"], columns["order_id"], columns["client_order_id"], columns["vp_id"],
                            columns["side"], columns["position_side"], columns["qty"], columns["price"],
                            columns["commission"], columns["commission_asset"], columns["exchange_rp"],
                            columns["maker"], strict=True):
-        if kind == "fill":
+        if payload is None:  # a fill held by its typed columns
             append(Fill(ts=ts, symbol=symbol, trade_id=trade_id, order_id=order_id, client_order_id=cid,
                         vp_id=vp_id, side=sides[side], position_side=position_sides[pside], qty=dec(qty),
                         price=dec(price), commission=dec(commission), commission_asset=asset,

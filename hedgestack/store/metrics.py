@@ -9,8 +9,9 @@ cumulative ``realized_pnl``, ``fees`` and ``funding`` after every change (the le
 point in time are that state *as of* the time (an ASOF join on ``(ts, seq)``), valued at the kept marks.
 
 Money stays exact: ``DECIMAL(38, 18)``. Products of a quantity and a price are computed as
-``DECIMAL(38, 10) x DECIMAL(38, 18)`` (quantities have at most 10 decimals on Binance) and so hold up to
-10^10 USDT per VP; ratios (shares, bps, payoff) are DOUBLE.
+``DECIMAL(38, 10) x DECIMAL(38, 18)`` (quantities are stored as DECIMAL(38, 10)) and so hold up to
+10^10 USDT per VP; the equity curve keeps them at their exact scale, ``DECIMAL(38, 28)`` (its ``unrealized``,
+``equity`` and ``net_equity``), the other views round them to 1e-18. Ratios (shares, bps, payoff) are DOUBLE.
 
 Sign conventions: ``d = +1`` for LONG, ``-1`` for SHORT; ``fees`` are a cost (positive = paid);
 ``funding`` is signed (positive = received); ``net = realized - fees + funding``.
@@ -52,43 +53,45 @@ _KEY_AT_END_OF_MS = "(CAST(ts AS HUGEINT) * 1000000000000 + 999999999999)"
 
 
 def _unrealized(qty: str, mark: str, avg: str, sign: str) -> str:
-    return (f"CAST({sign} * CAST({qty} AS {_QTY}) * (CAST({mark} AS {_DEC}) - CAST({avg} AS {_DEC})) "
-            f"AS {_DEC})")
+    """``d x qty x (mark - avg)``: DECIMAL(38, 10) x DECIMAL(38, 18) = an exact DECIMAL(38, 28), left at that
+    scale (rescaling a 128-bit decimal costs ~1 µs a value: more than the rest of an equity curve)."""
+    return f"({sign} * CAST({qty} AS {_QTY}) * (CAST({mark} AS {_DEC}) - CAST({avg} AS {_DEC})))"
 
 
-METRIC_VIEWS: dict[str, str] = {
-    # -- per-VP equity curve at every mark sample since the VP's first history row ----------------
-    "metric_equity_curve": f"""
+def _equity_curve_sql(history_where: str = "") -> str:
+    """The equity curve over the VPs of ``vp_history{history_where}`` (a filter on vp_id/symbol, applied to
+    the history and, through the VPs it leaves, to the marks: one VP reads only its rows and its marks)."""
+    return f"""
 WITH h AS (
-    SELECT vp_id, name, position_side, net_qty, avg_entry, realized_pnl, fees, funding, {_KEY} AS k
-    FROM vp_history
+    SELECT vp_id, name, symbol, position_side, ts, net_qty, avg_entry, realized_pnl, fees, funding, {_KEY} AS k
+    FROM vp_history{history_where}
 ), vps AS (
-    SELECT vp_id, any_value(symbol) AS symbol, min(ts) AS first_ts FROM vp_history GROUP BY vp_id
+    SELECT vp_id, any_value(symbol) AS symbol, min(ts) AS first_ts FROM h GROUP BY vp_id
 ), grid AS (
     SELECT v.vp_id, m.symbol, m.ts, m.mark, {_KEY_AT_END_OF_MS.replace('ts', 'm.ts')} AS k
     FROM vps v JOIN marks m ON m.symbol = v.symbol AND m.ts >= v.first_ts
 ), joined AS (
-    SELECT g.vp_id, h.name AS vp_name, g.symbol, h.position_side, g.ts, CAST(g.mark AS {_DEC}) AS mark,
-           CAST(h.net_qty AS {_DEC}) AS net_qty, CAST(h.avg_entry AS {_DEC}) AS avg_entry,
-           CAST(h.realized_pnl AS {_DEC}) AS realized, CAST(h.fees AS {_DEC}) AS fees,
-           CAST(h.funding AS {_DEC}) AS funding
+    SELECT g.vp_id, h.name AS vp_name, g.symbol, h.position_side, g.ts, g.mark, h.net_qty, h.avg_entry,
+           h.realized_pnl AS realized, h.fees, h.funding,
+           {_unrealized('h.net_qty', 'g.mark', 'h.avg_entry',
+                        "(CASE h.position_side WHEN 'LONG' THEN 1 ELSE -1 END)")} AS unrealized
     FROM grid g ASOF JOIN h ON g.vp_id = h.vp_id AND g.k >= h.k
 )
-SELECT vp_id, vp_name, symbol, position_side, ts, mark, net_qty, avg_entry, realized,
-       {_unrealized('net_qty', 'mark', 'avg_entry', _SIGN)} AS unrealized,
-       CAST(realized + {_unrealized('net_qty', 'mark', 'avg_entry', _SIGN)} AS {_DEC}) AS equity,
-       fees, funding,
-       CAST(realized + {_unrealized('net_qty', 'mark', 'avg_entry', _SIGN)} - fees + funding AS {_DEC})
-           AS net_equity
+SELECT vp_id, vp_name, symbol, position_side, ts, mark, net_qty, avg_entry, realized, unrealized,
+       realized + unrealized AS equity, fees, funding, realized + unrealized - fees + funding AS net_equity
 FROM joined
-""",
+"""
+
+
+METRIC_VIEWS: dict[str, str] = {
+    # -- per-VP equity curve at every mark sample since the VP's first history row ----------------
+    "metric_equity_curve": _equity_curve_sql(),
     # -- daily PnL per VP (UTC days) ----------------------------------------------------------------
     "metric_daily_pnl": f"""
 WITH eod AS (
-    SELECT vp_id, ts // 86400000 AS day_no, any_value(symbol) AS symbol, any_value(position_side) AS position_side,
-           arg_max(name, seq) AS name, arg_max(net_qty, seq) AS net_qty, arg_max(avg_entry, seq) AS avg_entry,
-           arg_max(realized_pnl, seq) AS realized_pnl, arg_max(fees, seq) AS fees, arg_max(funding, seq) AS funding
-    FROM vp_history GROUP BY vp_id, day_no
+    SELECT vp_id, day - DATE '1970-01-01' AS day_no, symbol, position_side, name, net_qty, avg_entry,
+           realized_pnl, fees, funding
+    FROM vp_eod_current
 ), marks_eod AS (
     SELECT symbol, ts // 86400000 AS day_no, arg_max(mark, ts) AS mark FROM marks GROUP BY symbol, day_no
 ), last_day AS (
@@ -98,24 +101,22 @@ WITH eod AS (
     FROM (SELECT vp_id, min(day_no) AS first_day FROM eod GROUP BY vp_id) s
 ), state AS (
     SELECT g.vp_id, g.day_no, e.symbol, e.position_side, e.name, e.net_qty, e.avg_entry,
-           CAST(e.realized_pnl AS {_DEC}) AS realized, CAST(e.fees AS {_DEC}) AS fees,
-           CAST(e.funding AS {_DEC}) AS funding
+           e.realized_pnl AS realized, e.fees, e.funding
     FROM grid g ASOF JOIN eod e ON g.vp_id = e.vp_id AND g.day_no >= e.day_no
 ), valued AS (
-    SELECT s.*, CAST(m.mark AS {_DEC}) AS mark,
-           CASE WHEN CAST(s.net_qty AS {_DEC}) = 0 THEN CAST(0 AS {_DEC})
+    SELECT s.*, m.mark,
+           CASE WHEN s.net_qty = 0 THEN CAST(0 AS {_DEC})
                 ELSE {_unrealized('s.net_qty', 'm.mark', 's.avg_entry',
                                   "(CASE s.position_side WHEN 'LONG' THEN 1 ELSE -1 END)")} END AS unrealized
     FROM state s ASOF LEFT JOIN marks_eod m ON m.symbol = s.symbol AND s.day_no >= m.day_no
 ), deltas AS (
     SELECT vp_id, last_value(name) OVER w AS vp_name, symbol, position_side,
-           CAST(epoch_ms(day_no * 86400000) AS DATE) AS day, mark,
-           CAST(net_qty AS {_DEC}) AS net_qty,
+           CAST(epoch_ms(day_no * 86400000) AS DATE) AS day, mark, net_qty,
            CAST(realized - coalesce(lag(realized) OVER w, 0) AS {_DEC}) AS realized,
            CAST(unrealized - coalesce(lag(unrealized) OVER w, 0) AS {_DEC}) AS unrealized_change,
            CAST(fees - coalesce(lag(fees) OVER w, 0) AS {_DEC}) AS fees,
            CAST(funding - coalesce(lag(funding) OVER w, 0) AS {_DEC}) AS funding,
-           unrealized AS unrealized_eod,
+           CAST(unrealized AS {_DEC}) AS unrealized_eod,
            CAST(realized + unrealized - fees + funding AS {_DEC}) AS net_equity_eod
     FROM valued
     WINDOW w AS (PARTITION BY vp_id ORDER BY day_no ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
@@ -129,12 +130,12 @@ FROM deltas
     "metric_round_trips": f"""
 WITH h AS (
     SELECT vp_id, name, symbol, position_side, seq, ts, net_qty, realized_pnl, fees, funding,
-           net_qty = '0' AS flat,
-           coalesce(sum(CASE WHEN net_qty = '0' THEN 1 ELSE 0 END) OVER (
+           net_qty = 0 AS flat,
+           coalesce(sum(CASE WHEN net_qty = 0 THEN 1 ELSE 0 END) OVER (
                PARTITION BY vp_id ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS trip_no,
-           coalesce(lag(realized_pnl) OVER (PARTITION BY vp_id ORDER BY seq), '0') AS realized_before,
-           coalesce(lag(fees) OVER (PARTITION BY vp_id ORDER BY seq), '0') AS fees_before,
-           coalesce(lag(funding) OVER (PARTITION BY vp_id ORDER BY seq), '0') AS funding_before
+           coalesce(lag(realized_pnl) OVER (PARTITION BY vp_id ORDER BY seq), 0) AS realized_before,
+           coalesce(lag(fees) OVER (PARTITION BY vp_id ORDER BY seq), 0) AS fees_before,
+           coalesce(lag(funding) OVER (PARTITION BY vp_id ORDER BY seq), 0) AS funding_before
     FROM vp_history
 ), trips AS (
     SELECT vp_id, trip_no, arg_max(name, seq) AS vp_name, any_value(symbol) AS symbol,
@@ -306,10 +307,13 @@ def equity_curve(source: Source, *, vp: str | None = None, symbol: str | None = 
     After sell 2 @ 120 a mark of 90 gives net_qty 0, unrealized 0, equity = realized = 30.
 
     Columns: vp_id, vp_name, symbol, position_side, ts, mark, net_qty, avg_entry, realized, unrealized, equity,
-    fees, funding, net_equity. Ordered by vp_id, ts.
+    fees, funding, net_equity (unrealized, equity, net_equity: exact DECIMAL(38, 28)). Ordered by vp_id, ts.
+    With ``vp`` (or ``symbol``) only that VP's history rows and its symbol's marks are read.
     """
-    where, params = where_clause(vp=vp, symbol=symbol, since=since, until=until)
-    return _query(source, f"SELECT * FROM metric_equity_curve{where} ORDER BY vp_id, ts", params)
+    history_where, params = where_clause(vp=vp, symbol=symbol)
+    where, time_params = where_clause(since=since, until=until)
+    return _query(source, f"SELECT * FROM ({_equity_curve_sql(history_where)}){where} ORDER BY vp_id, ts",
+                  params + time_params)
 
 
 def daily_pnl(source: Source, *, vp: str | None = None, symbol: str | None = None,

@@ -1,12 +1,22 @@
 """Publication of the log's projections as Parquet, for other processes.
 
-DuckDB lets no second process open the terminal's file, not even read-only, so the owner publishes
-``fills``, ``vp_history``, ``marks`` and ``orders`` under ``<data_dir>/published/<dataset>/date=YYYY-MM-DD/``
-(hive-partitioned by UTC date), with a ``_manifest.json`` per dataset that lists the files making it up.
+DuckDB lets no second process open the terminal's file, not even read-only, so the owner publishes its
+datasets under ``<data_dir>/published/<dataset>/date=YYYY-MM-DD/`` (hive-partitioned by UTC date), with a
+``_manifest.json`` per dataset that lists the files making it up:
 
-- Append-only datasets (fills, vp_history, marks): each publication writes only the rows new since the last
+- ``fills``: one row per fill with the columns of the ``fills`` view (decimals DECIMAL(38, 18)), followed by
+  the projection of the VP it was booked to after it (``vp_net_qty``, ``vp_avg_entry``, ``vp_realized``,
+  ``vp_fees``, ``vp_funding``, ``vp_archived``; NULL when the fill changed several VPs), as the log keeps it.
+- ``vp_changes``: the other ``vp_history`` rows (VP events, funding, transfers, reconciles, fills that changed
+  several VPs). The reader's ``vp_history`` view is the fills' projections plus these: the 10 M-row history is
+  written once, not twice.
+- ``marks``, ``orders``, and ``vp_eod`` (the rollup of the last state per VP per day, with its seq mark in
+  its manifest; the reader adds the history rows after that mark).
+
+- Append-only datasets (fills, vp_changes, marks): each publication writes only the rows new since the last
   one, as a new part file; the cost is proportional to what is new, not to the history.
-- ``orders`` (statuses change): the partitions of the dates whose orders changed are rewritten.
+- ``orders`` (statuses change) and ``vp_eod`` (a day's row changes with each event of the day): the
+  partitions of the dates that changed are rewritten.
 - A date with many parts is compacted into one file.
 - Every file is written under a temporary name and renamed into place, then the manifest is replaced the
   same way: a reader (``hedgestack.analytics.open``) reads exactly the files one manifest lists, so it never
@@ -34,15 +44,22 @@ PUBLISHED_DIR = "published"
 MANIFEST = "_manifest.json"
 COMPACT_AT = 32  # parts of one date before they are merged
 GRACE_SECONDS = 120.0
+#: how every published file is written (demo-data writes the same)
+PARQUET_OPTIONS = "FORMAT parquet"
+DATASETS = ("fills", "vp_changes", "marks", "orders", "vp_eod")
 
-# append-only datasets: source rows after a mark (seq, or ts for marks), ordered within a file
-_APPEND: dict[str, tuple[str, str, str]] = {
-    "fills": ("SELECT *, CAST(epoch_ms(ts) AS DATE) AS date FROM fills WHERE seq > ?", "seq",
-              "SELECT coalesce(max(seq), 0) FROM events"),
-    "vp_history": ("SELECT *, CAST(epoch_ms(ts) AS DATE) AS date FROM vp_history WHERE seq > ?", "seq",
-                   "SELECT coalesce(max(seq), 0) FROM events"),
-    "marks": ("SELECT *, CAST(epoch_ms(ts) AS DATE) AS date FROM marks WHERE ts > ?", "ts",
-              "SELECT coalesce(max(ts), 0) FROM marks"),
+#: the columns of a published fills row: the fills view's, then the booked VP's projection
+FILL_SELECT = """seq, ts, trade_id, order_id, client_order_id, coalesce(booked_vp_id, vp_id) AS vp_id, vp_name,
+    symbol, side, position_side, qty, price, commission, commission_asset, vp_realized_delta AS realized_pnl,
+    exchange_rp, maker, vp_net_qty, vp_avg_entry, vp_realized, vp_fees, vp_funding, vp_archived"""
+_DATE = "CAST(epoch_ms(ts) AS DATE) AS date"
+
+# append-only datasets: source rows in (since, upto] of a mark (seq, or ts for marks)
+_APPEND: dict[str, tuple[str, str]] = {
+    "fills": (f"SELECT {FILL_SELECT}, {_DATE} FROM events WHERE kind = 'fill' AND seq > $since AND seq <= $upto",
+              "seq"),
+    "vp_changes": (f"SELECT *, {_DATE} FROM vp_changes WHERE seq > $since AND seq <= $upto", "seq"),
+    "marks": (f"SELECT *, {_DATE} FROM marks WHERE ts > $since AND ts <= $upto", "ts"),
 }
 _ORDERS_SOURCE = "SELECT *, CAST(epoch_ms(created_at) AS DATE) AS date FROM orders"
 _ORDERS_TOUCHED = (
@@ -84,40 +101,43 @@ class Publisher:
     def publish(self) -> PublishReport:
         """Publish what is new since the last call; return what was written.
 
-        Runs on a cursor of its own, so it may run in a worker thread while the engine appends."""
+        Runs on a cursor of its own, so it may run in a worker thread while the engine appends. Every
+        seq-marked dataset is published up to the same seq (the log's end when the call starts)."""
         with self._lock:  # one publication at a time (the loop's and the final one on stop)
             cur = self.log.cursor()
-            report = PublishReport(seq=self.log.last_seq)
-            for dataset, (source, _, upto_sql) in _APPEND.items():
-                report.files[dataset] = self._append(cur, dataset, source, upto_sql)
-            report.files["orders"] = self._orders(cur)
+            upto = self.log.last_seq
+            report = PublishReport(seq=upto)
+            marks_upto = int(cur.execute("SELECT coalesce(max(ts), 0) FROM marks").fetchall()[0][0])
+            for dataset, (source, _) in _APPEND.items():
+                report.files[dataset] = self._append(cur, dataset, source, marks_upto if dataset == "marks" else upto)
+            report.files["orders"] = self._orders(cur, upto)
+            report.files["vp_eod"] = self._eod(cur, upto)
             return report
 
     # -- append-only datasets ---------------------------------------------------------------------
-    def _append(self, cur: duckdb.DuckDBPyConnection, dataset: str, source: str, upto_sql: str) -> int:
+    def _append(self, cur: duckdb.DuckDBPyConnection, dataset: str, source: str, upto: int) -> int:
         base = self.root / dataset
         manifest = read_manifest(base)
         since = int(manifest["mark"])
-        upto = int(cur.execute(upto_sql).fetchall()[0][0])
         if upto <= since:
             self._retire(base, manifest, [])
             return 0
-        bounded = f"SELECT * FROM ({source}) WHERE {_APPEND[dataset][1]} <= {upto}"
-        written = self._write_parts(cur, base, bounded, [since], f"part-{since + 1:015d}-{upto:015d}")
+        written = self._write_parts(cur, base, source, {"since": since, "upto": upto},
+                                    f"part-{since + 1:015d}-{upto:015d}")
         manifest["files"] = sorted(set(manifest["files"]) | set(written))
         manifest["mark"] = upto
         retired = self._compact(cur, base, manifest)
         self._save(base, manifest, retired)
         return len(written)
 
-    def _write_parts(self, cur: duckdb.DuckDBPyConnection, base: Path, query: str, params: list[Any],
+    def _write_parts(self, cur: duckdb.DuckDBPyConnection, base: Path, query: str, params: dict[str, Any] | None,
                      stem: str) -> list[str]:
         """COPY ``query`` partitioned by date into staging; move each file in under ``stem``; return names."""
         base.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=base))
         names: list[str] = []
         try:
-            cur.execute(f"COPY ({query}) TO '{staging.as_posix()}' (FORMAT parquet, PARTITION_BY (date), "
+            cur.execute(f"COPY ({query}) TO '{staging.as_posix()}' ({PARQUET_OPTIONS}, PARTITION_BY (date), "
                         "OVERWRITE_OR_IGNORE true)", params)
             for part in sorted(staging.glob("date=*")):
                 for index, produced in enumerate(sorted(part.glob("*.parquet"))):
@@ -143,32 +163,49 @@ class Publisher:
             merged = f"{date_dir}/merged-{time.time_ns()}.parquet"
             temp = base / date_dir / f".{Path(merged).name}.tmp"
             cur.execute(f"COPY (SELECT * FROM read_parquet([{files}]) ORDER BY ALL) TO '{temp.as_posix()}' "
-                        "(FORMAT parquet)")
+                        f"({PARQUET_OPTIONS})")
             os.replace(temp, base / merged)
             manifest["files"] = sorted((set(manifest["files"]) - set(names)) | {merged})
             retired.extend(names)
         return retired
 
     # -- orders: rewrite the dates whose orders changed ---------------------------------------------
-    def _orders(self, cur: duckdb.DuckDBPyConnection) -> int:
+    def _orders(self, cur: duckdb.DuckDBPyConnection, upto: int) -> int:
         base = self.root / "orders"
         manifest = read_manifest(base)
         since = int(manifest["mark"])
-        upto = self.log.last_seq
         if upto <= since:
             self._retire(base, manifest, [])
             return 0
-        dates = [row[0].isoformat() for row in cur.execute(_ORDERS_TOUCHED, [since]).fetchall()]
+        dates = [row[0] for row in cur.execute(_ORDERS_TOUCHED, [since]).fetchall()]
+        return self._rewrite_dates(cur, base, manifest, f"SELECT * FROM ({_ORDERS_SOURCE})", dates, upto, "orders")
+
+    def _eod(self, cur: duckdb.DuckDBPyConnection, upto: int) -> int:
+        """The vp_eod rollup, brought up to ``upto``: the dates whose rows changed since the last time."""
+        base = self.root / "vp_eod"
+        manifest = read_manifest(base)
+        since = max(int(manifest["mark"]), 0)
+        mark = self.log.refresh_rollups(upto)
+        if mark <= since:
+            self._retire(base, manifest, [])
+            return 0
+        dates = [row[0] for row in cur.execute("SELECT DISTINCT day FROM vp_eod WHERE seq > ? AND seq <= ?",
+                                               [since, mark]).fetchall()]
+        return self._rewrite_dates(cur, base, manifest, "SELECT *, day AS date FROM vp_eod", dates, mark, "eod")
+
+    def _rewrite_dates(self, cur: duckdb.DuckDBPyConnection, base: Path, manifest: dict[str, Any], source: str,
+                       dates: list[Any], mark: int, stem: str) -> int:
+        """Rewrite the partitions of ``dates`` from ``source`` (which has a ``date`` column); set the mark."""
         retired: list[str] = []
         written: list[str] = []
         if dates:
-            listed = ", ".join(f"DATE '{d}'" for d in dates)
-            written = self._write_parts(cur, base, f"SELECT * FROM ({_ORDERS_SOURCE}) WHERE date IN ({listed})", [],
-                                        f"orders-{upto:015d}")
-            rewritten = {f"date={d}" for d in dates}
+            listed = ", ".join(f"DATE '{d.isoformat()}'" for d in dates)
+            written = self._write_parts(cur, base, f"SELECT * FROM ({source}) WHERE date IN ({listed})", None,
+                                        f"{stem}-{mark:015d}")
+            rewritten = {f"date={d.isoformat()}" for d in dates}
             retired = [n for n in manifest["files"] if n.split("/", 1)[0] in rewritten]
             manifest["files"] = sorted((set(manifest["files"]) - set(retired)) | set(written))
-        manifest["mark"] = upto
+        manifest["mark"] = mark
         self._save(base, manifest, retired)
         return len(written)
 

@@ -1,26 +1,48 @@
 """The DuckDB schema of the event log and its projections.
 
-``events`` is the append-only log: the truth. Fills, the bulk of it, keep their fields in typed columns
-(decimals as exact strings) with ``payload`` NULL; every other event keeps its JSON in ``payload``.
+``events`` is the append-only log: the truth. Fills, the bulk of it, keep their fields in typed columns with
+``payload`` NULL; every other event keeps its JSON in ``payload``. Money is ``DECIMAL(38, 18)`` (exact for
+every figure with at most 18 decimal places below 10^20), quantities ``DECIMAL(38, 10)``. A fill field that
+does not fit its column exactly (Binance sends at most 8 decimals, so only a hand-made fill can) keeps the
+whole event as JSON in ``payload`` too, and replay reads that: the log never rounds a fact.
+
 A fill row also carries the projection of the VP it was booked to, as it stood after the fill
 (``booked_vp_id``, ``vp_*`` columns), so appending a fill is one INSERT statement. Other events that
 change VPs write their projection rows to ``vp_changes`` in the same transaction. The ``vp_history`` view
 unites both: one row per VP change with the figures after it (and the realized PnL the change booked).
+Projection figures are the ledger's (which keeps its divisions at 1e-18); a funding share with more than
+18 decimals (a quantity x an 8-decimal mark x an 8-decimal rate), or a quantity with more than 10, is rounded
+half-even there, while the events keep it exactly.
+
+``vp_eod`` is a rollup of ``vp_history``: the last row per VP per UTC day (by seq), maintained incrementally
+up to the seq in ``meta['rollup:vp_eod']`` (:meth:`hedgestack.store.eventlog.EventLog.refresh_rollups`).
+The ``vp_eod_current`` view adds the rows after that mark, so it is exact whenever it is read.
 ``snapshots`` hold serialized ledgers to speed up a cold start; replay from zero always gives the same state.
+
+Version 3 (typed decimals, ``vp_eod``) replaced version 2 (decimals as text); a version-2 file is migrated
+in place when it is opened (:data:`MIGRATIONS`).
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+DEC = "DECIMAL(38, 18)"
+#: quantities: every quantity Binance can send (step sizes down to 1e-8) exactly; and a quantity times a
+#: DECIMAL(38, 18) price is a DECIMAL(38, 28) with no rescaling (rescaling a 128-bit decimal is slow)
+QTY = "DECIMAL(38, 10)"
+ROLLUP_MARK = "rollup:vp_eod"
 
 FILL_COLUMNS = ("symbol", "trade_id", "order_id", "client_order_id", "vp_id", "side", "position_side", "qty",
                 "price", "commission", "commission_asset", "exchange_rp", "maker")
+FILL_DECIMALS = ("qty", "price", "commission", "exchange_rp")
 PROJECTION_COLUMNS = ("booked_vp_id", "vp_name", "vp_net_qty", "vp_avg_entry", "vp_realized", "vp_realized_delta",
                       "vp_fees", "vp_funding", "vp_archived")
+PROJECTION_DECIMALS = ("vp_net_qty", "vp_avg_entry", "vp_realized", "vp_realized_delta", "vp_fees", "vp_funding")
+CHANGE_DECIMALS = ("net_qty", "avg_entry", "realized_pnl", "realized_delta", "fees", "funding")
 
 DDL = [
     """CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)""",
-    """CREATE TABLE IF NOT EXISTS events (
+    f"""CREATE TABLE IF NOT EXISTS events (
         seq BIGINT PRIMARY KEY,
         ts BIGINT NOT NULL,
         recv_ts BIGINT NOT NULL,
@@ -28,12 +50,12 @@ DDL = [
         dedupe_key VARCHAR UNIQUE,
         payload VARCHAR,
         symbol VARCHAR, trade_id BIGINT, order_id BIGINT, client_order_id VARCHAR, vp_id VARCHAR,
-        side VARCHAR, position_side VARCHAR, qty VARCHAR, price VARCHAR, commission VARCHAR,
-        commission_asset VARCHAR, exchange_rp VARCHAR, maker BOOLEAN,
-        booked_vp_id VARCHAR, vp_name VARCHAR, vp_net_qty VARCHAR, vp_avg_entry VARCHAR, vp_realized VARCHAR,
-        vp_realized_delta VARCHAR, vp_fees VARCHAR, vp_funding VARCHAR, vp_archived BOOLEAN
+        side VARCHAR, position_side VARCHAR, qty {QTY}, price {DEC}, commission {DEC},
+        commission_asset VARCHAR, exchange_rp {DEC}, maker BOOLEAN,
+        booked_vp_id VARCHAR, vp_name VARCHAR, vp_net_qty {QTY}, vp_avg_entry {DEC}, vp_realized {DEC},
+        vp_realized_delta {DEC}, vp_fees {DEC}, vp_funding {DEC}, vp_archived BOOLEAN
     )""",
-    """CREATE TABLE IF NOT EXISTS vp_changes (
+    f"""CREATE TABLE IF NOT EXISTS vp_changes (
         seq BIGINT NOT NULL,
         ts BIGINT NOT NULL,
         vp_id VARCHAR NOT NULL,
@@ -41,27 +63,55 @@ DDL = [
         symbol VARCHAR NOT NULL,
         position_side VARCHAR NOT NULL,
         event_kind VARCHAR NOT NULL,
-        net_qty VARCHAR NOT NULL,
-        avg_entry VARCHAR NOT NULL,
-        realized_pnl VARCHAR NOT NULL,
-        realized_delta VARCHAR NOT NULL,
-        fees VARCHAR NOT NULL,
-        funding VARCHAR NOT NULL,
+        net_qty {QTY} NOT NULL,
+        avg_entry {DEC} NOT NULL,
+        realized_pnl {DEC} NOT NULL,
+        realized_delta {DEC} NOT NULL,
+        fees {DEC} NOT NULL,
+        funding {DEC} NOT NULL,
         archived BOOLEAN NOT NULL
     )""",
     """CREATE TABLE IF NOT EXISTS snapshots (seq BIGINT PRIMARY KEY, created_at BIGINT NOT NULL, payload BLOB)""",
-    """CREATE TABLE IF NOT EXISTS marks (symbol VARCHAR NOT NULL, ts BIGINT NOT NULL, mark VARCHAR NOT NULL)""",
+    f"""CREATE TABLE IF NOT EXISTS marks (symbol VARCHAR NOT NULL, ts BIGINT NOT NULL, mark {DEC} NOT NULL)""",
+    f"""CREATE TABLE IF NOT EXISTS vp_eod (
+        vp_id VARCHAR NOT NULL,
+        day DATE NOT NULL,
+        seq BIGINT NOT NULL,
+        ts BIGINT NOT NULL,
+        name VARCHAR NOT NULL,
+        symbol VARCHAR NOT NULL,
+        position_side VARCHAR NOT NULL,
+        net_qty {QTY} NOT NULL,
+        avg_entry {DEC} NOT NULL,
+        realized_pnl {DEC} NOT NULL,
+        fees {DEC} NOT NULL,
+        funding {DEC} NOT NULL,
+        archived BOOLEAN NOT NULL,
+        PRIMARY KEY (vp_id, day)
+    )""",
 ]
 
-# Views the analytics queries see (same names live and over the published Parquet).
+# version 2 -> 3: decimals were exact text; every one fits DECIMAL(38, 18) (the ledger keeps 1e-18), and
+# vp_eod starts empty (its mark absent: the current view reads all of vp_history until the first refresh).
+def column_type(column: str) -> str:
+    """The type of a decimal column of events / vp_changes / vp_eod."""
+    return QTY if column in ("qty", "vp_net_qty", "net_qty") else DEC
+
+
+MIGRATIONS: dict[int, list[str]] = {
+    2: [*(f"ALTER TABLE events ALTER COLUMN {c} SET DATA TYPE {column_type(c)} USING CAST({c} AS {column_type(c)})"
+          for c in (*FILL_DECIMALS, *PROJECTION_DECIMALS)),
+        *(f"ALTER TABLE vp_changes ALTER COLUMN {c} SET DATA TYPE {column_type(c)} "
+          f"USING CAST({c} AS {column_type(c)})" for c in CHANGE_DECIMALS),
+        f"ALTER TABLE marks ALTER COLUMN mark SET DATA TYPE {DEC} USING CAST(mark AS {DEC})"],
+}
+
+# Views the analytics queries see (same names and columns live and over the published Parquet).
 FILLS_VIEW = """
 CREATE OR REPLACE VIEW fills AS
 SELECT e.seq, e.ts, e.trade_id, e.order_id, e.client_order_id, coalesce(e.booked_vp_id, e.vp_id) AS vp_id,
-       e.vp_name, e.symbol, e.side, e.position_side,
-       CAST(e.qty AS DECIMAL(38, 18)) AS qty, CAST(e.price AS DECIMAL(38, 18)) AS price,
-       CAST(e.commission AS DECIMAL(38, 18)) AS commission, e.commission_asset,
-       CAST(e.vp_realized_delta AS DECIMAL(38, 18)) AS realized_pnl,
-       CAST(e.exchange_rp AS DECIMAL(38, 18)) AS exchange_rp, e.maker
+       e.vp_name, e.symbol, e.side, e.position_side, e.qty, e.price, e.commission, e.commission_asset,
+       e.vp_realized_delta AS realized_pnl, e.exchange_rp, e.maker
 FROM events e
 WHERE e.kind = 'fill'
 """
@@ -76,7 +126,45 @@ UNION ALL
 SELECT * FROM vp_changes
 """
 
-ORDERS_VIEW = """
+#: the columns of a vp_eod row, in table order
+EOD_COLUMNS = ("vp_id", "day", "seq", "ts", "name", "symbol", "position_side", "net_qty", "avg_entry",
+               "realized_pnl", "fees", "funding", "archived")
+
+
+def eod_rows(history: str) -> str:
+    """SQL: the last row per VP per UTC day (by seq) of the ``vp_history``-shaped relation ``history``,
+    with the :data:`EOD_COLUMNS`."""
+    return f"""
+SELECT vp_id, CAST(epoch_ms(ts // 86400000 * 86400000) AS DATE) AS day, max(seq) AS seq,
+       arg_max(ts, seq) AS ts, arg_max(name, seq) AS name, any_value(symbol) AS symbol,
+       any_value(position_side) AS position_side, arg_max(net_qty, seq) AS net_qty,
+       arg_max(avg_entry, seq) AS avg_entry, arg_max(realized_pnl, seq) AS realized_pnl,
+       arg_max(fees, seq) AS fees, arg_max(funding, seq) AS funding, arg_max(archived, seq) AS archived
+FROM {history}
+GROUP BY vp_id, day"""
+
+
+def eod_current(rollup: str, history: str, mark: str) -> str:
+    """SQL: the rollup ``rollup`` (exact up to seq ``mark``) brought up to date with the rows of ``history``
+    after ``mark``: per (VP, day) the later of the two."""
+    columns = ", ".join(EOD_COLUMNS)
+    return f"""
+SELECT vp_id, day, max(seq) AS seq, arg_max(ts, seq) AS ts, arg_max(name, seq) AS name,
+       any_value(symbol) AS symbol, any_value(position_side) AS position_side,
+       arg_max(net_qty, seq) AS net_qty, arg_max(avg_entry, seq) AS avg_entry,
+       arg_max(realized_pnl, seq) AS realized_pnl, arg_max(fees, seq) AS fees, arg_max(funding, seq) AS funding,
+       arg_max(archived, seq) AS archived
+FROM (SELECT {columns} FROM {rollup}
+      UNION ALL
+      SELECT {columns} FROM ({eod_rows(f"(SELECT * FROM {history} WHERE seq > {mark})")}))
+GROUP BY vp_id, day"""
+
+
+VP_EOD_VIEW = ("CREATE OR REPLACE VIEW vp_eod_current AS "
+               + eod_current("vp_eod", "vp_history",
+                             f"(SELECT coalesce(max(CAST(value AS BIGINT)), 0) FROM meta WHERE key = '{ROLLUP_MARK}')"))
+
+ORDERS_VIEW = f"""
 CREATE OR REPLACE VIEW orders AS
 WITH intents AS (
     SELECT seq, ts, payload->>'client_order_id' AS client_order_id, payload->>'vp_id' AS vp_id,
@@ -96,17 +184,19 @@ WITH intents AS (
 ), exchange_ids AS (
     SELECT client_order_id, max(order_id) AS order_id FROM updates GROUP BY client_order_id
 ), filled AS (
-    SELECT client_order_id, sum(CAST(qty AS DECIMAL(38, 18))) AS filled_qty
+    SELECT client_order_id, sum(qty) AS filled_qty
     FROM events WHERE kind = 'fill' GROUP BY client_order_id
 )
 SELECT i.ts AS created_at, i.client_order_id, x.order_id, i.vp_id, i.symbol, i.position_side, i.side,
-       i.order_type, i.role, CAST(i.qty AS DECIMAL(38, 18)) AS qty, CAST(i.price AS DECIMAL(38, 18)) AS price,
-       CAST(i.mark_at_intent AS DECIMAL(38, 18)) AS mark_at_intent,
-       CAST(i.trigger_price AS DECIMAL(38, 18)) AS trigger_price, i.trigger_type, i.time_in_force, i.is_algo,
-       coalesce(u.status, 'PENDING') AS status, coalesce(f.filled_qty, 0) AS filled_qty,
+       i.order_type, i.role, CAST(i.qty AS {DEC}) AS qty, CAST(i.price AS {DEC}) AS price,
+       CAST(i.mark_at_intent AS {DEC}) AS mark_at_intent,
+       CAST(i.trigger_price AS {DEC}) AS trigger_price, i.trigger_type, i.time_in_force, i.is_algo,
+       coalesce(u.status, 'PENDING') AS status, CAST(coalesce(f.filled_qty, 0) AS {DEC}) AS filled_qty,
        u.ts AS updated_at, u.reason
 FROM intents i
 LEFT JOIN last_update u USING (client_order_id)
 LEFT JOIN exchange_ids x USING (client_order_id)
 LEFT JOIN filled f USING (client_order_id)
 """
+
+VIEWS = (FILLS_VIEW, VP_HISTORY_VIEW, ORDERS_VIEW, VP_EOD_VIEW)

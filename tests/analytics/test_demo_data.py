@@ -16,9 +16,10 @@ from hedgestack.domain.events import Event, Fill, Funding, OrderIntent, OrderUpd
 from hedgestack.store import demo_data, metrics
 from hedgestack.store.analytics import open_published
 from hedgestack.store.eventlog import EventLog
-from hedgestack.store.publish import Publisher, manifest_files
+from hedgestack.store.publish import Publisher, manifest_files, read_manifest
 
-DATASETS = {"fills": "seq", "orders": "client_order_id", "vp_history": "seq, vp_id", "marks": "symbol, ts"}
+DATASETS = {"fills": "seq", "orders": "client_order_id", "vp_changes": "seq, vp_id", "marks": "symbol, ts",
+            "vp_eod": "vp_id, day"}
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,8 @@ def _read(root: Path, dataset: str) -> pl.DataFrame:
 
 def _events_from(root: Path) -> tuple[list[Event], list[tuple[str, int, Decimal]]]:
     """The events a terminal would have logged for the demo history, rebuilt from the demo Parquet."""
-    fills, orders, history, marks = (_read(root, name) for name in ("fills", "orders", "vp_history", "marks"))
+    fills, orders, marks = (_read(root, name) for name in ("fills", "orders", "marks"))
+    history = open_published(root).vp_history()
     orders_by_cid = {row["client_order_id"]: row for row in orders.iter_rows(named=True)}
     created = history.filter(pl.col("event_kind") == "vp_created")
     funding = (history.sort("seq", "vp_id")
@@ -64,7 +66,7 @@ def _events_from(root: Path) -> tuple[list[Event], list[tuple[str, int, Decimal]
             price=row["price"].normalize(), commission=row["commission"].normalize(), commission_asset="USDT",
             exchange_rp=row["exchange_rp"].normalize(), maker=row["maker"])))
     for (seq, ts, symbol), group in funding.group_by(["seq", "ts", "symbol"], maintain_order=True):
-        allocations = tuple((r["vp_id"], (Decimal(r["funding"]) - r["prev"]).normalize())
+        allocations = tuple((r["vp_id"], (r["funding"] - r["prev"]).normalize())
                             for r in group.iter_rows(named=True))
         timeline.append((seq, Funding(ts=ts, symbol=symbol, funding_time=ts,
                                       amount=sum((a for _, a in allocations), Decimal(0)), asset="USDT",
@@ -79,10 +81,7 @@ def test_demo_equals_what_the_terminal_publishes(demo: Path, tmp_path: Path) -> 
     with EventLog(tmp_path / "hedgestack.duckdb") as log:
         log.append(events)
         assert log.ledger.anomalies == []
-        frame = pl.DataFrame({"symbol": [m[0] for m in marks], "ts": [m[1] for m in marks],
-                              "mark": [str(m[2]) for m in marks]})
-        log.connection.register("demo_marks", frame)  # columnar: append_marks inserts row by row
-        log.execute("INSERT INTO marks SELECT symbol, ts, mark FROM demo_marks")
+        log.append_marks(marks)
         Publisher(log, tmp_path).publish()
     for dataset in DATASETS:
         ours, theirs = _read(demo, dataset), _read(tmp_path, dataset)
@@ -94,6 +93,14 @@ def test_demo_equals_what_the_terminal_publishes(demo: Path, tmp_path: Path) -> 
         query = ("SELECT name, type, type_length, repetition_type, converted_type, scale, precision, logical_type "
                  "FROM parquet_schema('{}')")
         assert duckdb.sql(query.format(ours_file)).fetchall() == duckdb.sql(query.format(theirs_file)).fetchall()
+    # the reader's views agree too, and the rollup marks are the same
+    ours_reader, theirs_reader = open_published(demo), open_published(tmp_path)
+    for view, order in (("vp_history", "seq, vp_id"), ("vp_eod_current", "vp_id, day"), ("fills", "seq")):
+        assert_frame_equal(ours_reader.sql(f"SELECT * FROM {view} ORDER BY {order}"),
+                           theirs_reader.sql(f"SELECT * FROM {view} ORDER BY {order}"), check_exact=True)
+    for dataset in ("fills", "vp_changes", "vp_eod"):
+        assert read_manifest(demo / "published" / dataset)["mark"] == read_manifest(
+            tmp_path / "published" / dataset)["mark"] == len(events)
 
 
 def test_demo_has_what_the_metrics_need(demo: Path) -> None:

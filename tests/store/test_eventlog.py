@@ -6,6 +6,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 
 from hedgestack.domain.enums import OrderStatus, PositionSide
@@ -65,9 +66,10 @@ def test_vp_history_and_fills_view_carry_realized(tmp_path: Path) -> None:
             "0E-18", "0E-18", "30.000000000000000000"]  # sell 2 @ 130 against avg 115
         assert fills["vp_name"].to_list() == ["Trend"] * 3
         history = live(log).vp_history(vp=VP_B)
-        assert history["net_qty"].to_list()[-2:] == ["1", "1"]  # after transfer, after funding
-        assert history["avg_entry"].to_list()[-1] == "115"
-        assert history["funding"].to_list()[-1] == "-0.01"
+        assert history["net_qty"].to_list()[-2:] == [D(1), D(1)]  # after transfer, after funding
+        assert history["avg_entry"].to_list()[-1] == D(115)
+        assert history["funding"].to_list()[-1] == D("-0.01")
+        assert (history.schema["net_qty"], history.schema["funding"]) == (pl.Decimal(38, 10), pl.Decimal(38, 18))
         orders = live(log).orders()
         assert orders["status"].to_list() == ["NEW"] and str(orders["filled_qty"][0]) == "2.000000000000000000"
         frame = live(log).sql("SELECT vp_id, count(*) AS n FROM fills GROUP BY vp_id")
