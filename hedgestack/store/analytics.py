@@ -16,7 +16,7 @@ import polars as pl
 from hedgestack.domain.errors import ValidationError
 from hedgestack.store.eventlog import EventLog
 from hedgestack.store.publish import DATASETS, PUBLISHED_DIR, manifest_files, read_manifest
-from hedgestack.store.schema import eod_current
+from hedgestack.store.schema import EOD_COLUMNS, eod_current
 
 _DEC = "DECIMAL(38,18)"
 _QTY = "DECIMAL(38,10)"
@@ -157,12 +157,16 @@ def open_published(data_dir: str | Path) -> Analytics:
         if not changed:
             return
         eod_mark = int(read_manifest(root / "vp_eod")["mark"]) if listed["vp_eod"] else 0
+        history_mark = max(int(read_manifest(root / name)["mark"]) for name in ("fills", "vp_changes"))
         con.execute(f"CREATE OR REPLACE VIEW fills AS {_FILLS_READER.format(**sources)}")
         con.execute(f"CREATE OR REPLACE VIEW vp_history AS {_VP_HISTORY_READER.format(**sources)}")
         con.execute(f"CREATE OR REPLACE VIEW marks AS SELECT * FROM {sources['marks']}")
         con.execute(f"CREATE OR REPLACE VIEW orders AS SELECT * FROM {sources['orders']}")
-        con.execute("CREATE OR REPLACE VIEW vp_eod_current AS "
-                    + eod_current(sources["vp_eod"], "vp_history", str(max(eod_mark, 0))))
+        if eod_mark >= history_mark:  # the rollup covers all the history listed: nothing to add
+            current = f"SELECT {', '.join(EOD_COLUMNS)} FROM {sources['vp_eod']}"
+        else:
+            current = eod_current(sources["vp_eod"], "vp_history", str(max(eod_mark, 0)))
+        con.execute(f"CREATE OR REPLACE VIEW vp_eod_current AS {current}")
 
     refresh()
     return Analytics(con, refresh=refresh)

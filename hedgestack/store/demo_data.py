@@ -373,9 +373,10 @@ def _dataset_queries() -> dict[str, str]:
                         CAST(vp_realized AS {dec}) AS vp_realized, CAST(vp_fees AS {dec}) AS vp_fees,
                         CAST(vp_funding AS {dec}) AS vp_funding, false AS vp_archived,
                         CAST(epoch_ms(ts) AS DATE) AS date
-                     FROM src""",
+                     FROM src ORDER BY vp_id, seq""",
         "vp_changes": f"SELECT *, CAST(epoch_ms(ts) AS DATE) AS date FROM {history} WHERE event_kind <> 'fill'",
-        "marks": f"SELECT symbol, ts, CAST(mark AS {dec}) AS mark, CAST(epoch_ms(ts) AS DATE) AS date FROM src",
+        "marks": f"SELECT symbol, ts, CAST(mark AS {dec}) AS mark, CAST(epoch_ms(ts) AS DATE) AS date FROM src "
+                 "ORDER BY symbol, ts",
         "orders": f"""SELECT intent_ts AS created_at, client_order_id, order_id, vp_id, symbol, position_side, side,
                          CASE WHEN maker THEN 'LIMIT' ELSE 'MARKET' END AS order_type,
                          CASE WHEN opening THEN 'ENTRY' ELSE 'CLOSE' END AS role, CAST(qty AS {dec}) AS qty,

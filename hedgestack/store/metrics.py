@@ -50,6 +50,7 @@ _SIGN = "(CASE position_side WHEN 'LONG' THEN 1 ELSE -1 END)"
 # (ts, seq) as one sortable key, for ASOF joins (ts in ms, seq below 10^12)
 _KEY = "(CAST(ts AS HUGEINT) * 1000000000000 + seq)"
 _KEY_AT_END_OF_MS = "(CAST(ts AS HUGEINT) * 1000000000000 + 999999999999)"
+_VP_STRIDE = "CAST(10000000000000000000000000 AS HUGEINT)"  # 10^25 > any (ts, seq) key until the year 2286
 
 
 def _unrealized(qty: str, mark: str, avg: str, sign: str) -> str:
@@ -58,24 +59,43 @@ def _unrealized(qty: str, mark: str, avg: str, sign: str) -> str:
     return f"({sign} * CAST({qty} AS {_QTY}) * (CAST({mark} AS {_DEC}) - CAST({avg} AS {_DEC})))"
 
 
-def _equity_curve_sql(history_where: str = "") -> str:
+def _equity_curve_sql(history_where: str = "", *, one_vp: bool = False) -> str:
     """The equity curve over the VPs of ``vp_history{history_where}`` (a filter on vp_id/symbol, applied to
-    the history and, through the VPs it leaves, to the marks: one VP reads only its rows and its marks)."""
+    the history and, through the VPs it leaves, to the marks: one VP reads only its rows and its marks).
+
+    How: history rows and mark samples get one sortable key ``vp_no * 10^25 + ts * 10^12 + seq`` (marks:
+    seq = 10^12 - 1, after every row of their millisecond; ``vp_no`` numbers the VPs, and is left out when
+    ``one_vp`` says the filter leaves a single VP). A single ASOF join on that key, over the keys alone,
+    finds each sample's row (never another VP's: a VP's samples start at its first row), whose figures are
+    then joined back. This is several times faster than an ASOF join carrying the figures and partitioned
+    by vp_id."""
+    if one_vp:  # seq alone identifies a row of one VP
+        numbered, base, same_row = "SELECT *, k AS vk FROM h", "0", "h.seq = g.row_seq"
+    else:
+        numbered = "SELECT h.*, v.base + h.k AS vk FROM h JOIN vps v USING (vp_id)"
+        base, same_row = "v.base", "h.vp_id = g.vp_id AND h.seq = g.row_seq"
     return f"""
-WITH h AS (
-    SELECT vp_id, name, symbol, position_side, ts, net_qty, avg_entry, realized_pnl, fees, funding, {_KEY} AS k
+WITH h AS MATERIALIZED (
+    SELECT vp_id, name, symbol, position_side, ts, seq, net_qty, avg_entry, realized_pnl, fees, funding,
+           {_KEY} AS k
     FROM vp_history{history_where}
 ), vps AS (
-    SELECT vp_id, any_value(symbol) AS symbol, min(ts) AS first_ts FROM h GROUP BY vp_id
+    SELECT vp_id, any_value(symbol) AS symbol, min(ts) AS first_ts,
+           CAST(row_number() OVER (ORDER BY vp_id) AS HUGEINT) * {_VP_STRIDE} AS base
+    FROM h GROUP BY vp_id
+), hk AS ({numbered}
 ), grid AS (
-    SELECT v.vp_id, m.symbol, m.ts, m.mark, {_KEY_AT_END_OF_MS.replace('ts', 'm.ts')} AS k
+    SELECT v.vp_id, m.symbol, m.ts, m.mark, {base} + {_KEY_AT_END_OF_MS.replace('ts', 'm.ts')} AS vk
     FROM vps v JOIN marks m ON m.symbol = v.symbol AND m.ts >= v.first_ts
+), matched AS (
+    SELECT g.vp_id, g.symbol, g.ts, g.mark, x.seq AS row_seq
+    FROM grid g ASOF JOIN (SELECT vk, seq FROM hk) x ON g.vk >= x.vk
 ), joined AS (
     SELECT g.vp_id, h.name AS vp_name, g.symbol, h.position_side, g.ts, g.mark, h.net_qty, h.avg_entry,
            h.realized_pnl AS realized, h.fees, h.funding,
            {_unrealized('h.net_qty', 'g.mark', 'h.avg_entry',
                         "(CASE h.position_side WHEN 'LONG' THEN 1 ELSE -1 END)")} AS unrealized
-    FROM grid g ASOF JOIN h ON g.vp_id = h.vp_id AND g.k >= h.k
+    FROM matched g JOIN h ON {same_row}
 )
 SELECT vp_id, vp_name, symbol, position_side, ts, mark, net_qty, avg_entry, realized, unrealized,
        realized + unrealized AS equity, fees, funding, realized + unrealized - fees + funding AS net_equity
@@ -312,8 +332,8 @@ def equity_curve(source: Source, *, vp: str | None = None, symbol: str | None = 
     """
     history_where, params = where_clause(vp=vp, symbol=symbol)
     where, time_params = where_clause(since=since, until=until)
-    return _query(source, f"SELECT * FROM ({_equity_curve_sql(history_where)}){where} ORDER BY vp_id, ts",
-                  params + time_params)
+    curve = _equity_curve_sql(history_where, one_vp=vp is not None)
+    return _query(source, f"SELECT * FROM ({curve}){where} ORDER BY vp_id, ts", params + time_params)
 
 
 def daily_pnl(source: Source, *, vp: str | None = None, symbol: str | None = None,
