@@ -4,6 +4,18 @@ from __future__ import annotations
 
 import pytest
 
+# Imported now, in the main thread before any terminal thread runs: schemathesis's plugin imports these in
+# its sessionfinish hook, where pytest's assertion rewriter would ast.parse them while terminal threads may
+# still be formatting tracebacks (Python 3.11's traceback module ast-parses source lines for its ^^^ markers), and
+# CPython 3.11.7's AST converter is not thread-safe ("SystemError: AST constructor recursion depth mismatch").
+import schemathesis.reporting.html.writer  # noqa: E402, F401
+import schemathesis.reporting.junitxml  # noqa: E402, F401
+
+try:
+    import schemathesis.reporting.allure  # noqa: F401
+except ImportError:  # allure is optional there
+    pass
+
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Make "no tests collected" (exit 5) a failure: a run that tests nothing must not pass."""

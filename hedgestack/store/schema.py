@@ -42,6 +42,12 @@ CHANGE_DECIMALS = ("net_qty", "avg_entry", "realized_pnl", "realized_delta", "fe
 
 DDL = [
     """CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)""",
+    # The write-ahead journal of the append path: one narrow row per appended batch, holding the batch's
+    # events and vp_changes rows as JSON. A commit costs DuckDB about the same per column whatever the row
+    # count, so the hot path commits three columns here, and the wide tables get the rows in batches
+    # (EventLog.flush; on open, before replay). Empty whenever nothing is pending.
+    """CREATE TABLE IF NOT EXISTS journal (first_seq BIGINT PRIMARY KEY, last_seq BIGINT NOT NULL,
+        body VARCHAR NOT NULL)""",
     f"""CREATE TABLE IF NOT EXISTS events (
         seq BIGINT PRIMARY KEY,
         ts BIGINT NOT NULL,

@@ -44,8 +44,9 @@ def test_rollup_is_incremental_and_the_view_exact_in_between(tmp_path: Path) -> 
         marks = [log.rollup_mark()]
         for event in history():
             log.append([event])
-            # without a refresh the view adds the rows after the mark: still exact
-            stale = cursor.execute(f"SELECT {COLUMNS} FROM vp_eod_current ORDER BY vp_id, day").fetchall()
+            # without a refresh the view adds the rows after the mark: still exact (log.cursor() flushes the
+            # journal, as every reader of the log does)
+            stale = log.cursor().execute(f"SELECT {COLUMNS} FROM vp_eod_current ORDER BY vp_id, day").fetchall()
             marks.append(log.refresh_rollups())
             fresh = cursor.execute(f"SELECT {COLUMNS} FROM vp_eod_current ORDER BY vp_id, day").fetchall()
             table = cursor.execute(f"SELECT {COLUMNS} FROM vp_eod ORDER BY vp_id, day").fetchall()
