@@ -9,11 +9,13 @@ It holds the ledger to DESIGN.md's invariants 1–5 against an exchange truth:
 4. every exchange trade is in the log exactly once (nothing lost, nothing doubled), attributed to the VP its
    clientOrderId (or its algo parent) names, else to the side's UNASSIGNED VP, with the exchange's quantity,
    price and commission;
-5. every trade of one of our orders has that order's intent in the log, written no later than the trade.
+5. every trade of one of our orders has that order's intent in the log, written no later than the trade;
+   and every order of ours open on the exchange is open in the ledger (an orphan could reduce a VP unseen).
 
 The truth is the exchange's account as the simulator's control API reports it (``GET /sim/v1/account``):
-``positions`` (symbol, positionSide, positionAmt) and ``trades`` (id, orderId, symbol, positionSide, qty,
-price, commission, time, clientOrderId).
+``positions`` (symbol, positionSide, positionAmt), ``trades`` (id, orderId, symbol, positionSide, qty,
+price, commission, time, clientOrderId) and, when given, ``open_orders`` (clientOrderId) and
+``open_algo_orders`` (clientAlgoId).
 """
 
 from __future__ import annotations
@@ -46,18 +48,20 @@ class AuditReport:
     misattributed: int = 0  # fills booked to another VP than their clientOrderId names
     wrong_figures: int = 0  # quantity, price or commission differs from the exchange's
     intents_missing: int = 0  # trades of our orders with no intent in the log (or one written after the trade)
+    orphans: int = 0  # orders of ours open on the exchange that the ledger holds as closed or does not know
     invariants: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not (self.lost or self.doubled or self.unknown or self.misattributed or self.wrong_figures
-                    or self.intents_missing or self.invariants or self.problems)
+                    or self.intents_missing or self.orphans or self.invariants or self.problems)
 
     def as_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "trades": self.trades, "logged": self.logged, "lost": self.lost,
                 "doubled": self.doubled, "unknown": self.unknown, "misattributed": self.misattributed,
                 "wrong_figures": self.wrong_figures, "intents_missing": self.intents_missing,
+                "orphans": self.orphans,
                 "invariants": self.invariants, "problems": self.problems}
 
 
@@ -133,6 +137,16 @@ def audit(ledger: Ledger, fill_rows: Iterable[Sequence[Any]], truth: Mapping[str
                 _note(report, "intent missing", [f"{key} ({trade['clientOrderId']})"], report.intents_missing)
     if report.unknown:
         _note(report, "unknown", [str(k) for k in counts if k not in on_exchange])
+    open_ids = [(str(o.get("clientOrderId") or ""), o.get("status")) for o in truth.get("open_orders", [])]
+    open_ids += [(str(o.get("clientAlgoId") or ""), o.get("algoStatus")) for o in truth.get("open_algo_orders", [])]
+    for cid, status in open_ids:
+        if isinstance(parse_client_order_id(cid), OurOrderId):
+            order = ledger.orders.get(cid)
+            if order is None or not order.is_open:
+                report.orphans += 1
+                _note(report, "orphan", [f"{cid} is {status} on the exchange, "
+                                         f"{'unknown' if order is None else order.status} in the ledger"],
+                      report.orphans)
     return report
 
 

@@ -237,6 +237,7 @@ class Soak:
             "rss_mb": {"terminal_end": lives[-1].get("rss_mb") if lives else None,
                        "terminal_peak": max((life.get("peak_rss_mb", 0) for life in lives), default=None)},
             "settle_seconds": final["settle_seconds"], "unsettled_at_check": final["unsettled"],
+            "open_on_exchange_at_check": final["open_on_exchange"], "orphans": audit_["orphans"],
             "trader": {"actions": dict(sorted(actions.items())), "refusals": dict(sorted(refusals.items())),
                        "errors": errors[:20], "error_count": trader_errors},
             "sides": final["sides"], "wall_seconds": round(wall, 1), "seed": self.seed,

@@ -151,7 +151,12 @@ class Worker:
             return {"audit": report.as_dict(), "replay_equal": t._store().replay(from_zero=True) == ledger,
                     "sides": {f"{s} {p}": str(ledger.side_qty(s, p)) for s, p in sorted(ledger.sides())}}
 
-        return {**t.run_sync(check(), timeout=600), "settle_seconds": settle_s, "unsettled": why}
+        still_open = [{"clientOrderId": o.get("clientOrderId"), "type": o.get("type"), "status": o.get("status")}
+                      for o in truth.get("open_orders", [])]
+        still_open += [{"clientAlgoId": o.get("clientAlgoId"), "type": o.get("orderType"),
+                        "status": o.get("algoStatus")} for o in truth.get("open_algo_orders", [])]
+        return {**t.run_sync(check(), timeout=600), "settle_seconds": settle_s, "unsettled": why,
+                "open_on_exchange": still_open[:20]}
 
 
 async def _unsettled(t: Terminal, truth: dict[str, Any]) -> str:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from hedgestack.domain.enums import OrderRole, OrderType, Side
+from hedgestack.domain.enums import OrderRole, OrderStatus, OrderType, Side
+from hedgestack.domain.events import OrderUpdate
 from hedgestack.domain.ids import unassigned_vp_id
 from hedgestack.domain.ledger import Ledger
 from hedgestack.engine.audit import audit, state_digest
@@ -103,3 +104,17 @@ def test_state_digest_compares_ledgers_across_processes() -> None:
     assert state_digest(first) == state_digest(second)
     second.apply(fill(VP_B, "BUY", "0.002", "95000", trade_id=4))
     assert state_digest(first) != state_digest(second)
+
+
+def test_an_order_of_ours_open_on_the_exchange_but_not_in_the_ledger_is_an_orphan() -> None:
+    ledger, rows = book()
+    resting = "VP-aaaaaa-1700000000005-000"  # a limit close of A, resting
+    ledger.apply_all([intent(resting, VP_A, "0.002", price="99000", ts=6),
+                      OrderUpdate(ts=7, client_order_id=resting, status=OrderStatus.NEW, order_id=9)])
+    open_here = {**agreeing(), "open_orders": [{"clientOrderId": resting, "status": "NEW"},
+                                               {"clientOrderId": "web_2", "status": "NEW"}]}  # foreign: not ours
+    assert audit(ledger, rows, open_here).ok  # open on both sides
+    ledger.apply(OrderUpdate(ts=8, client_order_id=resting, status=OrderStatus.CANCELED, order_id=9))
+    unknown_algo = {"clientAlgoId": "VP-aaaaaa-1700000000009-000", "algoStatus": "NEW"}
+    report = audit(ledger, rows, {**open_here, "open_algo_orders": [unknown_algo]})
+    assert report.orphans == 2 and not report.ok  # canceled in the ledger; the algo order unknown to it
