@@ -81,6 +81,8 @@ async def _orders(t: Terminal) -> None:
     events: list[Event] = []
     for order in mine:
         cid = order.client_order_id
+        if cid in t._in_flight:
+            continue  # its create request is still running: its answer says where it is
         if order.is_algo:
             row: dict[str, Any] | None = algo.get(cid) or await t.venue.query_algo_order(cid)
             update = None if row is None else answers.from_algo_row(cid, row)
@@ -89,8 +91,8 @@ async def _orders(t: Terminal) -> None:
             update = None if row is None else answers.from_order_row(cid, row)
         if update is not None:
             events.append(update)
-        elif order.status is OrderStatus.PENDING:
-            events.append(answers.never_received(cid))
+        elif order.status is OrderStatus.PENDING and t.may_conclude_never_received(order):
+            events.append(answers.never_received(cid))  # else: its request may still arrive; asked again later
     if events:
         t._append(events)
 

@@ -113,6 +113,13 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+#: An order the exchange does not know is concluded "never received" only once no request for it can still
+#: arrive: python-binance signs with recvWindow = 10 s, so 10 s after our last attempt (plus a second); for
+#: an intent an earlier process left PENDING (its last attempt unknown, retries included), a minute after it.
+NEVER_RECEIVED_AFTER_MS = 11_000
+NEVER_RECEIVED_AFTER_RESTART_MS = 60_000
+
+
 class HedgeModeRequired(DomainError):
     code = "HEDGE_MODE_REQUIRED"
 
@@ -198,6 +205,8 @@ class Terminal:
         self._thread: threading.Thread | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._mark_buffer: list[tuple[str, int, Decimal]] = []
+        self._in_flight: set[str] = set()  # clientOrderIds whose create request has not returned yet
+        self._last_attempt: dict[str, int] = {}  # clientOrderId → when its create request gave up (answer lost)
         self._last_mark_sample: dict[str, int] = {}
         self._live_event: asyncio.Event | None = None
         self._sync_lock: asyncio.Lock | None = None
@@ -620,6 +629,18 @@ class Terminal:
                              price=price, trigger_price=trigger_price, trigger_type=trigger_type, time_in_force=tif,
                              is_algo=order_type.is_conditional, replaces=replaces, mark=mark)
         self._append([intent])  # invariant 5: durable before the request leaves
+        self._in_flight.add(cid)
+        try:
+            return await self._send(vp_id, role, cid, side, order_type, qty, price, trigger_price, trigger_type,
+                                    tif)
+        finally:
+            self._in_flight.discard(cid)
+
+    async def _send(self, vp_id: str, role: OrderRole, cid: str, side: Side, order_type: OrderType, qty: Decimal,
+                    price: Decimal | None, trigger_price: Decimal | None, trigger_type: TriggerType | None,
+                    tif: TimeInForce | None) -> dict[str, Any]:
+        """Send the order whose intent is stored; record the answer (or resolve a lost one)."""
+        vp = self.ledger.vps[vp_id]
         params: dict[str, Any] = {"symbol": vp.symbol, "side": str(side), "positionSide": str(vp.position_side),
                                   "type": str(order_type), "quantity": _wire(qty)}
         if price is not None:
@@ -639,6 +660,7 @@ class Terminal:
                                       reason=f"Binance {exc.binance_code}: {exc.message}")])
             raise
         except AnswerLost:
+            self._last_attempt[cid] = now_ms()
             update = await self._resolve_lost(cid)
             if update is None:
                 return {"orderId": None, "clientOrderId": cid, "status": str(OrderStatus.PENDING)}
@@ -662,15 +684,32 @@ class Terminal:
         except (AnswerLost, VenueUnavailable):
             log.warning("order %s: answer lost and the query failed too; left PENDING for recovery", cid)
             return None
+        if update is None:
+            if not self.may_conclude_never_received(order):
+                return None  # unknown so far, but a request for it may still arrive: stay PENDING, ask again
+            update = answers.never_received(cid)
+        self._last_attempt.pop(cid, None)
         self.stats.lost_answers_resolved += 1
-        return update if update is not None else answers.never_received(cid)
+        return update
+
+    def may_conclude_never_received(self, order: OrderBook) -> bool:
+        """True when an order the exchange does not know can no longer reach it (see NEVER_RECEIVED_AFTER_MS):
+        never while its create request is in flight."""
+        cid = order.client_order_id
+        if cid in self._in_flight:
+            return False
+        attempt = self._last_attempt.get(cid)
+        since, wait = ((attempt, NEVER_RECEIVED_AFTER_MS) if attempt is not None
+                       else (order.created_at, NEVER_RECEIVED_AFTER_RESTART_MS))
+        return now_ms() - since >= wait
 
     async def _resolve_pending_loop(self) -> None:
         """Orders left PENDING (answer lost, query failed) are resolved as soon as the venue answers."""
         while True:
             await asyncio.sleep(2.0)
             stale = [o.client_order_id for o in self.ledger.orders.values()
-                     if o.status is OrderStatus.PENDING and now_ms() - o.created_at > 3000]
+                     if o.status is OrderStatus.PENDING and now_ms() - o.created_at > 3000
+                     and o.client_order_id not in self._in_flight]  # in flight: its request answers itself
             for cid in stale:
                 try:
                     update = await self._resolve_lost(cid)
