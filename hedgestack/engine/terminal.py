@@ -65,7 +65,7 @@ from hedgestack.domain.funding import split_funding
 from hedgestack.domain.ids import ClientOrderIdGenerator, new_vp_id, short_id, unassigned_vp_id
 from hedgestack.domain.invariants import check_invariants
 from hedgestack.domain.ledger import Ledger, OrderBook
-from hedgestack.domain.numbers import ZERO, D
+from hedgestack.domain.numbers import ZERO, D, to_str
 from hedgestack.domain.rules import (
     check_archive,
     check_guard,
@@ -105,6 +105,8 @@ T = TypeVar("T")
 _STATUS = {s.value: s for s in OrderStatus}
 #: how long stop() waits for the stream tasks to end
 SHUTDOWN_WAIT = 3.0
+#: a symbol's MARK_PRICE event goes out at most this often (seconds); the latest mark is sent last
+MARK_EVENT_INTERVAL = 0.5
 #: every this many position polls, also catch up orders, fills and funding over REST
 CATCH_UP_EVERY = 12
 
@@ -174,7 +176,7 @@ class Terminal:
     def __init__(self, venue: BinanceVenue, *, data_dir: str | Path = "./data", db_file: str | Path | None = None,
                  symbols: Iterable[str] = ("BTCUSDT", "ETHUSDT"), poll_interval: float = 5.0,
                  mismatch_grace: float = 3.0, publish_interval: float = 2.0, sim: Any = None,
-                 check_invariants_live: bool = False) -> None:
+                 check_invariants_live: bool = False, mark_event_interval: float = MARK_EVENT_INTERVAL) -> None:
         self.venue = venue
         self.venue_name = venue.endpoints.name
         self.data_dir = Path(data_dir)
@@ -184,6 +186,7 @@ class Terminal:
         self.mismatch_grace = mismatch_grace
         self.publish_interval = publish_interval
         self.check_invariants_live = check_invariants_live
+        self.mark_event_interval = mark_event_interval
         self.sim = sim  # an embedded SimServer this terminal started (stopped with it)
         self.bus = EventBus()
         self.sync = _SyncProxy(self)
@@ -196,7 +199,7 @@ class Terminal:
         self.consistency: dict[tuple[str, PositionSide], ConsistencyStatus] = {}
         self._diverged_since: dict[tuple[str, PositionSide], float] = {}
         self.wallet_balance: Decimal | None = None
-        self.connection = "STOPPED"
+        self._connection = "STOPPED"
         self.klines: dict[str, list[Kline]] = {}
         self.log_store: EventLog | None = None
         self._publisher: Publisher | None = None
@@ -208,6 +211,8 @@ class Terminal:
         self._in_flight: set[str] = set()  # clientOrderIds whose create request has not returned yet
         self._last_attempt: dict[str, int] = {}  # clientOrderId → when its create request gave up (answer lost)
         self._last_mark_sample: dict[str, int] = {}
+        self._mark_sent: dict[str, tuple[float, Decimal, Decimal | None]] = {}  # loop time, mark, rate
+        self._mark_due: set[str] = set()
         self._live_event: asyncio.Event | None = None
         self._sync_lock: asyncio.Lock | None = None
         from hedgestack.engine.tpsl import TpSlManager
@@ -423,6 +428,19 @@ class Terminal:
         self.connection = "STOPPED"
 
     # == accessors ==================================================================================
+    @property
+    def connection(self) -> str:
+        """STOPPED, STARTING, SYNCING (start-up or reconnect backfill) or LIVE; each change is published as
+        CONNECTION_STATE."""
+        return self._connection
+
+    @connection.setter
+    def connection(self, state: str) -> None:
+        previous, self._connection = self._connection, state
+        if state != previous:
+            self.bus.publish("CONNECTION_STATE", {"state": state, "previous": previous,
+                                                  "reconnects": self.stats.reconnects})
+
     @property
     def ledger(self) -> Ledger:
         if self.log_store is None:
@@ -1197,6 +1215,7 @@ class Terminal:
                 self.marks[message.symbol] = message.mark
                 if message.funding_rate is not None:
                     self.funding_rates[message.symbol] = message.funding_rate
+                self._mark_moved(message.symbol)
                 last = self._last_mark_sample.get(message.symbol, 0)
                 if message.event_time - last >= 1000:
                     self._last_mark_sample[message.symbol] = message.event_time
@@ -1211,6 +1230,33 @@ class Terminal:
                     del bars[:-1000]
             elif isinstance(message, Malformed):
                 self.stats.malformed += 1
+
+    def _mark_moved(self, symbol: str) -> None:
+        """Publish MARK_PRICE now, or once ``mark_event_interval`` has passed since the last (throttled)."""
+        if symbol in self._mark_due:
+            return  # already scheduled: it will carry the latest mark
+        loop = asyncio.get_running_loop()
+        sent_at = self._mark_sent[symbol][0] if symbol in self._mark_sent else None
+        wait = 0.0 if sent_at is None else sent_at + self.mark_event_interval - loop.time()
+        if wait <= 0:
+            self._publish_mark(symbol)
+        else:
+            self._mark_due.add(symbol)
+            loop.call_later(wait, self._publish_mark, symbol)
+
+    def _publish_mark(self, symbol: str) -> None:
+        self._mark_due.discard(symbol)
+        mark, rate = self.marks.get(symbol), self.funding_rates.get(symbol)
+        last = self._mark_sent.get(symbol)
+        if mark is None or self.log_store is None or (last is not None and last[1:] == (mark, rate)):
+            return
+        self._mark_sent[symbol] = (asyncio.get_running_loop().time(), mark, rate)
+        ledger = self.ledger
+        vps = [{"id": view.vp_id, "mark_price": to_str(mark), "unrealized_pnl": to_str(view.unrealized_pnl(mark))}
+               for view in ledger.views() if view.symbol == symbol and view.net_qty != 0]
+        self.bus.publish("MARK_PRICE", {"symbol": symbol, "markPrice": to_str(mark),
+                                        "fundingRate": None if rate is None else to_str(rate),
+                                        "virtual_positions": vps})
 
     def _flush_marks(self) -> None:
         if self._mark_buffer and self.log_store is not None:

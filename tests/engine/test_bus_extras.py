@@ -1,0 +1,103 @@
+"""The bus's extra in-process events: MARK_PRICE (throttled per symbol, with the open VPs' uPnL) and
+CONNECTION_STATE (every change of ``Terminal.connection``); queue subscribers get the seed's types only
+unless they ask for more."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hedgestack.engine.bus import ALL_EVENT_TYPES, EVENT_TYPES, EventBus
+from hedgestack.engine.terminal import Terminal
+from hedgestack.venue.sim import SimServer
+from tests.engine.conftest import make_terminal
+from tests.support.simctl import Control, wait_until
+
+
+class Recorder:
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.seen: list[tuple[float, dict[str, Any]]] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, envelope: dict[str, Any]) -> None:
+        if envelope["type"] == self.kind:
+            with self.lock:
+                self.seen.append((time.monotonic(), envelope["payload"]))
+
+    def payloads(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [p for _, p in self.seen]
+
+
+def test_connection_changes_are_published(sim_server: SimServer, control: Control, tmp_path: Path) -> None:
+    t = make_terminal(sim_server, tmp_path)
+    states = Recorder("CONNECTION_STATE")
+    t.bus.add_listener(states)
+    t.start_sync()
+    assert [p["state"] for p in states.payloads()] == ["STARTING", "SYNCING", "LIVE"]
+    assert states.payloads()[-1] == {"state": "LIVE", "previous": "SYNCING", "reconnects": 0}
+    t.stop_sync()
+    assert states.payloads()[-1]["state"] == "STOPPED"
+
+
+def test_reconnect_is_published_as_syncing_then_live(terminal: Terminal, control: Control) -> None:
+    states = Recorder("CONNECTION_STATE")
+    terminal.bus.add_listener(states)
+    control.fault("disconnect_user_stream")
+    wait_until(lambda: [p["state"] for p in states.payloads()][-2:] == ["SYNCING", "LIVE"], timeout=15)
+    assert states.payloads()[-1]["reconnects"] >= 1
+
+
+def test_mark_price_events_are_throttled_and_carry_upnl(terminal: Terminal, control: Control) -> None:
+    vp = terminal.sync.create_vp("marked", "BTCUSDT", "LONG")
+    terminal.sync.place_order(vp["id"], "BUY", "MARKET", "0.010")
+    terminal.sync.wait_idle()
+    marks = Recorder("MARK_PRICE")
+    terminal.bus.add_listener(marks)
+    for i in range(10):  # ten moves within ~0.5 s
+        control.price("BTCUSDT", str(95_000 + 10 * (i + 1)), str(95_000 + 10 * (i + 1)))
+        time.sleep(0.05)
+    wait_until(lambda: any(p["markPrice"] == "95100" for p in marks.payloads()), timeout=5)
+    btc = [(at, p) for at, p in marks.seen if p["symbol"] == "BTCUSDT"]
+    assert len(btc) <= 3, [p["markPrice"] for _, p in btc]  # throttled: not one per move
+    gaps = [b[0] - a[0] for a, b in zip(btc, btc[1:], strict=False)]
+    assert all(gap >= terminal.mark_event_interval * 0.9 for gap in gaps), gaps
+    last = btc[-1][1]
+    assert last["markPrice"] == "95100"  # the latest mark is the last one sent
+    row = next(r for r in last["virtual_positions"] if r["id"] == vp["id"])
+    assert row == {"id": vp["id"], "mark_price": "95100", "unrealized_pnl": "1"}  # 0.010 × (95100 − 95000)
+    assert terminal.sync.vp(vp["id"])["unrealized_pnl"] == "1"
+    terminal.sync.close_vp(vp["id"], "MARKET", percent="100")
+
+
+def test_queue_subscribers_get_the_seed_types_unless_they_ask() -> None:
+    async def run() -> tuple[list[str], list[str]]:
+        bus = EventBus()
+        seed, everything = bus.subscribe(), bus.subscribe(types=ALL_EVENT_TYPES)
+        bus.publish("MARK_PRICE", {"symbol": "BTCUSDT"})
+        bus.publish("CONNECTION_STATE", {"state": "LIVE"})
+        bus.publish("WS_RECONNECT", {"reason": "x"})
+        got: tuple[list[str], list[str]] = ([], [])
+        for sub, out in ((seed, got[0]), (everything, got[1])):
+            while not sub.queue.empty():
+                env = await sub.get()
+                assert env is not None
+                out.append(env["type"])
+        return got
+
+    seed, everything = asyncio.run(run())
+    assert seed == ["WS_RECONNECT"]
+    assert everything == ["MARK_PRICE", "CONNECTION_STATE", "WS_RECONNECT"]
+    assert set(EVENT_TYPES) < set(ALL_EVENT_TYPES)
+    with pytest.raises(ValueError):
+        asyncio.run(_subscribe_unknown())
+
+
+async def _subscribe_unknown() -> None:
+    EventBus().subscribe(types=["NOPE"])
