@@ -1,6 +1,6 @@
 """``hedgestack demo-data``: a realistic synthetic fill history in the published Parquet layout.
 
-Writes ``<out>/published/{fills,vp_changes,marks,orders,vp_eod}/date=YYYY-MM-DD/data.parquet`` and each
+Writes ``<out>/published/{fills,vp_changes,marks,orders,vp_eod,vp_equity}/date=YYYY-MM-DD/data.parquet`` and each
 dataset's manifest, with the columns, types and marks :class:`~hedgestack.store.publish.Publisher` writes, so
 ``hedgestack.analytics.open(out)`` reads it as it reads a terminal's data directory.
 
@@ -37,7 +37,7 @@ import polars as pl
 
 from hedgestack.bench.progress import progress as progress_bar
 from hedgestack.store.publish import MANIFEST, PARQUET_OPTIONS, PUBLISHED_DIR
-from hedgestack.store.schema import eod_rows
+from hedgestack.store.schema import EQUITY_COLUMNS, eod_rows, equity_from_scratch
 
 DAY_MS = 86_400_000
 MINUTE_MS = 60_000
@@ -203,7 +203,7 @@ def generate(out_dir: str | Path, fills: int = 10_000_000, seed: int = 1, progre
     span_ms = days * DAY_MS
     rng = np.random.default_rng(seed)
     with progress_bar(progress) as bar:
-        task = bar.add_task("demo data", total=8 + 6)
+        task = bar.add_task("demo data", total=8 + 7)
         tmpl = _templates(rng)
         minutes = span_ms // MINUTE_MS + 2
         marks = _mark_paths(rng, minutes)
@@ -223,6 +223,8 @@ def generate(out_dir: str | Path, fills: int = 10_000_000, seed: int = 1, progre
         con = duckdb.connect()
         try:
             for dataset, query in _dataset_queries().items():
+                if dataset == "vp_history":
+                    continue
                 source = {"fills": frame, "orders": frame, "vp_changes": history, "vp_eod": history,
                           "marks": marks_frame}[dataset]
                 mark = int(marks_frame["ts"].max()) if dataset == "marks" else last_seq
@@ -230,6 +232,17 @@ def generate(out_dir: str | Path, fills: int = 10_000_000, seed: int = 1, progre
                 _write(con, root / dataset, query, mark)
                 con.unregister("src")
                 bar.advance(task)
+            # vp_equity: the equity curve computed once from scratch, as the terminal's first refresh would
+            queries = _dataset_queries()
+            con.register("src", history)
+            con.execute(f"CREATE TEMP TABLE vp_history AS SELECT * FROM ({queries['vp_history']})")
+            con.unregister("src")
+            con.register("src", marks_frame)
+            con.execute(f"CREATE TEMP TABLE marks AS SELECT * EXCLUDE (date) FROM ({queries['marks']})")
+            con.unregister("src")
+            _write(con, root / "vp_equity", f"SELECT {', '.join(EQUITY_COLUMNS)}, CAST(epoch_ms(ts) AS DATE) AS date "
+                   f"FROM ({equity_from_scratch()}) ORDER BY vp_id, ts", 1)
+            bar.advance(task)
         finally:
             con.close()
     return {"fills": fills, "days": days, "vp_history_rows": history.height, "out": str(out),
@@ -388,6 +401,7 @@ def _dataset_queries() -> dict[str, str]:
                          CAST(epoch_ms(intent_ts) AS DATE) AS date
                       FROM src""",
         "vp_eod": f"SELECT *, day AS date FROM ({eod_rows(history)})",
+        "vp_history": history[1:-1],
     }
 
 

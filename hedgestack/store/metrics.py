@@ -1,6 +1,7 @@
 """Fill-history metrics: each one SQL view plus one function returning a polars frame.
 
-The views read only ``fills``, ``orders``, ``vp_history`` and ``marks``, so the same definitions run on the
+The views read only ``fills``, ``orders``, ``vp_history``, ``marks`` and the rollups ``vp_eod_current`` and
+``vp_equity`` (each VP's equity at each mark sample, kept incrementally by the log), so the same definitions run on the
 terminal's live connection (the tables and views of :mod:`hedgestack.store.schema`) and on the published
 Parquet (:func:`hedgestack.store.analytics.open_published`), and give identical frames on both.
 
@@ -29,6 +30,7 @@ import duckdb
 import polars as pl
 
 from hedgestack.store.analytics import where_clause
+from hedgestack.store.schema import EQUITY_COLUMNS, unrealized_sql
 
 __all__ = [
     "METRIC_VIEWS",
@@ -47,65 +49,18 @@ __all__ = [
 _DEC = "DECIMAL(38, 18)"
 _QTY = "DECIMAL(38, 10)"
 _SIGN = "(CASE position_side WHEN 'LONG' THEN 1 ELSE -1 END)"
-# (ts, seq) as one sortable key, for ASOF joins (ts in ms, seq below 10^12)
-_KEY = "(CAST(ts AS HUGEINT) * 1000000000000 + seq)"
-_KEY_AT_END_OF_MS = "(CAST(ts AS HUGEINT) * 1000000000000 + 999999999999)"
-_VP_STRIDE = "CAST(10000000000000000000000000 AS HUGEINT)"  # 10^25 > any (ts, seq) key until the year 2286
 
 
 def _unrealized(qty: str, mark: str, avg: str, sign: str) -> str:
-    """``d x qty x (mark - avg)``: DECIMAL(38, 10) x DECIMAL(38, 18) = an exact DECIMAL(38, 28), left at that
-    scale (rescaling a 128-bit decimal costs ~1 µs a value: more than the rest of an equity curve)."""
-    return f"({sign} * CAST({qty} AS {_QTY}) * (CAST({mark} AS {_DEC}) - CAST({avg} AS {_DEC})))"
+    return unrealized_sql(qty, mark, avg, sign)
 
 
-def _equity_curve_sql(history_where: str = "", *, one_vp: bool = False) -> str:
-    """The equity curve over the VPs of ``vp_history{history_where}`` (a filter on vp_id/symbol, applied to
-    the history and, through the VPs it leaves, to the marks: one VP reads only its rows and its marks).
-
-    How: history rows and mark samples get one sortable key ``vp_no * 10^25 + ts * 10^12 + seq`` (marks:
-    seq = 10^12 - 1, after every row of their millisecond; ``vp_no`` numbers the VPs, and is left out when
-    ``one_vp`` says the filter leaves a single VP). A single ASOF join on that key, over the keys alone,
-    finds each sample's row (never another VP's: a VP's samples start at its first row), whose figures are
-    then joined back. This is several times faster than an ASOF join carrying the figures and partitioned
-    by vp_id."""
-    if one_vp:  # seq alone identifies a row of one VP
-        numbered, base, same_row = "SELECT *, k AS vk FROM h", "0", "h.seq = g.row_seq"
-    else:
-        numbered = "SELECT h.*, v.base + h.k AS vk FROM h JOIN vps v USING (vp_id)"
-        base, same_row = "v.base", "h.vp_id = g.vp_id AND h.seq = g.row_seq"
-    return f"""
-WITH h AS MATERIALIZED (
-    SELECT vp_id, name, symbol, position_side, ts, seq, net_qty, avg_entry, realized_pnl, fees, funding,
-           {_KEY} AS k
-    FROM vp_history{history_where}
-), vps AS (
-    SELECT vp_id, any_value(symbol) AS symbol, min(ts) AS first_ts,
-           CAST(row_number() OVER (ORDER BY vp_id) AS HUGEINT) * {_VP_STRIDE} AS base
-    FROM h GROUP BY vp_id
-), hk AS ({numbered}
-), grid AS (
-    SELECT v.vp_id, m.symbol, m.ts, m.mark, {base} + {_KEY_AT_END_OF_MS.replace('ts', 'm.ts')} AS vk
-    FROM vps v JOIN marks m ON m.symbol = v.symbol AND m.ts >= v.first_ts
-), matched AS (
-    SELECT g.vp_id, g.symbol, g.ts, g.mark, x.seq AS row_seq
-    FROM grid g ASOF JOIN (SELECT vk, seq FROM hk) x ON g.vk >= x.vk
-), joined AS (
-    SELECT g.vp_id, h.name AS vp_name, g.symbol, h.position_side, g.ts, g.mark, h.net_qty, h.avg_entry,
-           h.realized_pnl AS realized, h.fees, h.funding,
-           {_unrealized('h.net_qty', 'g.mark', 'h.avg_entry',
-                        "(CASE h.position_side WHEN 'LONG' THEN 1 ELSE -1 END)")} AS unrealized
-    FROM matched g JOIN h ON {same_row}
-)
-SELECT vp_id, vp_name, symbol, position_side, ts, mark, net_qty, avg_entry, realized, unrealized,
-       realized + unrealized AS equity, fees, funding, realized + unrealized - fees + funding AS net_equity
-FROM joined
-"""
+_EQUITY_SELECT = ", ".join(EQUITY_COLUMNS)
 
 
 METRIC_VIEWS: dict[str, str] = {
     # -- per-VP equity curve at every mark sample since the VP's first history row ----------------
-    "metric_equity_curve": _equity_curve_sql(),
+    "metric_equity_curve": f"SELECT {_EQUITY_SELECT} FROM vp_equity",
     # -- daily PnL per VP (UTC days) ----------------------------------------------------------------
     "metric_daily_pnl": f"""
 WITH eod AS (
@@ -328,12 +283,13 @@ def equity_curve(source: Source, *, vp: str | None = None, symbol: str | None = 
 
     Columns: vp_id, vp_name, symbol, position_side, ts, mark, net_qty, avg_entry, realized, unrealized, equity,
     fees, funding, net_equity (unrealized, equity, net_equity: exact DECIMAL(38, 28)). Ordered by vp_id, ts.
-    With ``vp`` (or ``symbol``) only that VP's history rows and its symbol's marks are read.
+
+    Read from the ``vp_equity`` rollup, which the log computes once per mark sample
+    (:meth:`~hedgestack.store.eventlog.EventLog.refresh_rollups`: live analytics refresh it before each query)
+    and the publisher publishes sorted by (vp_id, ts): one VP's curve reads only its rows.
     """
-    history_where, params = where_clause(vp=vp, symbol=symbol)
-    where, time_params = where_clause(since=since, until=until)
-    curve = _equity_curve_sql(history_where, one_vp=vp is not None)
-    return _query(source, f"SELECT * FROM ({curve}){where} ORDER BY vp_id, ts", params + time_params)
+    where, params = where_clause(vp=vp, symbol=symbol, since=since, until=until)
+    return _query(source, f"SELECT {_EQUITY_SELECT} FROM vp_equity{where} ORDER BY vp_id, ts", params)
 
 
 def daily_pnl(source: Source, *, vp: str | None = None, symbol: str | None = None,

@@ -12,11 +12,13 @@ datasets under ``<data_dir>/published/<dataset>/date=YYYY-MM-DD/`` (hive-partiti
   written once, not twice.
 - ``marks``, ``orders``, and ``vp_eod`` (the rollup of the last state per VP per day, with its seq mark in
   its manifest; the reader adds the history rows after that mark).
+- ``vp_equity``: the equity of each VP at each mark sample (the log's rollup), sorted by (vp_id, ts) in each
+  date, its manifest's mark the rollup refresh it holds.
 
 - Append-only datasets (fills, vp_changes, marks): each publication writes only the rows new since the last
   one, as a new part file; the cost is proportional to what is new, not to the history.
-- ``orders`` (statuses change) and ``vp_eod`` (a day's row changes with each event of the day): the
-  partitions of the dates that changed are rewritten.
+- ``orders`` (statuses change), ``vp_eod`` (a day's row changes with each event of the day) and ``vp_equity``
+  (new samples, and a VP's rows after a late fill): the partitions of the dates that changed are rewritten.
 - A date with many parts is compacted into one file.
 - Every file is written under a temporary name and renamed into place, then the manifest is replaced the
   same way: a reader (``hedgestack.analytics.open``) reads exactly the files one manifest lists, so it never
@@ -48,7 +50,10 @@ GRACE_SECONDS = 120.0
 #: and marks in (symbol, ts) order, in row groups of 8192 rows, so a reader after one VP (or one symbol)
 #: skips the other row groups by their min/max statistics.
 PARQUET_OPTIONS = "FORMAT parquet, ROW_GROUP_SIZE 8192"
-DATASETS = ("fills", "vp_changes", "marks", "orders", "vp_eod")
+DATASETS = ("fills", "vp_changes", "marks", "orders", "vp_eod", "vp_equity")
+#: the published vp_equity: the rollup's columns in (vp_id, ts) order within each date, so one VP's curve reads
+#: only its row groups
+EQUITY_SOURCE = "SELECT * EXCLUDE (gen), CAST(epoch_ms(ts) AS DATE) AS date FROM vp_equity"
 
 #: the columns of a published fills row: the fills view's, then the booked VP's projection
 FILL_SELECT = """seq, ts, trade_id, order_id, client_order_id, coalesce(booked_vp_id, vp_id) AS vp_id, vp_name,
@@ -115,6 +120,7 @@ class Publisher:
                 report.files[dataset] = self._append(cur, dataset, source, marks_upto if dataset == "marks" else upto)
             report.files["orders"] = self._orders(cur, upto)
             report.files["vp_eod"] = self._eod(cur, upto)
+            report.files["vp_equity"] = self._equity(cur)
             return report
 
     # -- append-only datasets ---------------------------------------------------------------------
@@ -195,6 +201,21 @@ class Publisher:
         dates = [row[0] for row in cur.execute("SELECT DISTINCT day FROM vp_eod WHERE seq > ? AND seq <= ?",
                                                [since, mark]).fetchall()]
         return self._rewrite_dates(cur, base, manifest, "SELECT *, day AS date FROM vp_eod", dates, mark, "eod")
+
+    def _equity(self, cur: duckdb.DuckDBPyConnection) -> int:
+        """The vp_equity rollup (refreshed by :meth:`_eod`): the dates of the rows written by the refreshes
+        since the last time (a late fill's recomputed rows included); the manifest's mark is the refresh."""
+        base = self.root / "vp_equity"
+        manifest = read_manifest(base)
+        since = max(int(manifest["mark"]), 0)
+        gen = self.log.equity_mark_from(cur)["gen"]
+        if gen <= since:
+            self._retire(base, manifest, [])
+            return 0
+        dates = [row[0] for row in cur.execute("SELECT DISTINCT CAST(epoch_ms(ts) AS DATE) FROM vp_equity "
+                                               "WHERE gen > ?", [since]).fetchall()]
+        return self._rewrite_dates(cur, base, manifest, f"SELECT * FROM ({EQUITY_SOURCE}) ORDER BY vp_id, ts",
+                                   dates, gen, "equity")
 
     def _rewrite_dates(self, cur: duckdb.DuckDBPyConnection, base: Path, manifest: dict[str, Any], source: str,
                        dates: list[Any], mark: int, stem: str) -> int:

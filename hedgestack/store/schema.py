@@ -17,6 +17,9 @@ half-even there, while the events keep it exactly.
 ``vp_eod`` is a rollup of ``vp_history``: the last row per VP per UTC day (by seq), maintained incrementally
 up to the seq in ``meta['rollup:vp_eod']`` (:meth:`hedgestack.store.eventlog.EventLog.refresh_rollups`).
 The ``vp_eod_current`` view adds the rows after that mark, so it is exact whenever it is read.
+``vp_equity`` is a rollup of ``vp_history`` valued at ``marks``: each VP's equity at each kept mark sample
+(:data:`EQUITY_COLUMNS`), computed once per sample by ``refresh_rollups`` from the watermarks in
+``meta['rollup:vp_equity']`` (:meth:`hedgestack.store.eventlog.EventLog.refresh_rollups` gives the rules).
 ``snapshots`` hold serialized ledgers to speed up a cold start; replay from zero always gives the same state.
 
 Version 3 (typed decimals, ``vp_eod``) replaced version 2 (decimals as text); a version-2 file is migrated
@@ -31,6 +34,10 @@ DEC = "DECIMAL(38, 18)"
 #: DECIMAL(38, 18) price is a DECIMAL(38, 28) with no rescaling (rescaling a 128-bit decimal is slow)
 QTY = "DECIMAL(38, 10)"
 ROLLUP_MARK = "rollup:vp_eod"
+#: meta key of the vp_equity rollup: JSON {"seq": history seq folded, "ts": mark ts computed, "gen": refreshes}
+EQUITY_MARK = "rollup:vp_equity"
+#: an exact product of a quantity and a price (DECIMAL(38, 10) x DECIMAL(38, 18)), as the equity curve keeps it
+EQ = "DECIMAL(38, 28)"
 
 FILL_COLUMNS = ("symbol", "trade_id", "order_id", "client_order_id", "vp_id", "side", "position_side", "qty",
                 "price", "commission", "commission_asset", "exchange_rp", "maker")
@@ -94,6 +101,25 @@ DDL = [
         funding {DEC} NOT NULL,
         archived BOOLEAN NOT NULL,
         PRIMARY KEY (vp_id, day)
+    )""",
+    # The equity of each VP at each kept mark sample, maintained by EventLog.refresh_rollups (see
+    # EQUITY_COLUMNS); ``gen`` is the refresh that wrote the row (the publisher rewrites the dates it touched).
+    f"""CREATE TABLE IF NOT EXISTS vp_equity (
+        vp_id VARCHAR NOT NULL,
+        vp_name VARCHAR NOT NULL,
+        symbol VARCHAR NOT NULL,
+        position_side VARCHAR NOT NULL,
+        ts BIGINT NOT NULL,
+        mark {DEC} NOT NULL,
+        net_qty {QTY} NOT NULL,
+        avg_entry {DEC} NOT NULL,
+        realized {DEC} NOT NULL,
+        unrealized {EQ} NOT NULL,
+        equity {EQ} NOT NULL,
+        fees {DEC} NOT NULL,
+        funding {DEC} NOT NULL,
+        net_equity {EQ} NOT NULL,
+        gen BIGINT NOT NULL
     )""",
 ]
 
@@ -169,6 +195,48 @@ GROUP BY vp_id, day"""
 VP_EOD_VIEW = ("CREATE OR REPLACE VIEW vp_eod_current AS "
                + eod_current("vp_eod", "vp_history",
                              f"(SELECT coalesce(max(CAST(value AS BIGINT)), 0) FROM meta WHERE key = '{ROLLUP_MARK}')"))
+
+#: the columns of a vp_equity row (and of the equity curve), in table order
+EQUITY_COLUMNS = ("vp_id", "vp_name", "symbol", "position_side", "ts", "mark", "net_qty", "avg_entry", "realized",
+                  "unrealized", "equity", "fees", "funding", "net_equity")
+
+
+def unrealized_sql(qty: str, mark: str, avg: str, sign: str) -> str:
+    """``d x qty x (mark - avg)``: DECIMAL(38, 10) x DECIMAL(38, 18) = an exact DECIMAL(38, 28), left at that
+    scale (rescaling a 128-bit decimal costs ~1 µs a value: more than the rest of an equity curve)."""
+    return f"({sign} * CAST({qty} AS {QTY}) * (CAST({mark} AS {DEC}) - CAST({avg} AS {DEC})))"
+
+
+def equity_rows(grid: str, states: str) -> str:
+    """SQL: the :data:`EQUITY_COLUMNS` of each mark sample of ``grid`` (vp_id, symbol, ts, mark, k) valued
+    with the VP's state of ``states`` (vp_id, name, position_side, net_qty, avg_entry, realized_pnl, fees,
+    funding, k) as of it: the row with the greatest key ``k`` not above the sample's (an ASOF join). Keys are
+    ``ts * 10^12 + seq`` (a sample: ``ts * 10^12 + 10^12 - 1``, after every row of its millisecond). A sample
+    with no state before it (before the VP's first row) gives no row."""
+    return f"""
+SELECT vp_id, vp_name, symbol, position_side, ts, mark, net_qty, avg_entry, realized, unrealized,
+       realized + unrealized AS equity, fees, funding, realized + unrealized - fees + funding AS net_equity
+FROM (SELECT g.vp_id, r.name AS vp_name, g.symbol, r.position_side, g.ts, g.mark, r.net_qty, r.avg_entry,
+             r.realized_pnl AS realized, r.fees, r.funding,
+             {unrealized_sql('r.net_qty', 'g.mark', 'r.avg_entry',
+                             "(CASE r.position_side WHEN 'LONG' THEN 1 ELSE -1 END)")} AS unrealized
+      FROM {grid} g ASOF JOIN {states} r ON g.vp_id = r.vp_id AND g.k >= r.k)"""
+
+
+def equity_from_scratch(history: str = "vp_history", marks: str = "marks") -> str:
+    """SQL: the whole equity curve of every VP of ``history`` at every sample of ``marks`` from its first row
+    (what the incremental ``vp_equity`` must equal; demo-data writes it this way)."""
+    return equity_rows(
+        f"(SELECT v.vp_id, m.symbol, m.ts, m.mark, {SAMPLE_KEY.replace('ts', 'm.ts')} AS k "
+        f"FROM (SELECT DISTINCT vp_id, symbol FROM {history}) v JOIN {marks} m ON m.symbol = v.symbol)",
+        f"(SELECT vp_id, name, position_side, net_qty, avg_entry, realized_pnl, fees, funding, {HISTORY_KEY} AS k "
+        f"FROM {history})")
+
+
+#: (ts, seq) as one sortable key (ts in ms, seq below 10^12); a mark sample's key comes after its whole ms
+HISTORY_KEY = "(CAST(ts AS HUGEINT) * 1000000000000 + seq)"
+SAMPLE_KEY = "(CAST(ts AS HUGEINT) * 1000000000000 + 999999999999)"
+
 
 ORDERS_VIEW = f"""
 CREATE OR REPLACE VIEW orders AS

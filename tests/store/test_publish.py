@@ -43,4 +43,5 @@ def test_incremental_parts_compaction_and_retirement(tmp_path: Path, monkeypatch
         frame = reader.fills()
         assert frame["trade_id"].to_list() == list(range(1, 8))
         assert frame["realized_pnl"].to_list()[-1] == Decimal("0.01")  # 0.001 × (110 − 100)
-        assert publisher.publish().files == {"fills": 0, "vp_changes": 0, "marks": 0, "orders": 0, "vp_eod": 0}
+        assert publisher.publish().files == {"fills": 0, "vp_changes": 0, "marks": 0, "orders": 0, "vp_eod": 0,
+                                            "vp_equity": 0}
