@@ -119,6 +119,8 @@ def now_ms() -> int:
 #: arrive: python-binance signs with recvWindow = 10 s, so 10 s after our last attempt (plus a second); for
 #: an intent an earlier process left PENDING (its last attempt unknown, retries included), a minute after it.
 NEVER_RECEIVED_AFTER_MS = 11_000
+#: Deferred appends (exchange answers, TP/SL statuses) are committed at the latest this long after.
+DEFER_MS = 5
 NEVER_RECEIVED_AFTER_RESTART_MS = 60_000
 
 
@@ -209,6 +211,7 @@ class Terminal:
         self._tasks: list[asyncio.Task[Any]] = []
         self._mark_buffer: list[tuple[str, int, Decimal]] = []
         self._in_flight: set[str] = set()  # clientOrderIds whose create request has not returned yet
+        self._deferred_write_due = False
         self._last_attempt: dict[str, int] = {}  # clientOrderId → when its create request gave up (answer lost)
         self._last_mark_sample: dict[str, int] = {}
         self._mark_sent: dict[str, tuple[float, Decimal, Decimal | None]] = {}  # loop time, mark, rate
@@ -459,8 +462,16 @@ class Terminal:
             raise ValidationError(f"symbol {symbol!r} is not traded here; symbols: {list(self.symbols)}",
                                   code="UNKNOWN_SYMBOL") from None
 
-    def _append(self, events: list[Event]) -> AppendResult:
-        result = self._store().append(events)
+    def _append(self, events: list[Event], *, defer: bool = False) -> AppendResult:
+        """Append, fold and announce. ``defer``: group-commit these (an exchange answer or a TP/SL status, which
+        the exchange can tell again): they are written with the next append or within DEFER_MS."""
+        result = self._store().append(events, defer=defer)
+        if defer and result.appended and not self._deferred_write_due:
+            try:
+                asyncio.get_running_loop().call_later(DEFER_MS / 1000, self._write_deferred)
+                self._deferred_write_due = True
+            except RuntimeError:  # not on a loop: no group to wait for
+                self._store().write_deferred()
         skipped = len(events) - len(result.appended)
         if skipped:
             self.stats.duplicates += skipped
@@ -472,6 +483,15 @@ class Terminal:
             if problems:
                 log.error("invariants broken: %s", problems)
         return result
+
+    def _write_deferred(self) -> None:
+        self._deferred_write_due = False
+        if self.log_store is None:
+            return
+        try:
+            self.log_store.write_deferred()
+        except Exception:  # noqa: BLE001 - the next append writes them, or the store replays on failure
+            log.exception("writing deferred events failed")
 
     def _announce(self, result: AppendResult) -> None:
         """Publish what an append changed, on the bus."""
@@ -675,14 +695,14 @@ class Terminal:
                 update = answers.from_order_row(cid, await self.venue.new_order(**params))
         except VenueRejected as exc:
             self._append([OrderUpdate(ts=now_ms(), client_order_id=cid, status=OrderStatus.REJECTED,
-                                      reason=f"Binance {exc.binance_code}: {exc.message}")])
+                                      reason=f"Binance {exc.binance_code}: {exc.message}")], defer=True)
             raise
         except AnswerLost:
             self._last_attempt[cid] = now_ms()
             update = await self._resolve_lost(cid)
             if update is None:
                 return {"orderId": None, "clientOrderId": cid, "status": str(OrderStatus.PENDING)}
-        self._append([update])
+        self._append([update], defer=True)
         order = self.ledger.orders[cid]
         if role is OrderRole.CLOSE or order.status in (OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED):
             self.tpsl.request(vp_id)
@@ -778,7 +798,7 @@ class Terminal:
             update = await self._resolve_lost(order.client_order_id)
             if update is None:
                 raise
-        self._append([update])
+        self._append([update], defer=True)
         self.tpsl.request(order.vp_id)
         ident = order.order_id if order.order_id is not None else order.algo_id
         return {"orderId": None if ident is None else str(ident), "status": str(self.ledger.orders[
@@ -1162,7 +1182,8 @@ class Terminal:
         events = [event for group, _ in batch for event in group]
         if not events:
             return
-        result = self._append(events)
+        # order updates alone are group-committed; a batch with a fill is durable before it is published
+        result = self._append(events, defer=not any(type(e) is Fill for e in events))
         for vp_id in result.touched:
             self.tpsl.request(vp_id)
         for _, order in batch:
@@ -1179,7 +1200,7 @@ class Terminal:
             return
         self._append([OrderUpdate(ts=msg.event_time, client_order_id=order.client_order_id, status=status,
                                   algo_id=msg.algo_id, actual_order_id=msg.actual_order_id,
-                                  executed_qty=msg.executed_qty, reason=msg.reason)])
+                                  executed_qty=msg.executed_qty, reason=msg.reason)], defer=True)
         if order.role in (OrderRole.TP, OrderRole.SL):
             self.tpsl.on_leg_update(order, status, msg.executed_qty or ZERO)
 

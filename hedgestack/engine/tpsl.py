@@ -197,7 +197,7 @@ class TpSlManager:
         vp = t.ledger.vps[vp_id]
         if vp.sync_status is status and vp.sync_reason == reason:
             return
-        t._append([TpSlSync(ts=_now(), vp_id=vp_id, status=status, reason=reason)])
+        t._append([TpSlSync(ts=_now(), vp_id=vp_id, status=status, reason=reason)], defer=True)
         legs = {leg.role: leg for leg in self._legs(vp_id)}
 
         def ident(role: OrderRole) -> str | None:
