@@ -67,7 +67,8 @@ def build_terminal(args: argparse.Namespace, settings: Any) -> Terminal:
 
 
 def dashboard_factory(terminal: Terminal) -> Any:
-    """``hedgestack.ui.dashboard(terminal)``, imported per session; a notice page if the UI is absent."""
+    """The dashboard page (``hedgestack.ui.dashboard(terminal).template()``), imported per session; a notice
+    page if the UI is absent."""
     def factory() -> Any:
         import panel as pn
 
@@ -76,7 +77,7 @@ def dashboard_factory(terminal: Terminal) -> Any:
         except ImportError as exc:
             return pn.pane.Markdown(f"# hedgestack\n\nThe dashboard is not installed ({exc}). The API is served "
                                     "at `/v1` (see `/v1/openapi.json`) and events at `/v1/stream`.")
-        return dashboard(terminal)
+        return dashboard(terminal).template()
 
     return factory
 

@@ -1,24 +1,30 @@
 """``dashboard(terminal)``: the one factory, identical inline in a notebook and under ``panel serve``.
 
 Per session: one ``Dashboard`` (its own view-models and widgets) with a ``SessionFeed`` registered on the
-terminal's ``Pump``. Engine events are pushed (never polled); a 1 s tick on the session's loop reads the
-terminal's marks, connection and wallet (three attribute reads) and asks the engine for the few VPs whose
-mark moved, so uPnL stays live; a full ``state()`` is loaded once and again every ``RESYNC_S`` seconds.
+terminal's ``Pump``. Everything is pushed by the engine's bus, nothing is polled: fills, orders and VPs, the
+marks with the open VPs' uPnL (``MARK_PRICE``, throttled per symbol by the engine) and the connection state
+(``CONNECTION_STATE``). The wallet balance is read from the terminal (an attribute) after each batch, since
+whatever changes it (a fill, funding, a backfill) arrives as a batch. A full ``state()`` is loaded once, and
+again when the connection comes back to LIVE after a reconnect.
+
+Served (``hedgestack serve``, ``panel serve notebooks/terminal.ipynb``) the page is ``Dashboard.template()``,
+a ``BootstrapTemplate`` (status in the header bar, order ticket and VP creation in the sidebar); inline in a
+notebook it is the plain layout ``Dashboard.__panel__()``.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from concurrent.futures import Future
 from typing import Any
 
 import panel as pn
 import param
 
-from hedgestack.ui.models import CreateVpModel, OrderTicketModel, TerminalModel, VpActionsModel, dec, fmt
+from hedgestack.ui.models import CreateVpModel, OrderTicketModel, TerminalModel, VpActionsModel, fmt
 from hedgestack.ui.pump import Pump, SessionFeed
 from hedgestack.ui.views import (
+    Commands,
     CreateVpView,
     Header,
     OrdersView,
@@ -32,9 +38,8 @@ from hedgestack.ui.views import (
 
 log = logging.getLogger("hedgestack.ui")
 
-#: a full state() reload this often (seconds): insurance, not the update path
-RESYNC_S = 60.0
-TICK_MS = 1000
+#: inline (no server document to tick): how often the notebook's session drains its feed (ms)
+INLINE_DRAIN_MS = 100
 
 
 class Dashboard(pn.viewable.Viewer):
@@ -55,20 +60,21 @@ class Dashboard(pn.viewable.Viewer):
         # (VP updates are whole rows, fills and orders keyed, so applying one twice is harmless)
         self.feed = SessionFeed(self._apply, None)
         self._remove = Pump.for_terminal(terminal).add(self.feed)
-        self._last_resync = time.monotonic()
-        self._last_marks: dict[str, str] = {}
         self._callbacks: list[Any] = []
         self._started = False
+        self._activated = False
         self.model.load(terminal.sync.state(recent_fills=200), self._order_history())
+        self.commands = Commands(terminal, self.feed.send)
+        acting = {"terminal": terminal, "commands": self.commands}
         self.header = Header(model=self.model)
         self.positions = PositionsView(model=self.model, actions=self.actions)
-        self.vp_actions = VpActionsView(model=self.model, actions=self.actions, terminal=terminal)
-        self.order_ticket = OrderTicket(model=self.model, ticket=self.ticket, terminal=terminal)
+        self.vp_actions = VpActionsView(model=self.model, actions=self.actions, **acting)
+        self.order_ticket = OrderTicket(model=self.model, ticket=self.ticket, **acting)
         self.chart = PriceChart(model=self.model, actions=self.actions, ticket=self.ticket, terminal=terminal)
         self.pnl = PnlPlot(model=self.model)
-        self.orders = OrdersView(model=self.model, terminal=terminal)
-        self.reconcile = ReconcileView(model=self.model, terminal=terminal)
-        self.create_vp = CreateVpView(model=self.creator, terminal=terminal)
+        self.orders = OrdersView(model=self.model, **acting)
+        self.reconcile = ReconcileView(model=self.model, **acting)
+        self.create_vp = CreateVpView(model=self.creator, **acting)
         self._layout: pn.viewable.Viewable | None = None
 
     # -- data ------------------------------------------------------------------------------------
@@ -91,42 +97,30 @@ class Dashboard(pn.viewable.Viewer):
                 for r in rows]
 
     def _apply(self, batch: list[dict[str, Any]]) -> None:
-        """Fold a batch into the view-model; the views re-render once each (inside one hold)."""
+        """Fold a batch into the view-model and show the commands' answers; the views re-render once each
+        (inside one hold)."""
         with pn.io.hold():
+            previous = self.model.connection
             self.model.apply(batch)
+            wallet = self.terminal.wallet_balance
+            self.model.wallet_balance = fmt(wallet, 2) if wallet is not None else ""
+            for env in batch:
+                if env["type"] == "COMMAND_DONE":  # a command's answer (see views.Commands)
+                    env["payload"]()
+            if self.model.connection == "LIVE" and previous == "SYNCING":
+                self._submit(self.terminal.state(recent_fills=0), "RESYNC")
 
     def _submit(self, coro: Any, kind: str) -> None:
         """Run an engine coroutine; its result comes back through the feed as a ``kind`` envelope."""
         def done(fut: Future[Any]) -> None:
             if fut.cancelled() or fut.exception() is not None:
                 return
-            self.feed.push({"type": kind, "payload": fut.result(), "ts": 0})
+            self.feed.send({"type": kind, "payload": fut.result(), "ts": 0})
 
         try:
             self.terminal.submit(coro).add_done_callback(done)
         except Exception:  # noqa: BLE001 - the terminal stopped
             coro.close()
-
-    def tick(self) -> None:
-        """Once a second on the session's loop: marks, connection and wallet; the VPs whose mark moved."""
-        t, m = self.terminal, self.model
-        if getattr(t, "connection", "STOPPED") == "STOPPED":
-            m.connection = "STOPPED"
-            return
-        marks = {s: str(v) for s, v in dict(t.marks).items()}
-        wallet = t.wallet_balance
-        m.param.update(connection=t.connection, wallet_balance=fmt(wallet, 2) if wallet is not None else "")
-        moved = {s for s, v in marks.items() if self._last_marks.get(s) != v}
-        self._last_marks = marks
-        if moved:
-            m.marks.update(marks)
-            m.marks_version += 1
-            for vp in m.live_vps(include_system=True):
-                if vp["symbol"] in moved and dec(vp["net_qty"]) != 0:
-                    self._submit(t.vp(vp["id"]), "VP_REFRESH")
-        if time.monotonic() - self._last_resync > RESYNC_S:
-            self._last_resync = time.monotonic()
-            self._submit(t.state(recent_fills=0), "RESYNC")
 
     # -- session lifecycle -----------------------------------------------------------------------
     def _start(self, doc: Any | None) -> None:
@@ -134,9 +128,8 @@ class Dashboard(pn.viewable.Viewer):
             return
         self._started = True
         self.feed.attach(doc)
-        self._callbacks.append(pn.state.add_periodic_callback(self.tick, period=TICK_MS))
         if doc is None:  # inline: no server document to tick, drain on a short period
-            self._callbacks.append(pn.state.add_periodic_callback(self.feed.drain, period=100))
+            self._callbacks.append(pn.state.add_periodic_callback(self.feed.drain, period=INLINE_DRAIN_MS))
         else:
             def destroyed(_ctx: Any, remove: Any = self._remove, callbacks: list[Any] = self._callbacks) -> None:
                 remove()
@@ -152,13 +145,21 @@ class Dashboard(pn.viewable.Viewer):
         for cb in self._callbacks:
             cb.stop()
 
+    def _activate(self) -> None:
+        """Start the updates once the page is loaded (served) or now (inline)."""
+        if self._activated:
+            return
+        self._activated = True
+        doc = pn.state.curdoc
+        if doc is not None and doc.session_context is not None:
+            pn.state.onload(lambda doc=doc: self._start(doc))
+        else:
+            self._start(None)
+
     def __panel__(self) -> pn.viewable.Viewable:
+        """The plain layout (inline in a notebook): header, chart and ticket, positions, cards, orders."""
         if self._layout is None:
-            doc = pn.state.curdoc
-            if doc is not None and doc.session_context is not None:
-                pn.state.onload(lambda doc=doc: self._start(doc))
-            else:
-                self._start(None)
+            self._activate()
             self._layout = pn.Column(
                 self.header,
                 pn.Row(pn.Column(self.chart, self.pnl, sizing_mode="stretch_width"), self.order_ticket,
@@ -170,8 +171,23 @@ class Dashboard(pn.viewable.Viewer):
                 sizing_mode="stretch_width", css_classes=["hs-dashboard"])
         return self._layout
 
+    def template(self, title: str = "hedgestack") -> pn.template.BootstrapTemplate:
+        """The served page: status in the header bar, order ticket and VP creation in the sidebar, the rest
+        in the main area. Bootstrap's CSS/JS are bundled with Panel and served locally; unlike the Fast
+        templates it loads no web font from Google, so the page makes no off-site request."""
+        self._activate()
+        return pn.template.BootstrapTemplate(
+            title=title, header=[Header(model=self.model, in_bar=True)],
+            sidebar=[self.order_ticket, self.create_vp], sidebar_width=330,
+            main=[pn.Column(self.chart, self.pnl, sizing_mode="stretch_width"),
+                  pn.pane.Markdown("#### Positions", margin=(0, 5)), self.positions,
+                  pn.Row(self.vp_actions, self.reconcile), self.orders],
+            header_background="#111827", header_color="#f3f4f6", main_max_width="")
+
     def servable(self, title: str | None = None, **kwargs: Any) -> Any:  # type: ignore[override]
-        """Served: the dashboard under a page title; inline: shown bare (same code in both)."""
+        """Served (``panel serve``): the template page; inline: the plain layout (same code in both)."""
+        if pn.state.served:
+            return self.template(title or "hedgestack").servable(**kwargs)
         return self.__panel__().servable(title=title or "hedgestack", **kwargs)
 
 

@@ -6,6 +6,7 @@ are only formatted, summed for display, or compared for change here.
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -84,12 +85,12 @@ class TerminalModel(param.Parameterized):
 
     # -- events ----------------------------------------------------------------------------------
     def apply(self, envelopes: list[dict[str, Any]]) -> set[str]:
-        """Fold a batch of bus envelopes (and the UI's own refresh envelopes); returns what changed."""
+        """Fold a batch of bus envelopes (and the UI's own ``RESYNC`` snapshots); returns what changed."""
         changed: set[str] = set()
         for env in envelopes:
             kind, payload = env["type"], env["payload"]
             self.last_applied_ts = max(self.last_applied_ts, int(env.get("ts") or 0))
-            if kind in ("VIRTUAL_POSITION_UPDATE", "VP_REFRESH"):
+            if kind == "VIRTUAL_POSITION_UPDATE":
                 self.vps[payload["id"]] = payload
                 self._pnl_point(payload)
                 changed.add("positions")
@@ -113,11 +114,17 @@ class TerminalModel(param.Parameterized):
                     changed.add("positions")
             elif kind == "WS_RECONNECT":
                 self.connection = payload.get("state", self.connection)
-            elif kind == "MARKS":
-                self.marks.update(payload)
+            elif kind == "CONNECTION_STATE":
+                self.connection = payload["state"]
+            elif kind == "MARK_PRICE":
+                self.marks[payload["symbol"]] = payload["markPrice"]
                 changed.add("marks")
-            elif kind == "HEADER":
-                self.param.update(**payload)
+                for row in payload["virtual_positions"]:
+                    vp = self.vps.get(row["id"])
+                    if vp is not None:
+                        vp.update(mark_price=row["mark_price"], unrealized_pnl=row["unrealized_pnl"])
+                        self._pnl_point(vp)
+                        changed.add("positions")
             elif kind == "RESYNC":
                 self.load(payload)
                 changed.update({"positions", "orders", "fills"})
@@ -136,8 +143,6 @@ class TerminalModel(param.Parameterized):
         if vp.get("archived"):
             return
         total = dec(vp["net_pnl"]) + dec(vp["unrealized_pnl"])
-        import time
-
         self.pnl_points.append((vp["id"], vp["name"], int(time.time() * 1000), float(total)))
 
     # -- queries for the views -------------------------------------------------------------------

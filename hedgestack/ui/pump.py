@@ -1,15 +1,20 @@
 """The streaming pump: engine bus events → each browser session, coalesced on the session's own loop.
 
 One ``Pump`` per terminal lives in ``pn.state.cache``; it holds one bus listener (called on the terminal's
-thread) that only appends the envelope to each session's ``SessionFeed`` and asks that session's Bokeh
-document for a tick (``add_next_tick_callback`` is the one thread-safe document call). The feed then flushes
-on the session's loop: at once after a quiet spell, else at most one batch every ``MIN_INTERVAL`` seconds,
-so bursts never back the browser up (stack-notes: p99 ~220 ms at 200 fills/s, one update per fill backs
-up to seconds). Without a server document (inline in a notebook) a periodic callback drains the feed.
+thread, inside the engine's loop) that only appends the envelope to each session's ``SessionFeed``. The
+sessions are woken once per engine step: the listener asks the engine's loop to call ``_kick`` *after* the
+step that published (``call_soon``), so everything one engine action publishes together (a fill's FILL,
+ORDER_UPSERT and VIRTUAL_POSITION_UPDATE) goes out as one batch without waiting a fixed time. ``_kick``
+asks each woken session's Bokeh document for a tick (``add_next_tick_callback``, the one thread-safe
+document call). On the session's loop the feed then flushes at once (1 ms) when it has been quiet for
+``MIN_INTERVAL``, else when ``MIN_INTERVAL`` has passed since its last batch, so bursts never back the
+browser up (stack-notes: one update per fill at 100 fills/s backs the browser up by seconds). Without a
+server document (inline in a notebook) a periodic callback drains the feed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable
@@ -19,16 +24,13 @@ import panel as pn
 
 Envelope = dict[str, Any]
 
-#: at most one batch per session this often (seconds) while events keep coming
+#: at most one batch per session this often (seconds) while events keep coming; the first after a quiet
+#: spell goes at once
 MIN_INTERVAL = 0.1
-#: after a quiet spell, wait this long (seconds) before flushing: one engine action publishes a few envelopes
-#: within ~1 ms (a fill: FILL, VIRTUAL_POSITION_UPDATE, EXTERNAL_POSITION_UPDATE), which then go out as one
-#: batch instead of a batch and a second one MIN_INTERVAL later
-GATHER = 0.004
 
 
 class SessionFeed:
-    """The queue of one session; ``push`` from any thread, ``apply`` runs on the session's loop."""
+    """The queue of one session; ``push``/``send`` from any thread, ``flush`` runs on the session's loop."""
 
     def __init__(self, apply: Callable[[list[Envelope]], None], doc: Any | None) -> None:
         self._apply = apply
@@ -38,6 +40,9 @@ class SessionFeed:
         self._scheduled = False
         self._last_flush = 0.0
         self.closed = False
+        #: batches applied and envelopes in them (for benchmarks and tests)
+        self.batches = 0
+        self.envelopes = 0
 
     @property
     def server_mode(self) -> bool:
@@ -49,24 +54,39 @@ class SessionFeed:
             self._doc = doc
             self._scheduled = False
 
-    def push(self, envelope: Envelope) -> None:
+    def push(self, envelope: Envelope) -> bool:
+        """Queue ``envelope``; True when the session needs a ``kick`` (nothing was scheduled yet)."""
         with self._lock:
             if self.closed:
-                return
+                return False
             self._queue.append(envelope)
-            if self._scheduled:
-                return
+            if self._scheduled or self._doc is None:
+                return False
             self._scheduled = True
-        if self._doc is not None:
-            try:
-                self._doc.add_next_tick_callback(self._tick)
-            except Exception:  # noqa: BLE001 - the session is gone
-                self.close()
+            return True
+
+    def send(self, envelope: Envelope) -> None:
+        """Queue ``envelope`` and wake the session (for envelopes that do not come through the bus)."""
+        if self.push(envelope):
+            self.kick()
+
+    def kick(self) -> None:
+        """Ask the session's document for a tick (thread-safe)."""
+        doc = self._doc
+        if doc is None:
+            return
+        try:
+            doc.add_next_tick_callback(self._tick)
+        except Exception:  # noqa: BLE001 - the session is gone
+            self.close()
 
     def _tick(self) -> None:
-        wait = max(GATHER, self._last_flush + MIN_INTERVAL - time.monotonic())
+        wait = self._last_flush + MIN_INTERVAL - time.monotonic()
         if self._doc is not None:
-            self._doc.add_timeout_callback(self.flush, int(wait * 1000) + 1)
+            # always through a timeout callback, even when quiet (1 ms): applying the batch inside this
+            # next-tick callback loses what an async widget callback changed in the same loop iteration
+            # (seen: a command's result text that never reached the browser)
+            self._doc.add_timeout_callback(self.flush, max(1, int(wait * 1000) + 1))
             return
         self.flush()
 
@@ -75,8 +95,10 @@ class SessionFeed:
         with self._lock:
             batch, self._queue = self._queue, []
             self._scheduled = False
-        self._last_flush = time.monotonic()
         if batch and not self.closed:
+            self._last_flush = time.monotonic()
+            self.batches += 1
+            self.envelopes += len(batch)
             self._apply(batch)
 
     def drain(self) -> None:
@@ -98,6 +120,8 @@ class Pump:
     def __init__(self, terminal: Any) -> None:
         self._feeds: list[SessionFeed] = []
         self._lock = threading.Lock()
+        self._woken: list[SessionFeed] = []
+        self._kick_scheduled = False
         self._remove = terminal.bus.add_listener(self._on_event)
 
     @classmethod
@@ -110,8 +134,25 @@ class Pump:
         return pump
 
     def _on_event(self, envelope: Envelope) -> None:  # on the terminal's thread: never block
-        for feed in self._feeds:
-            feed.push(envelope)
+        woken = [feed for feed in self._feeds if feed.push(envelope)]
+        if not woken:
+            return
+        with self._lock:
+            self._woken.extend(woken)
+            if self._kick_scheduled:
+                return
+            self._kick_scheduled = True
+        try:
+            asyncio.get_running_loop().call_soon(self._kick)  # after the engine step that published
+        except RuntimeError:  # published outside a loop: wake the sessions now
+            self._kick()
+
+    def _kick(self) -> None:
+        with self._lock:
+            woken, self._woken = self._woken, []
+            self._kick_scheduled = False
+        for feed in woken:
+            feed.kick()
 
     def add(self, feed: SessionFeed) -> Callable[[], None]:
         with self._lock:

@@ -7,16 +7,18 @@ business rule: closes, TP/SL, transfers and reconciles are engine commands whose
 
 from __future__ import annotations
 
+import functools
 import heapq
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from concurrent.futures import Future
 from decimal import Decimal
 from typing import Any
 
 import pandas as pd
 import panel as pn
 import param
-from bokeh.models import ColumnDataSource, Span
+from bokeh.models import ColumnDataSource, DatetimeTickFormatter, Span
 from bokeh.palettes import Category10_10
 from bokeh.plotting import figure
 
@@ -32,24 +34,49 @@ from hedgestack.ui.models import (
 )
 
 
-async def run_command(target: param.Parameterized, call: Callable[[], Awaitable[Any]],
-                      done: str | Callable[[Any], str] = "done") -> Any:
-    """Await an engine command; put its refusal (code: message) or a short result on ``target``."""
-    with param.edit_constant(target):
-        target.param.update(error="", result="…")
-    try:
-        result = await call()
-    except HedgestackError as exc:
+class Commands:
+    """Runs the engine commands of one session without awaiting them on the session's loop.
+
+    ``run`` is called from a widget callback: it shows "…", submits the command to the terminal's loop and
+    returns. The answer comes back through the session's feed (``deliver``) as a ``COMMAND_DONE`` envelope
+    and is shown when the feed applies its batch, with the engine's updates, on the same path. (Awaiting
+    the engine inside an async widget callback lost document updates now and then: a result text or a table
+    change that never reached the browser, when the callback resumed while the feed applied a batch.)
+    A refusal is shown as ``code: message`` next to the control that caused it."""
+
+    def __init__(self, terminal: Any, deliver: Callable[[dict[str, Any]], None]) -> None:
+        self.terminal = terminal
+        self.deliver = deliver
+
+    def run(self, target: param.Parameterized, call: Callable[[], Coroutine[Any, Any, Any]],
+            done: str | Callable[[Any], str] = "done") -> None:
         with param.edit_constant(target):
+            target.param.update(error="", result="…")
+        try:
+            future = self.terminal.submit(call())
+        except Exception as exc:  # noqa: BLE001 - shown, never swallowed silently
+            show_outcome(target, None, exc, done)
+            return
+
+        def answered(fut: Future[Any]) -> None:
+            exc = fut.exception() if not fut.cancelled() else RuntimeError("cancelled")
+            result = None if exc is not None else fut.result()
+            self.deliver({"type": "COMMAND_DONE", "ts": 0,
+                          "payload": functools.partial(show_outcome, target, result, exc, done)})
+
+        future.add_done_callback(answered)
+
+
+def show_outcome(target: param.Parameterized, result: Any, exc: BaseException | None,
+                 done: str | Callable[[Any], str]) -> None:
+    """Put a command's refusal (code: message) or a short result on ``target``."""
+    with param.edit_constant(target):
+        if isinstance(exc, HedgestackError):
             target.param.update(error=f"{exc.code}: {exc.message}", result="")
-        return None
-    except Exception as exc:  # noqa: BLE001 - shown, never swallowed silently
-        with param.edit_constant(target):
+        elif exc is not None:
             target.param.update(error=f"{type(exc).__name__}: {exc}", result="")
-        return None
-    with param.edit_constant(target):
-        target.result = done(result) if callable(done) else done
-    return result
+        else:
+            target.result = done(result) if callable(done) else done
 
 
 def error_pane(model: param.Parameterized, css: str) -> pn.pane.Alert:
@@ -89,53 +116,31 @@ def set_options(select: pn.widgets.Select, options: dict[str, Any]) -> None:
         select.options = options
 
 
-#: above this share of changed cells a whole-table replacement is sent instead of a patch
-PATCH_MAX_SHARE = 0.5
-
-
 class Table(pn.widgets.Tabulator):
-    """A Tabulator whose row styles depend only on ``style_columns``: a patch that leaves those columns alone
-    keeps the computed styles instead of re-running the pandas Styler over the whole frame and re-sending
-    every cell's style (Panel does both on every ``patch``)."""
+    """A Tabulator fed with rows (dicts of display strings) through ``show``, which sends nothing when nothing
+    changed and otherwise the whole (small) value.
 
-    style_columns: tuple[str, ...] | None = None  # the columns the styles depend on (None: any)
-    _keep_style = False  # True only inside a patch that leaves style_columns alone
+    Not a ``patch`` of the changed cells: in the browser Panel's Tabulator re-renders the whole table on a
+    patch anyway (``setData`` of every row), and patched updates were lost now and then (a transfer's
+    second VP row kept its old quantity: tests/e2e/test_controls.py), which a replacement never was."""
 
-    def patch(self, patch_value: Any, as_index: bool = True) -> None:
-        cols = self.style_columns
-        self._keep_style = isinstance(patch_value, dict) and cols is not None and not set(patch_value) & set(cols)
-        try:
-            super().patch(patch_value, as_index=as_index)
-        finally:
-            self._keep_style = False
+    def __init__(self, columns: list[str], **params: Any) -> None:
+        super().__init__(frame([], columns), **params)
+        self._columns = columns
+        self._rows: list[dict[str, str]] = []
 
-    def _update_style(self, recompute: bool = True) -> None:
-        if not self._keep_style:
-            super()._update_style(recompute)
+    def show(self, rows: list[dict[str, Any]]) -> bool:
+        """Bring the table to ``rows``; False when they equal what it shows (nothing sent)."""
+        new = [{c: _cell(row.get(c)) for c in self._columns} for row in rows]
+        if new == self._rows:
+            return False
+        self._rows = new
+        self.value = frame(new, self._columns)
+        return True
 
 
-def update_table(table: pn.widgets.Tabulator, new: pd.DataFrame) -> str:
-    """Bring ``table`` to ``new`` sending as little as possible to the browser.
-
-    Same shape, same columns (and, where the frame has an ``id`` column, the same row keys in the same
-    order): only the changed cells go out as one ``patch`` (nothing at all when nothing changed). Otherwise
-    the whole value is replaced. Returns what was done: "same", "patch" or "replace".
-    """
-    old = table.value
-    if (old is not None and list(old.columns) == list(new.columns) and len(old) == len(new) and len(new)
-            and ("id" not in new.columns or old["id"].tolist() == new["id"].tolist())):
-        new = new.set_axis(old.index)
-        diff = old.ne(new)
-        if not diff.to_numpy().any():
-            return "same"
-        if diff.to_numpy().mean() <= PATCH_MAX_SHARE:
-            patch = {c: [(i, new.at[i, c]) for i in diff.index[diff[c]]] for c in new.columns if diff[c].any()}
-            table.patch(patch, as_index=True)
-            return "patch"
-    elif old is not None and len(old) == 0 and len(new) == 0 and list(old.columns) == list(new.columns):
-        return "same"
-    table.value = new
-    return "replace"
+def _cell(value: Any) -> str:
+    return "" if value is None else str(value)
 
 
 # == header ==============================================================================================
@@ -157,9 +162,12 @@ def _signed(value: str) -> str:
 
 
 class Header(pn.viewable.Viewer):
-    """Venue badge, connection state (with a spinner while syncing), wallet balance, total uPnL / net PnL."""
+    """Venue badge, connection state (with a spinner while syncing), wallet balance, total uPnL / net PnL.
+
+    ``in_bar``: shown in a template's dark header bar (no title of its own, light text)."""
 
     model = param.ClassSelector(class_=TerminalModel)
+    in_bar = param.Boolean(default=False)
 
     def _html(self, venue: str, connection: str, wallet: str, upnl: str, net: str) -> str:
         syncing = connection in ("SYNCING", "STARTING")
@@ -174,9 +182,17 @@ class Header(pn.viewable.Viewer):
         m = self.model
         body = pn.bind(self._html, m.param.venue, m.param.connection, m.param.wallet_balance, m.param.total_upnl,
                        m.param.total_net)
+        if self.in_bar:
+            return TextHTML(body, stylesheets=[_HEADER_CSS, _HEADER_BAR_CSS], css_classes=["hs-header"],
+                            margin=(14, 5), sizing_mode="stretch_width")
         return pn.Row(pn.pane.Markdown("### hedgestack", margin=(0, 20, 0, 5)),
                       TextHTML(body, stylesheets=[_HEADER_CSS], css_classes=["hs-header"], margin=(12, 5)),
                       sizing_mode="stretch_width")
+
+
+_HEADER_BAR_CSS = """
+:host {color: #f3f4f6; font-size: 15px} .hs-pos {color: #7ee787} .hs-neg {color: #ff7b72}
+"""
 
 
 # == positions ===========================================================================================
@@ -213,14 +229,14 @@ class PositionsView(pn.viewable.Viewer):
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         self.table = Table(
-            self.frame(), show_index=False, disabled=True, selectable=1, sortable=False,
+            POSITION_COLUMNS, show_index=False, disabled=True, selectable=1, sortable=False,
             hidden_columns=["id", "kind", "status"], sizing_mode="stretch_width", css_classes=["hs-positions"],
             layout="fit_data_stretch", header_align="right", text_align={c: "right" for c in POSITION_COLUMNS[5:]},
-            name="Positions")
+            widths={"Position": 160}, name="Positions")
         self.table.style.apply(_row_style, axis=1)
-        self.table.style_columns = ("kind", "status")  # what _row_style reads
         self.table.param.watch(self._on_select, "selection")
-        self.model.param.watch(lambda *_e: self.refresh(), ["positions_version"])
+        self.model.param.watch(lambda *_e: self.refresh(), ["positions_version", "marks_version"])
+        self.refresh()
 
     def rows(self) -> list[dict[str, Any]]:
         m = self.model
@@ -250,11 +266,8 @@ class PositionsView(pn.viewable.Viewer):
                         "Sync": (tpsl or {}).get("sync_status") or "" if tpsl else ""})
         return rows
 
-    def frame(self) -> pd.DataFrame:
-        return frame(self.rows(), POSITION_COLUMNS)
-
     def refresh(self) -> None:
-        update_table(self.table, self.frame())
+        self.table.show(self.rows())
 
     def _on_select(self, event: param.parameterized.Event) -> None:
         if not event.new:
@@ -274,6 +287,7 @@ class VpActionsView(pn.viewable.Viewer):
     model = param.ClassSelector(class_=TerminalModel)
     actions = param.ClassSelector(class_=VpActionsModel)
     terminal = param.Parameter()
+    commands = param.ClassSelector(class_=Commands)
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -301,36 +315,36 @@ class VpActionsView(pn.viewable.Viewer):
         with param.edit_constant(a):
             a.locked = m.locked(a.vp_id)
 
-    async def _close(self, percent: str | None) -> None:
+    def _close(self, percent: str | None) -> None:
         a = self.actions
         if a.vp_id is None:
             return
         kwargs: dict[str, Any] = {"percent": percent} if percent else {"qty": a.close_qty.strip() or None}
         if a.close_type == "LIMIT":
             kwargs["price"] = a.close_price.strip() or None
-        await run_command(a, lambda: self.terminal.close_vp(a.vp_id, a.close_type, **kwargs),
+        self.commands.run(a, lambda: self.terminal.close_vp(a.vp_id, a.close_type, **kwargs),
                           lambda r: f'close order {r.get("status", "")} ({r.get("clientOrderId", "")})')
 
-    async def _set_tpsl(self, _event: Any = None) -> None:
+    def _set_tpsl(self, _event: Any = None) -> None:
         a = self.actions
-        await run_command(a, lambda: self.terminal.set_tpsl(
+        self.commands.run(a, lambda: self.terminal.set_tpsl(
             a.vp_id, tp_price=a.tp_price.strip() or None, tp_trigger_type=a.tp_trigger,
             sl_price=a.sl_price.strip() or None, sl_trigger_type=a.sl_trigger), "TP/SL sent")
 
-    async def _clear_tpsl(self, _event: Any = None) -> None:
-        await run_command(self.actions, lambda: self.terminal.clear_tpsl(self.actions.vp_id), "TP/SL cleared")
+    def _clear_tpsl(self, _event: Any = None) -> None:
+        self.commands.run(self.actions, lambda: self.terminal.clear_tpsl(self.actions.vp_id), "TP/SL cleared")
 
-    async def _transfer(self, _event: Any = None) -> None:
+    def _transfer(self, _event: Any = None) -> None:
         a = self.actions
-        await run_command(a, lambda: self.terminal.transfer(a.vp_id, a.transfer_to, a.transfer_qty.strip()),
+        self.commands.run(a, lambda: self.terminal.transfer(a.vp_id, a.transfer_to, a.transfer_qty.strip()),
                           "transferred")
 
-    async def _rename(self, _event: Any = None) -> None:
+    def _rename(self, _event: Any = None) -> None:
         a = self.actions
-        await run_command(a, lambda: self.terminal.rename_vp(a.vp_id, a.new_name), "renamed")
+        self.commands.run(a, lambda: self.terminal.rename_vp(a.vp_id, a.new_name), "renamed")
 
-    async def _archive(self, _event: Any = None) -> None:
-        await run_command(self.actions, lambda: self.terminal.archive_vp(self.actions.vp_id), "archived")
+    def _archive(self, _event: Any = None) -> None:
+        self.commands.run(self.actions, lambda: self.terminal.archive_vp(self.actions.vp_id), "archived")
 
     def __panel__(self) -> pn.viewable.Viewable:
         a = self.actions
@@ -339,8 +353,8 @@ class VpActionsView(pn.viewable.Viewer):
         def closer(pct: str) -> pn.widgets.Button:
             button = pn.widgets.Button(name=f"{pct} %", disabled=locked, css_classes=[f"hs-close-{pct}"],
                                        button_type="warning", width=60)
-            async def click(_event: Any, pct: str = pct) -> None:
-                await self._close(pct)
+            def click(_event: Any, pct: str = pct) -> None:
+                self._close(pct)
 
             button.on_click(click)
             return button
@@ -352,7 +366,10 @@ class VpActionsView(pn.viewable.Viewer):
             b.on_click(handler)
             return b
 
-        custom = button("Close qty", "hs-close-custom", lambda *_e: self._close(None), True, "warning")
+        def close_custom(_event: Any) -> None:
+            self._close(None)
+
+        custom = button("Close qty", "hs-close-custom", close_custom, True, "warning")
         lock_note = pn.pane.Markdown(
             pn.bind(lambda lk: "**MISMATCH**: reduce and TP/SL actions are locked until this side is reconciled."
                     if lk else "", locked), css_classes=["hs-lock-note"], styles={"color": "#842029"})
@@ -390,6 +407,7 @@ class OrderTicket(pn.viewable.Viewer):
     model = param.ClassSelector(class_=TerminalModel)
     ticket = param.ClassSelector(class_=OrderTicketModel)
     terminal = param.Parameter()
+    commands = param.ClassSelector(class_=Commands)
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -420,7 +438,7 @@ class OrderTicket(pn.viewable.Viewer):
         vp = self.model.vps.get(self.ticket.vp_id or "")
         return vp is not None and (vp["positionSide"] == "LONG") == (self.ticket.action == "SELL")
 
-    async def submit(self, _event: Any = None) -> None:
+    def submit(self, _event: Any = None) -> None:
         tk, t = self.ticket, self.terminal
         if tk.vp_id is None:
             with param.edit_constant(tk):
@@ -436,7 +454,7 @@ class OrderTicket(pn.viewable.Viewer):
                 tk.vp_id, tk.action, tk.order_type, tk.qty.strip(),
                 price if tk.order_type == "LIMIT" else None, time_in_force=tif,
                 trigger_price=price if tk.order_type == "STOP_MARKET" else None, reduce_only=self._closing())
-        await run_command(tk, call, lambda r: f'{r.get("status", "")} · {r.get("clientOrderId", "")}')
+        self.commands.run(tk, call, lambda r: f'{r.get("status", "")} · {r.get("clientOrderId", "")}')
 
     def __panel__(self) -> pn.viewable.Viewable:
         tk = self.ticket
@@ -454,6 +472,14 @@ class OrderTicket(pn.viewable.Viewer):
                    pn.widgets.Select.from_param(tk.param.time_in_force, width=110)),
             submit, error_pane(tk, "hs-ticket-error"), result_pane(tk, "hs-ticket-result"),
             title="Order ticket", width=300, collapsible=False, css_classes=["hs-ticket"])
+
+
+def time_axis() -> DatetimeTickFormatter:
+    """Clock time on a chart's x axis whatever the zoom (Bokeh's default shows µs offsets on short spans).
+    One per figure: a Bokeh model belongs to one document."""
+    return DatetimeTickFormatter(microseconds="%H:%M:%S.%3N", milliseconds="%H:%M:%S.%3N", seconds="%H:%M:%S",
+                                 minsec="%H:%M:%S", minutes="%H:%M", hourmin="%H:%M", hours="%H:%M",
+                                 days="%d %b", context=None)
 
 
 # == price chart =========================================================================================
@@ -476,6 +502,7 @@ class PriceChart(pn.viewable.Viewer):
         fig.vbar("t", 45_000, "open", "close", source=self.candles, fill_color="color", line_color="color")
         fig.line("t", "mark", source=self.mark_line, color="#555", line_dash="dotted", legend_label="mark")
         fig.legend.location = "top_left"
+        fig.xaxis.formatter = time_axis()
         self.spans = {name: Span(dimension="width", line_color=color, line_width=2, line_dash=dash, visible=False)
                       for name, color, dash in (("mark", "#555", "dashed"), ("entry", "#1f77b4", "solid"),
                                                 ("tp", "#2ca02c", "dashed"), ("sl", "#d62728", "dashed"))}
@@ -483,30 +510,47 @@ class PriceChart(pn.viewable.Viewer):
             fig.add_layout(span)
         self.fig = fig
         self.pane = pn.pane.Bokeh(fig, sizing_mode="stretch_width", css_classes=["hs-chart"])
-        self.model.param.watch(lambda *_e: self._schedule_update(), ["marks_version", "positions_version"])
+        # a mark (or the symbol / selected VP) changes candles, mark line and lines; a VP update only the lines
+        self.model.param.watch(lambda *_e: self._schedule_update(), ["marks_version"])
+        self.model.param.watch(lambda *_e: self._schedule_update(market=False), ["positions_version"])
         self.actions.param.watch(lambda *_e: self._schedule_update(), ["vp_id"])
         self.ticket.param.watch(lambda *_e: self._schedule_update(), ["symbol"])
+        self._pending: bool | None = None  # a scheduled update: with the market part (True) or lines only
         self.update()
 
-    def _schedule_update(self) -> None:
+    def _schedule_update(self, market: bool = True) -> None:
         """Change the raw Bokeh models on the session's next tick, under its document lock: changing them
-        from inside a widget event's callback chain fails in a served session ("_pending_writes ...")."""
-        doc = pn.state.curdoc
-        if doc is not None and doc.session_context is not None:
-            doc.add_next_tick_callback(self.update)
-        else:
-            self.update()
+        from inside a widget event's callback chain fails in a served session ("_pending_writes ...").
+        Several requests before that tick make one update."""
+        doc = self.fig.document  # the session that owns the figure (pn.state.curdoc may be another one's)
+        if doc is None or doc.session_context is None:
+            self.update(market)
+            return
+        scheduled = self._pending is not None
+        self._pending = bool(self._pending) or market
+        if not scheduled:
+            doc.add_next_tick_callback(self._run_pending)
+
+    def _run_pending(self) -> None:
+        market, self._pending = bool(self._pending), None
+        self.update(market)
 
     def _current_symbol(self) -> str:
         vp = self.model.vps.get(self.actions.vp_id or "")
         return vp["symbol"] if vp is not None else self.ticket.symbol
 
-    def update(self) -> None:
+    def update(self, market: bool = True) -> None:
         symbol = self._current_symbol()
         if symbol != self.symbol:
-            self.symbol = symbol
+            self.symbol, market = symbol, True
             self.mark_line.data = {"t": [], "mark": []}
             self.fig.title.text = symbol
+        if market:
+            self._update_market(symbol)
+        self._update_lines(symbol)
+
+    def _update_market(self, symbol: str) -> None:
+        """Candles (only the changed cells of the last bars) and the mark line."""
         bars = list((getattr(self.terminal, "klines", {}) or {}).get(symbol, []))[-120:]
         if bars:
             data = {
@@ -531,6 +575,9 @@ class PriceChart(pn.viewable.Viewer):
             if not marks or now - marks[-1] >= 900:
                 self.mark_line.stream({"t": [now], "mark": [float(mark)]}, rollover=3600)
             self.spans["mark"].update(location=float(mark), visible=True)
+
+    def _update_lines(self, symbol: str) -> None:
+        """The selected VP's entry, TP and SL."""
         vp = self.model.vps.get(self.actions.vp_id or "")
         tpsl = (vp or {}).get("tpsl") or {}
         for name, value in (("entry", (vp or {}).get("avg_entry") if vp and dec(vp["net_qty"]) else None),
@@ -555,6 +602,7 @@ class PnlPlot(pn.viewable.Viewer):
         super().__init__(**params)
         self.fig = figure(x_axis_type="datetime", height=260, sizing_mode="stretch_width",
                           title="Net PnL per VP (incl. uPnL, USDT)", tools="pan,wheel_zoom,reset")
+        self.fig.xaxis.formatter = time_axis()
         self.sources: dict[str, ColumnDataSource] = {}
         self.pane = pn.pane.Bokeh(self.fig, sizing_mode="stretch_width", css_classes=["hs-pnl"])
         self.model.param.watch(lambda *_e: self.update(), ["positions_version"])
@@ -601,6 +649,7 @@ class OrdersView(pn.viewable.Viewer):
 
     model = param.ClassSelector(class_=TerminalModel)
     terminal = param.Parameter()
+    commands = param.ClassSelector(class_=Commands)
     vp_filter = param.Selector(default="", objects=[""], check_on_set=False, label="Filter by VP")
     amend_price = param.String(default="", label="New price")
     amend_qty = param.String(default="", label="New qty")
@@ -611,13 +660,12 @@ class OrdersView(pn.viewable.Viewer):
         super().__init__(**params)
         opts = {"show_index": False, "disabled": True, "sizing_mode": "stretch_width", "layout": "fit_data_stretch",
                 "height": 260}
-        self.open_table = pn.widgets.Tabulator(frame([], ORDER_COLUMNS), selectable=1, hidden_columns=["id"],
-                                               css_classes=["hs-open-orders"], **opts)
-        self.history_table = pn.widgets.Tabulator(frame([], ORDER_COLUMNS), hidden_columns=["id"],
-                                                  css_classes=["hs-order-history"], pagination="local",
-                                                  page_size=50, **opts)
-        self.fills_table = pn.widgets.Tabulator(frame([], FILL_COLUMNS), css_classes=["hs-trade-history"],
-                                                pagination="local", page_size=50, **opts)
+        self.open_table = Table(ORDER_COLUMNS, selectable=1, hidden_columns=["id"], css_classes=["hs-open-orders"],
+                                **opts)
+        self.history_table = Table(ORDER_COLUMNS, hidden_columns=["id"], css_classes=["hs-order-history"],
+                                   pagination="local", page_size=50, **opts)
+        self.fills_table = Table(FILL_COLUMNS, css_classes=["hs-trade-history"], pagination="local", page_size=50,
+                                 **opts)
         self.filter_select = pn.widgets.Select.from_param(self.param.vp_filter, css_classes=["hs-order-filter"])
         self.tabs: pn.Tabs | None = None
         self._vp_names: dict[str, str] = {}
@@ -654,7 +702,7 @@ class OrdersView(pn.viewable.Viewer):
         wanted = self.vp_filter
         open_orders = sorted((o for o in m.open_orders() if not wanted or o.get("virtual_position_id") == wanted),
                              key=lambda o: -(o.get("created_at") or 0))
-        update_table(self.open_table, frame([self._order_row(o) for o in open_orders], ORDER_COLUMNS))
+        self.open_table.show([self._order_row(o) for o in open_orders])
         self._stale["orders"] = True
         if self._visible("orders"):
             self._refresh_order_history()
@@ -663,7 +711,7 @@ class OrdersView(pn.viewable.Viewer):
         self._stale["orders"] = False
         history = heapq.nsmallest(HISTORY_ROWS, self.model.orders.values(),
                                   key=lambda o: -(o.get("updated_at") or o.get("created_at") or 0))
-        update_table(self.history_table, frame([self._order_row(o) for o in history], ORDER_COLUMNS))
+        self.history_table.show([self._order_row(o) for o in history])
 
     def refresh_fills(self) -> None:
         self._stale["fills"] = True
@@ -673,12 +721,12 @@ class OrdersView(pn.viewable.Viewer):
     def _refresh_fills(self) -> None:
         self._stale["fills"] = False
         fills = heapq.nsmallest(HISTORY_ROWS, self.model.fills.values(), key=lambda f: -(f.get("time") or 0))
-        update_table(self.fills_table, frame([{
+        self.fills_table.show([{
             "Time": _time(f.get("time")), "VP": f.get("vp_name") or "", "Symbol": f["symbol"], "Side": f["side"],
             "Pos side": f["positionSide"], "Qty": fmt(f["qty"]), "Price": fmt(f["price"]),
             "Fee": fmt(f.get("commission")), "Fee asset": f.get("commissionAsset") or "",
             "Realized": fmt(f.get("realizedPnl")), "Maker": "yes" if f.get("maker") else "no",
-            "Trade id": str(f["tradeId"])} for f in fills], FILL_COLUMNS))
+            "Trade id": str(f["tradeId"])} for f in fills])
 
     def _on_tab(self, *_events: Any) -> None:
         if self._visible("orders") and self._stale["orders"]:
@@ -694,15 +742,15 @@ class OrdersView(pn.viewable.Viewer):
             return None
         return str(self.open_table.value.iloc[sel[0]]["id"])
 
-    async def cancel(self, _event: Any = None) -> None:
+    def cancel(self, _event: Any = None) -> None:
         ref = self._selected()
         if ref is not None:
-            await run_command(self, lambda: self.terminal.cancel_order(ref), "cancel sent")
+            self.commands.run(self, lambda: self.terminal.cancel_order(ref), "cancel sent")
 
-    async def amend(self, _event: Any = None) -> None:
+    def amend(self, _event: Any = None) -> None:
         ref = self._selected()
         if ref is not None:
-            await run_command(self, lambda: self.terminal.amend_order(
+            self.commands.run(self, lambda: self.terminal.amend_order(
                 ref, price=self.amend_price.strip() or None, qty=self.amend_qty.strip() or None), "amended")
 
     def __panel__(self) -> pn.viewable.Viewable:
@@ -738,6 +786,7 @@ class ReconcileView(pn.viewable.Viewer):
 
     model = param.ClassSelector(class_=TerminalModel)
     terminal = param.Parameter()
+    commands = param.ClassSelector(class_=Commands)
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -782,11 +831,11 @@ class ReconcileView(pn.viewable.Viewer):
                              for vp in vps if not vp["system"]}
             self.inputs.objects = list(self._widgets.values())
 
-    async def submit(self, _event: Any = None) -> None:
+    def submit(self, _event: Any = None) -> None:
         symbol, side = self._side()
         assignments = [{"virtual_position_id": vp_id, "qty": w.value.strip() or "0"}
                        for vp_id, w in self._widgets.items()]
-        await run_command(self.rec, lambda: self.terminal.reconcile(symbol, side, assignments),
+        self.commands.run(self.rec, lambda: self.terminal.reconcile(symbol, side, assignments),
                           lambda r: f'Reconciled {symbol} {side}: **{r["status"]}** · ' + ", ".join(
                               f'{v["name"]} {fmt(v["net_qty"])} @ {fmt(v["avg_entry"])}'
                               for v in r["virtual_positions"]))
@@ -805,10 +854,11 @@ class ReconcileView(pn.viewable.Viewer):
 class CreateVpView(pn.viewable.Viewer):
     model = param.ClassSelector(class_=CreateVpModel)
     terminal = param.Parameter()
+    commands = param.ClassSelector(class_=Commands)
 
-    async def create(self, _event: Any = None) -> None:
+    def create(self, _event: Any = None) -> None:
         m = self.model
-        await run_command(m, lambda: self.terminal.create_vp(m.vp_name.strip(), m.symbol, m.position_side),
+        self.commands.run(m, lambda: self.terminal.create_vp(m.vp_name.strip(), m.symbol, m.position_side),
                           lambda r: f'created **{r["name"]}** ({r["id"]})')
 
     def __panel__(self) -> pn.viewable.Viewable:

@@ -77,19 +77,19 @@ def terminal(sim: SimServer, control: Control, tmp_path_factory: pytest.TempPath
 
 @pytest.fixture(scope="module")
 def served(terminal: Terminal) -> Iterator[str]:
-    """The dashboard served on a free port; yields its URL."""
+    """The dashboard served on a free port (the served page: ``Dashboard.template()``); yields its URL."""
     pn.extension("tabulator", inline=True)
     port = free_port()
-    server = pn.serve({"/": lambda: dashboard(terminal).__panel__()}, port=port, address="127.0.0.1",
+    server = pn.serve({"/": lambda: dashboard(terminal).template()}, port=port, address="127.0.0.1",
                       show=False, threaded=True, start=True, websocket_origin=[f"127.0.0.1:{port}"])
     url = f"http://127.0.0.1:{port}/"
-    wait_until(lambda: _up(url), timeout=20)
+    wait_until(lambda: _up(url), timeout=60)
     yield url
     server.stop()
 
 
 def _up(url: str) -> bool:
     try:
-        return requests.get(url, timeout=2).status_code == 200
+        return requests.get(url, timeout=10).status_code == 200  # a page is a session: slow on a busy machine
     except requests.RequestException:
         return False

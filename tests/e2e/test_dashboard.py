@@ -13,6 +13,8 @@ from tests.e2e.conftest import Control
 
 pytestmark = pytest.mark.ui
 TIMEOUT = 15_000
+#: the README's screenshot of the dashboard (committed), refreshed by the trader scenario
+DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "dashboard.png"
 
 
 def vp_row(page: Page, name: str) -> Locator:
@@ -82,6 +84,12 @@ def test_trader_scenario(page: Page, served: str, terminal: Terminal, control: C
     expect(cell(alpha, "TP")).to_have_text("97000 LAST", timeout=TIMEOUT)
     expect(cell(alpha, "SL")).to_have_text("90000 MARK", timeout=TIMEOUT)
     page.screenshot(path=str(artifacts / "ui_02_tpsl_ok.png"), full_page=True)
+    # the README's picture: the served page at a laptop's size, two VPs, Alpha's TP/SL on the chart
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.wait_for_timeout(800)  # the layout settles after the resize
+    DOCS_SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(DOCS_SCREENSHOT))
+    page.set_viewport_size({"width": 1500, "height": 1500})
 
     # the price goes through the TP: Alpha is flat, its SL gone; Beta untouched
     control.price("BTCUSDT", "97100", "97100")
