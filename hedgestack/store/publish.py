@@ -212,20 +212,27 @@ class Publisher:
         if gen <= since:
             self._retire(base, manifest, [])
             return 0
+        # the refreshes since then wrote rows from ``low`` on (new samples; a late fill's VP from its ts): every
+        # date from low's on is rewritten, from one bounded scan (no list of dates to test each row against)
+        low = cur.execute("SELECT min(ts) FROM vp_equity WHERE gen > ?", [since]).fetchall()[0][0]
+        if low is None:
+            return self._rewrite_dates(cur, base, manifest, "", [], gen, "equity")
+        start = int(low) // 86_400_000 * 86_400_000
         dates = [row[0] for row in cur.execute("SELECT DISTINCT CAST(epoch_ms(ts) AS DATE) FROM vp_equity "
-                                               "WHERE gen > ?", [since]).fetchall()]
-        return self._rewrite_dates(cur, base, manifest, f"SELECT * FROM ({EQUITY_SOURCE}) ORDER BY vp_id, ts",
-                                   dates, gen, "equity")
+                                               "WHERE ts >= ?", [start]).fetchall()]
+        return self._rewrite_dates(cur, base, manifest, f"{EQUITY_SOURCE} WHERE ts >= {start} ORDER BY vp_id, ts",
+                                   dates, gen, "equity", bounded=True)
 
     def _rewrite_dates(self, cur: duckdb.DuckDBPyConnection, base: Path, manifest: dict[str, Any], source: str,
-                       dates: list[Any], mark: int, stem: str) -> int:
-        """Rewrite the partitions of ``dates`` from ``source`` (which has a ``date`` column); set the mark."""
+                       dates: list[Any], mark: int, stem: str, *, bounded: bool = False) -> int:
+        """Rewrite the partitions of ``dates`` from ``source`` (which has a ``date`` column; ``bounded``: it
+        holds the rows of those dates only); set the mark."""
         retired: list[str] = []
         written: list[str] = []
         if dates:
             listed = ", ".join(f"DATE '{d.isoformat()}'" for d in dates)
-            written = self._write_parts(cur, base, f"SELECT * FROM ({source}) WHERE date IN ({listed})", None,
-                                        f"{stem}-{mark:015d}")
+            query = source if bounded else f"SELECT * FROM ({source}) WHERE date IN ({listed})"
+            written = self._write_parts(cur, base, query, None, f"{stem}-{mark:015d}")
             rewritten = {f"date={d.isoformat()}" for d in dates}
             retired = [n for n in manifest["files"] if n.split("/", 1)[0] in rewritten]
             manifest["files"] = sorted((set(manifest["files"]) - set(retired)) | set(written))
