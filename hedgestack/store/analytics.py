@@ -141,7 +141,8 @@ def open_published(data_dir: str | Path) -> Analytics:
     """Analytics over the Parquet the terminal publishes in ``data_dir``, from any process.
 
     Views: ``fills``, ``vp_history``, ``marks``, ``orders`` (as live, plus the hive ``date``), and
-    ``vp_eod_current`` (the published rollup plus the history after its mark)."""
+    ``vp_eod_current`` (the published rollup plus the history after its mark), ``vp_equity`` (the published
+    equity rollup, as of the publication that wrote it)."""
     root = Path(data_dir) / PUBLISHED_DIR
     con = duckdb.connect()
     listed: dict[str, tuple[str, ...]] = {}
