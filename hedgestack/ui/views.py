@@ -33,6 +33,8 @@ from hedgestack.ui.models import (
     fmt,
 )
 
+LIVE_CONFIRMATION = "LIVE_CONFIRMATION_REQUIRED"
+
 
 class Commands:
     """Runs the engine commands of one session without awaiting them on the session's loop.
@@ -42,14 +44,28 @@ class Commands:
     and is shown when the feed applies its batch, with the engine's updates, on the same path. (Awaiting
     the engine inside an async widget callback lost document updates now and then: a result text or a table
     change that never reached the browser, when the callback resumed while the feed applied a batch.)
-    A refusal is shown as ``code: message`` next to the control that caused it."""
+    A refusal is shown as ``code: message`` next to the control that caused it.
+
+    On the LIVE venue, a command that sends an order (``orders=True``) is refused until the session has
+    confirmed trading on the real account (``live_confirmed``, the ticket's checkbox), as the REST API asks
+    for its confirmation header: nothing is sent before."""
 
     def __init__(self, terminal: Any, deliver: Callable[[dict[str, Any]], None]) -> None:
         self.terminal = terminal
         self.deliver = deliver
+        self.live_confirmed = False
+
+    @property
+    def needs_live_confirmation(self) -> bool:
+        return getattr(self.terminal, "venue_name", "sim") == "live" and not self.live_confirmed
 
     def run(self, target: param.Parameterized, call: Callable[[], Coroutine[Any, Any, Any]],
-            done: str | Callable[[Any], str] = "done") -> None:
+            done: str | Callable[[Any], str] = "done", *, orders: bool = False) -> None:
+        if orders and self.needs_live_confirmation:
+            with param.edit_constant(target):
+                target.param.update(error=f"{LIVE_CONFIRMATION}: this session trades on the LIVE Binance account; "
+                                    "tick 'Trade on the LIVE account' in the order ticket first", result="")
+            return
         with param.edit_constant(target):
             target.param.update(error="", result="…")
         try:
@@ -323,13 +339,13 @@ class VpActionsView(pn.viewable.Viewer):
         if a.close_type == "LIMIT":
             kwargs["price"] = a.close_price.strip() or None
         self.commands.run(a, lambda: self.terminal.close_vp(a.vp_id, a.close_type, **kwargs),
-                          lambda r: f'close order {r.get("status", "")} ({r.get("clientOrderId", "")})')
+                          lambda r: f'close order {r.get("status", "")} ({r.get("clientOrderId", "")})', orders=True)
 
     def _set_tpsl(self, _event: Any = None) -> None:
         a = self.actions
         self.commands.run(a, lambda: self.terminal.set_tpsl(
             a.vp_id, tp_price=a.tp_price.strip() or None, tp_trigger_type=a.tp_trigger,
-            sl_price=a.sl_price.strip() or None, sl_trigger_type=a.sl_trigger), "TP/SL sent")
+            sl_price=a.sl_price.strip() or None, sl_trigger_type=a.sl_trigger), "TP/SL sent", orders=True)
 
     def _clear_tpsl(self, _event: Any = None) -> None:
         self.commands.run(self.actions, lambda: self.terminal.clear_tpsl(self.actions.vp_id), "TP/SL cleared")
@@ -454,13 +470,20 @@ class OrderTicket(pn.viewable.Viewer):
                 tk.vp_id, tk.action, tk.order_type, tk.qty.strip(),
                 price if tk.order_type == "LIMIT" else None, time_in_force=tif,
                 trigger_price=price if tk.order_type == "STOP_MARKET" else None, reduce_only=self._closing())
-        self.commands.run(tk, call, lambda r: f'{r.get("status", "")} · {r.get("clientOrderId", "")}')
+        self.commands.run(tk, call, lambda r: f'{r.get("status", "")} · {r.get("clientOrderId", "")}', orders=True)
 
     def __panel__(self) -> pn.viewable.Viewable:
         tk = self.ticket
         submit = pn.widgets.Button(name="Place order", button_type="primary", css_classes=["hs-ticket-submit"])
         submit.on_click(self.submit)
-        return pn.Card(
+        live = pn.widgets.Checkbox(name="Trade on the LIVE account (real money)", value=False,
+                                   visible=self.commands.needs_live_confirmation, css_classes=["hs-live-confirm"])
+
+        def confirm(event: Any) -> None:
+            self.commands.live_confirmed = bool(event.new)
+
+        live.param.watch(confirm, "value")
+        return pn.Card(live,
             pn.widgets.Select.from_param(tk.param.symbol, css_classes=["hs-ticket-symbol"]), self.vp_select,
             pn.widgets.RadioButtonGroup.from_param(tk.param.action, button_type="success",
                                                    css_classes=["hs-ticket-action"]),
@@ -751,7 +774,8 @@ class OrdersView(pn.viewable.Viewer):
         ref = self._selected()
         if ref is not None:
             self.commands.run(self, lambda: self.terminal.amend_order(
-                ref, price=self.amend_price.strip() or None, qty=self.amend_qty.strip() or None), "amended")
+                ref, price=self.amend_price.strip() or None, qty=self.amend_qty.strip() or None), "amended",
+                orders=True)
 
     def __panel__(self) -> pn.viewable.Viewable:
         cancel = pn.widgets.Button(name="Cancel selected", css_classes=["hs-cancel"], button_type="danger")
