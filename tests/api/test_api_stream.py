@@ -85,7 +85,9 @@ def test_slow_client_is_dropped_with_a_reason(small_queue_api: ApiServer, termin
                 code = struct.unpack("!H", data[:2])[0]
                 reason = data[2:].decode()
                 break
-            assert json.loads(data)["type"] == "WS_RECONNECT"
+            # the burst, or the tail of an earlier test's trading (the terminal is shared by the module)
+            assert json.loads(data)["type"] in ("WS_RECONNECT", "FILL", "ORDER_UPSERT", "VIRTUAL_POSITION_UPDATE",
+                                                "TPSL_SYNC_STATUS", "CONSISTENCY_STATUS")
         assert code == 4008
         assert "slow consumer" in reason and "fell behind" in reason
     finally:
