@@ -121,6 +121,8 @@ def now_ms() -> int:
 NEVER_RECEIVED_AFTER_MS = 11_000
 #: Deferred appends (exchange answers, TP/SL statuses) are committed at the latest this long after.
 DEFER_MS = 5
+#: At start, the log is published before the terminal reports itself started when its backlog is this small.
+START_PUBLISH_MAX = 100_000
 NEVER_RECEIVED_AFTER_RESTART_MS = 60_000
 
 
@@ -360,6 +362,11 @@ class Terminal:
             ("consistency", self._poll_positions()), ("publisher", self._publish_loop()),
             ("tpsl", self.tpsl.run()), ("pending", self._resolve_pending_loop()))]
         await asyncio.wait_for(self._live_event.wait(), timeout=30)
+        if self._publisher.backlog() <= START_PUBLISH_MAX:
+            # publish now, so other processes see the log as the terminal goes live and the first publication's
+            # one-time costs (imports, DuckDB's Parquet writer) are paid before trading, not during it; a big
+            # backlog is published by the loop in the background instead
+            await asyncio.get_running_loop().run_in_executor(None, self._publisher.publish)
 
     async def _refresh_wallet(self) -> None:
         """USDT wallet balance from /fapi/v2/account (ACCOUNT_UPDATE keeps it current afterwards)."""
@@ -1289,11 +1296,17 @@ class Terminal:
         while True:
             await asyncio.sleep(self.publish_interval)
             try:
-                self._flush_marks()
-                assert self._publisher is not None
-                await asyncio.get_running_loop().run_in_executor(None, self._publisher.publish)
+                marks, self._mark_buffer = self._mark_buffer, []
+                # off the loop thread: DuckDB's inserts and Parquet writing must not hold up the intake
+                await asyncio.get_running_loop().run_in_executor(None, self._publish_step, marks)
             except Exception:  # noqa: BLE001
                 log.exception("publication failed")
+
+    def _publish_step(self, marks: list[tuple[str, int, Decimal]]) -> None:
+        assert self.log_store is not None and self._publisher is not None
+        if marks:
+            self.log_store.append_marks(marks)
+        self._publisher.publish()
 
     # == checks for tests and soak ==================================================================
     async def invariants(self, exchange: dict[tuple[str, PositionSide], Decimal] | None = None) -> list[str]:

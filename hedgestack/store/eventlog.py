@@ -37,6 +37,8 @@ from typing import Any
 
 import duckdb
 import msgspec
+import polars as pl
+import pyarrow as pa
 
 from hedgestack.domain.errors import StoreError
 from hedgestack.domain.events import Event, Fill, decode_event, encode_event, kind_of
@@ -61,10 +63,8 @@ from hedgestack.store.schema import (
 
 DB_FILE = "hedgestack.duckdb"
 _EVENT_COLUMNS = ("seq", "ts", "recv_ts", "kind", "dedupe_key", "payload", *FILL_COLUMNS, *PROJECTION_COLUMNS)
-_EVENT_ROW = "(" + ", ".join("?" * len(_EVENT_COLUMNS)) + ")"
-_EVENT_INSERT = f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES "
-_CHANGE_ROW = "(" + ", ".join("?" * 14) + ")"
-_CHANGE_INSERT = "INSERT INTO vp_changes VALUES "
+_CHANGE_COLUMNS = ("seq", "ts", "vp_id", "name", "symbol", "position_side", "event_kind", "net_qty", "avg_entry",
+                   "realized_pnl", "realized_delta", "fees", "funding", "archived")
 _NO_FILL = (None,) * len(FILL_COLUMNS)
 _NO_PROJECTION = (None,) * len(PROJECTION_COLUMNS)
 _REPLAY_COLUMNS = ("seq", "kind", "payload", "ts", *FILL_COLUMNS)
@@ -73,9 +73,7 @@ _REPLAY_COLUMNS = ("seq", "kind", "payload", "ts", *FILL_COLUMNS)
 _REPLAY_SELECT = ", ".join(f"rtrim(rtrim(CAST({c} AS VARCHAR), '0'), '.') AS {c}" if c in FILL_DECIMALS else c
                            for c in _REPLAY_COLUMNS)
 _WIDE = Context(prec=80, rounding=ROUND_HALF_EVEN)
-_CHANGE_WIDTH = 14
-#: Rows per INSERT statement when the journal is flushed into the wide tables.
-_FLUSH_CHUNK = 256
+_CHANGE_WIDTH = len(_CHANGE_COLUMNS)
 _DAY_MS = 86_400_000
 #: Flush from the append path once this many events are pending (readers flush whenever they read).
 FLUSH_AT = 2_000
@@ -109,6 +107,7 @@ class EventLog:
         except duckdb.IOException as exc:
             raise StoreError(f"cannot open {self.path}: {exc}", code="STORE_LOCKED") from exc
         self._lock = threading.RLock()
+        self._flush_mutex = threading.Lock()  # one flush at a time; taken before _lock, never inside it
         self._rollup_lock = threading.Lock()
         self._cursors = threading.local()
         self.snapshot_every = snapshot_every
@@ -169,6 +168,12 @@ class EventLog:
 
         ``defer``: fold now, commit with the next append or :meth:`write_deferred` (see the module's
         docstring); only for events a crash may lose because the exchange tells them again."""
+        result, flush_now = self._append(events, recv_ts, defer)
+        if flush_now:  # outside the append lock (see flush)
+            self.flush()
+        return result
+
+    def _append(self, events: Iterable[Event], recv_ts: int | None, defer: bool) -> tuple[AppendResult, bool]:
         received = _now_ms() if recv_ts is None else recv_ts
         with self._lock:
             batch: list[Event] = []
@@ -182,7 +187,7 @@ class EventLog:
                 batch.append(event)
             result = AppendResult()
             if not batch:
-                return result
+                return result, False
             ledger = self.ledger
             before = len(ledger.anomalies)
             rows: list[Any] = []
@@ -231,13 +236,12 @@ class EventLog:
                 self._pending.append((first, seq, rows, changes))
                 self._pending_events += len(batch) + sum(b[1] - b[0] + 1 for b in self._deferred)
                 self._deferred.clear()
-            if self._pending_events >= FLUSH_AT:
-                self._flush_locked()
+            flush_now = self._pending_events >= FLUSH_AT
             result.anomalies = ledger.anomalies[before:]
             self._since_snapshot += len(batch)
             if self._since_snapshot >= self.snapshot_every:
                 self.write_snapshot()
-            return result
+            return result, flush_now
 
     def _journal(self, batches: list[tuple[int, int, list[Any], list[Any]]]) -> None:
         """Commit batches as journal rows, in one INSERT statement."""
@@ -262,40 +266,63 @@ class EventLog:
 
     def flush(self) -> int:
         """Move the journal's pending rows into ``events`` and ``vp_changes`` (one transaction); return how
-        many events moved. Readers call it; so does the append path every ``FLUSH_AT`` events."""
-        with self._lock:
-            return self._flush_locked()
+        many events moved. Every reader calls it first (never with the append lock held).
 
-    def _flush_locked(self) -> int:
-        # deferred batches go straight in: this transaction makes them durable
+        The move runs on this thread's own cursor, outside the append lock: the engine keeps appending to
+        the journal meanwhile. One flush at a time; the batches it takes are out of ``_pending`` until done."""
+        with self._flush_mutex:
+            with self._lock:
+                self._adopt_deferred()
+                batches = list(self._pending)
+            if not batches:
+                return 0
+            moved = self._move(self._raw_cursor(), batches)
+            with self._lock:
+                del self._pending[:len(batches)]
+                self._pending_events -= moved
+            return moved
+
+    def _adopt_deferred(self) -> None:
+        """Deferred batches join the pending ones: the flush's transaction makes them durable."""
         self._pending_events += sum(last - first + 1 for first, last, _, _ in self._deferred)
         self._pending.extend(self._deferred)
         self._deferred.clear()
-        if not self._pending:
-            return 0
-        con = self._con
-        upto = self._pending[-1][1]
+
+    def _move(self, con: duckdb.DuckDBPyConnection, batches: list[tuple[int, int, list[Any], list[Any]]]) -> int:
+        """Insert the batches' rows columnar (Arrow) and drop their journal rows, in one transaction."""
+
         width = len(_EVENT_COLUMNS)
-        rows = [value for batch in self._pending for value in batch[2]]
-        changes = [value for batch in self._pending for value in batch[3]]
+        rows = [value for batch in batches for value in batch[2]]
+        changes = [value for batch in batches for value in batch[3]]
+        upto = batches[-1][1]
+        tables = [("events", _EVENT_COLUMNS, rows, width), ("vp_changes", _CHANGE_COLUMNS, changes, _CHANGE_WIDTH)]
         con.execute("BEGIN TRANSACTION")
         try:
-            for flat, insert, row, size in ((rows, _EVENT_INSERT, _EVENT_ROW, width),
-                                            (changes, _CHANGE_INSERT, _CHANGE_ROW, _CHANGE_WIDTH)):
-                step = _FLUSH_CHUNK * size
-                for start in range(0, len(flat), step):
-                    part = flat[start:start + step]
-                    con.execute(insert + ", ".join([row] * (len(part) // size)), part)
+            for table, columns, flat, size in tables:
+                if not flat:
+                    continue
+                frame = pa.table({name: pa.array(flat[i::size]) for i, name in enumerate(columns)})
+                con.register("_journal_rows", frame)
+                try:
+                    names = ", ".join(columns)
+                    con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM _journal_rows")
+                finally:
+                    con.unregister("_journal_rows")
             con.execute("DELETE FROM journal WHERE last_seq <= ?", [upto])
             con.execute("COMMIT")
         except Exception as exc:
             con.execute("ROLLBACK")
             raise StoreError(f"moving the journal into the log failed (it stays in the journal): {exc}",
                              code="STORE_WRITE") from exc
-        moved = self._pending_events
-        self._pending.clear()
-        self._pending_events = 0
-        return moved
+        return sum(last - first + 1 for first, last, _, _ in batches)
+
+    def _raw_cursor(self) -> duckdb.DuckDBPyConnection:
+        cursor = getattr(self._cursors, "cursor", None)
+        if cursor is None:
+            with self._lock:
+                cursor = self._con.cursor()
+            self._cursors.cursor = cursor
+        return cursor
 
     def _recover_journal(self) -> None:
         """On open: what the last process journaled and did not flush goes into the wide tables now."""
@@ -305,7 +332,7 @@ class EventLog:
                 rows, changes = msgspec.json.decode(body)
                 self._pending.append((int(first), int(last), rows, changes))
                 self._pending_events += int(last) - int(first) + 1
-            self._flush_locked()
+        self.flush()
 
     def _figures(self, vp_id: str) -> tuple[Any, ...]:
         """The VP after the event just applied: name, symbol, side, net_qty, avg_entry, realized, the realized
@@ -333,11 +360,10 @@ class EventLog:
         The caller guarantees the events are new and distinct; the store's unique key still refuses a
         duplicate (and the whole chunk with it).
         """
-        import polars as pl
 
         received = _now_ms() if recv_ts is None else recv_ts
+        self.flush()
         with self._lock:
-            self._flush_locked()
             seq = self.last_seq
             for start in range(0, len(events), chunk):
                 part = events[start:start + chunk]
@@ -447,7 +473,6 @@ class EventLog:
 
         One columnar INSERT for the whole batch. A mark with more than 18 decimals is rounded half-even to
         1e-18 (market data, not a ledger fact)."""
-        import pyarrow as pa
 
         symbols: list[str] = []
         times: list[int] = []
@@ -532,7 +557,6 @@ class EventLog:
         starts = [(vp_id, symbol, min(water + 1, int(first_new.get(vp_id, water + 1)))) for vp_id, symbol in vps]
         gen += 1
         if starts:
-            import pyarrow as pa
 
             low = min(start for _, _, start in starts)
             # each VP's last sample (kept in the watermark, so finding the anchors reads only their rows)
@@ -604,18 +628,13 @@ class EventLog:
         Created under the lock (the connection refuses a cursor() while busy in another thread) and
         kept for the thread, so repeated calls do not leak connections."""
         self.flush()
-        cursor = getattr(self._cursors, "cursor", None)
-        if cursor is None:
-            with self._lock:
-                cursor = self._con.cursor()
-            self._cursors.cursor = cursor
-        return cursor
+        return self._raw_cursor()
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run one statement on the owning connection and return its rows (fetched under the lock, so
         another thread's query can never take them)."""
+        self.flush()
         with self._lock:
-            self._flush_locked()
             return self._con.execute(sql, list(params)).fetchall()
 
     @property
@@ -629,8 +648,8 @@ class EventLog:
         return int(self._scalar("SELECT count(*) FROM events"))
 
     def close(self, *, snapshot: bool = True) -> None:
+        self.flush()
         with self._lock:
-            self._flush_locked()
             if snapshot and self._since_snapshot:
                 self.write_snapshot()
             self._con.close()

@@ -106,6 +106,10 @@ class Publisher:
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
 
+    def backlog(self) -> int:
+        """Events of the log past the published fills (what a publication now would have to go through)."""
+        return max(0, self.log.last_seq - max(0, int(read_manifest(self.root / "fills")["mark"])))
+
     def publish(self) -> PublishReport:
         """Publish what is new since the last call; return what was written.
 
