@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import traceback
+
 import pytest
+
+# CPython 3.11.7's AST converter is not thread-safe ("SystemError: AST constructor recursion depth mismatch"),
+# and 3.11's traceback module ast-parses each source line for its ^^^ markers: a terminal thread logging an
+# exception while pytest's main thread rewrites or formats a module breaks one of them. The markers are
+# cosmetic; without them no thread but pytest's own ever parses.
+if hasattr(traceback, "_extract_caret_anchors_from_line_segment"):
+    traceback._extract_caret_anchors_from_line_segment = lambda segment: None  # type: ignore[attr-defined]
 
 # Imported now, in the main thread before any terminal thread runs: schemathesis's plugin imports these in
 # its sessionfinish hook, where pytest's assertion rewriter would ast.parse them while terminal threads may

@@ -116,14 +116,14 @@ def now_ms() -> int:
 
 
 #: An order the exchange does not know is concluded "never received" only once no request for it can still
-#: arrive: python-binance signs with recvWindow = 10 s, so 10 s after our last attempt (plus a second); for
-#: an intent an earlier process left PENDING (its last attempt unknown, retries included), a minute after it.
+#: arrive: python-binance signs with recvWindow = 10 s, so 10 s after our last attempt (plus a second). For an
+#: intent an earlier process left PENDING, every attempt was signed before this process started: 11 s after
+#: the start.
 NEVER_RECEIVED_AFTER_MS = 11_000
 #: Deferred appends (exchange answers, TP/SL statuses) are committed at the latest this long after.
 DEFER_MS = 5
 #: At start, the log is published before the terminal reports itself started when its backlog is this small.
 START_PUBLISH_MAX = 100_000
-NEVER_RECEIVED_AFTER_RESTART_MS = 60_000
 
 
 class HedgeModeRequired(DomainError):
@@ -214,6 +214,7 @@ class Terminal:
         self._mark_buffer: list[tuple[str, int, Decimal]] = []
         self._in_flight: set[str] = set()  # clientOrderIds whose create request has not returned yet
         self._deferred_write_due = False
+        self._started_ms = now_ms()  # set again when the terminal starts
         self._last_attempt: dict[str, int] = {}  # clientOrderId → when its create request gave up (answer lost)
         self._last_mark_sample: dict[str, int] = {}
         self._mark_sent: dict[str, tuple[float, Decimal, Decimal | None]] = {}  # loop time, mark, rate
@@ -325,6 +326,7 @@ class Terminal:
         if self.log_store is not None:
             return
         self.connection = "STARTING"
+        self._started_ms = now_ms()
         self._live_event = asyncio.Event()
         self._sync_lock = asyncio.Lock()
         self.log_store = EventLog(self.db_file)
@@ -744,9 +746,9 @@ class Terminal:
         if cid in self._in_flight:
             return False
         attempt = self._last_attempt.get(cid)
-        since, wait = ((attempt, NEVER_RECEIVED_AFTER_MS) if attempt is not None
-                       else (order.created_at, NEVER_RECEIVED_AFTER_RESTART_MS))
-        return now_ms() - since >= wait
+        if attempt is None:  # an intent an earlier process left: it signed every attempt before we started
+            attempt = min(max(order.created_at, self._started_ms), now_ms())
+        return now_ms() - attempt >= NEVER_RECEIVED_AFTER_MS
 
     async def _resolve_pending_loop(self) -> None:
         """Orders left PENDING (answer lost, query failed) are resolved as soon as the venue answers."""

@@ -52,7 +52,7 @@ def settle(t: Terminal, control: Control, timeout: float = 10.0) -> None:
         return ledger_trades == len(trades) and t.tpsl.idle()
 
     wait_until(done, timeout)
-    t.sync.wait_idle()
+    t.sync.wait_idle(timeout=max(timeout, 20.0))  # an order a killed process left PENDING needs ~11 s
 
 
 async def _count(t: Terminal) -> int:
