@@ -17,10 +17,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from hedgestack.bench.progress import progress
 from hedgestack.domain.enums import PositionSide
 from hedgestack.domain.events import Event, Fill, VpCreated
 from hedgestack.domain.ids import vp_id_from_entropy
+from hedgestack.progress import progress
 from hedgestack.store.eventlog import EventLog
 
 SYMBOLS = {"BTCUSDT": (95000, Decimal("0.1")), "ETHUSDT": (3500, Decimal("0.01"))}

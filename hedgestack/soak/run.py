@@ -31,8 +31,8 @@ from typing import Any
 
 import requests
 
-from hedgestack.bench.progress import progress as progress_bar
 from hedgestack.engine.audit import audit, log_fill_rows, state_digest
+from hedgestack.progress import progress as progress_bar
 from hedgestack.store.eventlog import EventLog
 
 #: The simulator's fault kinds (``POST /sim/v1/faults``).

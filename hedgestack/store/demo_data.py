@@ -35,7 +35,7 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from hedgestack.bench.progress import progress as progress_bar
+from hedgestack.progress import progress as progress_bar
 from hedgestack.store.publish import MANIFEST, PARQUET_OPTIONS, PUBLISHED_DIR
 from hedgestack.store.schema import EQUITY_COLUMNS, eod_rows, equity_from_scratch
 
