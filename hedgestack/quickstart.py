@@ -26,32 +26,33 @@ def main(args: argparse.Namespace) -> int:
         stamp = time.strftime("%H:%M:%S")  # names are unique per side among live VPs: rerunnable
         trend = t.sync.create_vp(f"Trend {stamp}", "BTCUSDT", "LONG")
         swing = t.sync.create_vp(f"Swing {stamp}", "BTCUSDT", "LONG")
-        t.sync.place_order(trend["id"], "BUY", "MARKET", "0.010")
+        t.sync.place_order(trend.id, "BUY", "MARKET", "0.010")
         time.sleep(1.5)  # let the random walk move the price
-        t.sync.place_order(swing["id"], "BUY", "MARKET", "0.006")
+        t.sync.place_order(swing.id, "BUY", "MARKET", "0.006")
         time.sleep(1.5)
-        mark = Decimal(t.sync.state()["marks"]["BTCUSDT"])
-        t.sync.set_tpsl(trend["id"], tp_price=str((mark * Decimal("1.03")).quantize(Decimal("0.1"))),
+        mark = t.sync.state().marks["BTCUSDT"]
+        t.sync.set_tpsl(trend.id, tp_price=str((mark * Decimal("1.03")).quantize(Decimal("0.1"))),
                         sl_price=str((mark * Decimal("0.97")).quantize(Decimal("0.1"))))
-        t.sync.close_vp(swing["id"], percent="50")
+        t.sync.close_vp(swing.id, percent="50")
         time.sleep(1.0)
         state = t.sync.state()
         table = Table(title="BTCUSDT LONG: one real position, two virtual positions")
         for column in ("position", "qty", "avg entry", "uPnL", "realized", "fees", "net", "TP / SL"):
             table.add_column(column, justify="right" if column != "position" else "left")
-        ext = next(p for p in state["external_positions"]
-                   if p["symbol"] == "BTCUSDT" and p["positionSide"] == "LONG")
-        table.add_row("[bold]Binance (real)[/bold]", ext["qty"], _fmt(ext["avgEntryPrice"]),
-                      _fmt(ext["unrealizedPnl"]), "", "", "", "")
-        for vp in state["virtual_positions"]:
-            if vp["symbol"] == "BTCUSDT" and vp["positionSide"] == "LONG":
-                tpsl = vp["tpsl"] or {}
-                table.add_row(f"  VP {vp['name']}", vp["net_qty"], _fmt(vp["avg_entry"]), _fmt(vp["unrealized_pnl"]),
-                              _fmt(vp["realized_pnl"]), _fmt(vp["fees"]), _fmt(vp["net_pnl"]),
-                              f"{tpsl.get('tp_price') or '-'} / {tpsl.get('sl_price') or '-'} "
-                              f"{tpsl.get('sync_status') or ''}")
+        ext = next(p for p in state.external_positions
+                   if p.symbol == "BTCUSDT" and p.position_side == "LONG")
+        table.add_row("[bold]Binance (real)[/bold]", str(ext.qty), _fmt(ext.avg_entry_price),
+                      _fmt(ext.unrealized_pnl), "", "", "", "")
+        for vp in state.virtual_positions:
+            if vp.symbol == "BTCUSDT" and vp.position_side == "LONG":
+                tpsl = vp.tpsl
+                legs = "- / -" if tpsl is None else (f"{tpsl.tp_price or '-'} / {tpsl.sl_price or '-'} "
+                                                     f"{tpsl.sync_status}")
+                table.add_row(f"  VP {vp.name}", str(vp.net_qty), _fmt(vp.avg_entry), _fmt(vp.unrealized_pnl),
+                              _fmt(vp.realized_pnl), _fmt(vp.fees), _fmt(vp.net_pnl), legs)
         console.print(table)
-        console.print(f"consistency: {state['reconcile']['BTCUSDT']['LONG']}; event log in {args.data_dir}")
+        detail = state.reconcile_detail["BTCUSDT"]["LONG"]
+        console.print(f"consistency: {detail.status}; event log in {args.data_dir}")
         fills = Table(title="fills, attributed by clientOrderId")
         for column in ("VP", "side", "qty", "price", "fee", "realized (VP)"):
             fills.add_column(column, justify="left" if column == "VP" else "right")

@@ -12,6 +12,7 @@ from hedgestack.api.context import CONFIRM_HEADER, COOKIE, VENUE_HEADER, ApiCont
 from hedgestack.api.errors import HTTP_CODES, ApiError, envelope, envelope_of, status_of
 from hedgestack.api.validation import Body, parse_json
 from hedgestack.domain.errors import HedgestackError, ValidationError
+from hedgestack.engine.views import View, to_json
 
 if TYPE_CHECKING:
     from hedgestack.engine.terminal import Terminal
@@ -82,9 +83,16 @@ class ApiHandler(tornado.web.RequestHandler):
                                   f"allowed: {', '.join(allowed) or 'none'}", code="UNKNOWN_PARAMETER")
         return args
 
-    def reply(self, data: Any, status: int = 200) -> None:
+    def reply(self, data: View | list[View] | dict[str, Any], status: int = 200) -> None:
+        """Answer with ``data``: a view (or views) through the one JSON mapping (``views.to_json``)."""
+        if isinstance(data, View):
+            body: Any = to_json(data)
+        elif isinstance(data, list):
+            body = [to_json(item) for item in data]
+        else:
+            body = data
         self.set_status(status)
-        self.finish(json.dumps(data, separators=(",", ":"), ensure_ascii=False))
+        self.finish(json.dumps(body, separators=(",", ":"), ensure_ascii=False))
 
     # == errors =================================================================================
     def _handle_request_exception(self, e: BaseException) -> None:

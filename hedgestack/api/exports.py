@@ -1,10 +1,12 @@
-"""``GET /v1/fills`` and ``GET /v1/orders/history``: JSON (seed field names), Parquet or Arrow IPC stream."""
+"""``GET /v1/fills`` and ``GET /v1/orders/history``: JSON (seed field names), Parquet or Arrow IPC stream.
+
+JSON rows are the views' JSON (``views.to_json`` of ``FillView`` / ``OrderView``); Parquet and Arrow keep the
+snake_case columns with the same meanings (``realized_pnl`` is the VP's, ``exchange_rp`` the exchange's)."""
 
 from __future__ import annotations
 
 import asyncio
 import io
-from decimal import Decimal
 from typing import Any
 
 import polars as pl
@@ -13,43 +15,11 @@ from hedgestack.api.base import ApiHandler
 from hedgestack.api.errors import ApiError
 from hedgestack.api.handlers import vp_path
 from hedgestack.api.validation import Symbol
+from hedgestack.engine.views import OrderView, fill_view_from_row, frame
 
 FORMATS = {"json": "application/json; charset=utf-8", "parquet": "application/vnd.apache.parquet",
            "arrow": "application/vnd.apache.arrow.stream"}
 MAX_LIMIT = 1_000_000
-
-
-def _dec(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = format(Decimal(value), "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text or "0"
-
-
-def _id(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def fill_record(r: dict[str, Any]) -> dict[str, Any]:
-    """One fill as the FILL event's payload (seed style names)."""
-    return {"tradeId": _id(r["trade_id"]), "orderId": _id(r["order_id"]), "clientOrderId": r["client_order_id"],
-            "virtual_position_id": r["vp_id"], "vp_name": r["vp_name"], "symbol": r["symbol"], "side": r["side"],
-            "positionSide": r["position_side"], "qty": _dec(r["qty"]), "price": _dec(r["price"]),
-            "commission": _dec(r["commission"]), "commissionAsset": r["commission_asset"],
-            "realizedPnl": _dec(r["realized_pnl"]), "maker": r["maker"], "time": r["ts"]}
-
-
-def order_record(r: dict[str, Any]) -> dict[str, Any]:
-    """One order as the seed's OrderRecord (+ role, filled_qty, trigger fields, updated_at, reason)."""
-    return {"orderId": _id(r["order_id"]), "clientOrderId": r["client_order_id"],
-            "virtual_position_id": r["vp_id"], "symbol": r["symbol"], "side": r["side"],
-            "positionSide": r["position_side"], "type": r["order_type"], "qty": _dec(r["qty"]),
-            "price": _dec(r["price"]), "status": r["status"], "reduceOnly": r["role"] in ("CLOSE", "TP", "SL"),
-            "created_at": r["created_at"], "role": r["role"], "filled_qty": _dec(r["filled_qty"]),
-            "trigger_price": _dec(r["trigger_price"]), "trigger_type": r["trigger_type"],
-            "timeInForce": r["time_in_force"], "updated_at": r["updated_at"], "reason": r["reason"]}
 
 
 def _ms(args: dict[str, str], name: str) -> int | None:
@@ -77,10 +47,8 @@ class _TableHandler(ApiHandler):
             filters["symbol"] = Symbol().check("symbol", args["symbol"])
         return args, fmt, filters
 
-    def send_frame(self, frame: pl.DataFrame, fmt: str, record: Any) -> None:
-        if fmt == "json":
-            self.reply([record(r) for r in frame.iter_rows(named=True)])
-            return
+    def send_frame(self, frame: pl.DataFrame, fmt: str) -> None:
+        """Parquet or an Arrow IPC stream of ``frame``."""
         buf = io.BytesIO()
         if fmt == "parquet":
             frame.write_parquet(buf)
@@ -103,7 +71,10 @@ class FillsHandler(_TableHandler):
         t = await self.terminal()
         frame = await asyncio.get_running_loop().run_in_executor(
             None, lambda: t.fills(**filters, since=since, until=until, limit=limit))
-        self.send_frame(frame, fmt, fill_record)
+        if fmt == "json":
+            self.reply([fill_view_from_row(r) for r in frame.iter_rows(named=True)])
+        else:
+            self.send_frame(frame, fmt)
 
 
 class OrderHistoryHandler(_TableHandler):
@@ -112,5 +83,8 @@ class OrderHistoryHandler(_TableHandler):
     async def get(self) -> None:
         _, fmt, filters = self.common()
         t = await self.terminal()
-        frame = await asyncio.get_running_loop().run_in_executor(None, lambda: t.orders(**filters))
-        self.send_frame(frame, fmt, order_record)
+        orders = await t.order_history(**filters)
+        if fmt == "json":
+            self.reply(orders)
+        else:
+            self.send_frame(frame(orders, OrderView), fmt)

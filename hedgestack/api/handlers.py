@@ -141,7 +141,7 @@ class HealthHandler(ApiHandler):
         t = await self.terminal()
         stats = t.stats
         data: dict[str, Any] = {
-            "status": "ok" if t.connection == "LIVE" else "degraded",
+            "status": "ok" if t.connection == "CONNECTED" else "degraded",
             "venue": t.venue_name, "connection": t.connection, "symbols": list(t.symbols),
             "live_confirmed": self.ctx.live_confirmed if t.venue_name == "live" else None,
             "stats": {"fills": stats.fills, "duplicates": stats.duplicates, "reconnects": stats.reconnects,

@@ -6,7 +6,7 @@ from typing import Any
 
 from hedgestack.api import validation as v
 from hedgestack.api.context import CONFIRM_HEADER, VENUE_HEADER
-from hedgestack.engine.bus import EVENT_TYPES
+from hedgestack.engine.views import EVENT_TYPES
 
 DEC = {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$", "description": "an unrounded decimal string"}
 DEC_OR_NULL = {"anyOf": [DEC, {"type": "null"}]}

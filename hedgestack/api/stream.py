@@ -20,6 +20,7 @@ import tornado.websocket
 from hedgestack.api.context import COOKIE, VENUE_HEADER, ApiContext
 from hedgestack.api.errors import ApiError, envelope_of, status_of
 from hedgestack.domain.errors import HedgestackError
+from hedgestack.engine.views import Envelope, StateView
 
 log = logging.getLogger("hedgestack.api.stream")
 
@@ -63,9 +64,10 @@ class StreamHandler(tornado.websocket.WebSocketHandler):
             return
         self._pump = asyncio.create_task(self._forward(state))
 
-    async def _send(self, envelope: dict[str, Any]) -> bool:
+    async def _send(self, envelope: Envelope) -> bool:
         try:
-            await asyncio.wait_for(self.write_message(json.dumps(envelope, separators=(",", ":"))), WRITE_TIMEOUT)
+            text = json.dumps(envelope.to_json(), separators=(",", ":"))
+            await asyncio.wait_for(self.write_message(text), WRITE_TIMEOUT)
         except (tornado.websocket.WebSocketClosedError, asyncio.CancelledError):
             return False
         except TimeoutError:
@@ -73,9 +75,9 @@ class StreamHandler(tornado.websocket.WebSocketHandler):
             return False
         return True
 
-    async def _forward(self, state: dict[str, Any]) -> None:
+    async def _forward(self, state: StateView) -> None:
         sub = self._sub
-        if not await self._send({"type": "SNAPSHOT", "payload": state, "ts": time.time_ns() // 1_000_000}):
+        if not await self._send(Envelope("SNAPSHOT", state, time.time_ns() // 1_000_000)):
             return
         while True:
             env = await sub.get()

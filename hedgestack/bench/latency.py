@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from hedgestack.engine.views import Envelope
+
 
 def run(rate: float = 100.0, seconds: float = 10.0, data_dir: str | None = None,
         publish_interval: float = 2.0) -> dict[str, Any]:
@@ -39,14 +41,14 @@ def run(rate: float = 100.0, seconds: float = 10.0, data_dir: str | None = None,
     pending: dict[str, int] = {}
     lock = threading.Lock()
 
-    def listener(envelope: dict[str, Any]) -> None:
+    def listener(envelope: Envelope) -> None:
         now = time.time_ns()
-        if envelope["type"] == "FILL":
+        if envelope.type == "FILL":
             with lock:
-                pending[envelope["payload"]["virtual_position_id"]] = int(envelope["payload"]["tradeId"])
-        elif envelope["type"] == "VIRTUAL_POSITION_UPDATE":
+                pending[envelope.payload.virtual_position_id] = envelope.payload.trade_id
+        elif envelope.type == "VIRTUAL_POSITION_UPDATE":
             with lock:
-                trade = pending.pop(envelope["payload"]["id"], None)
+                trade = pending.pop(envelope.payload.id, None)
             if trade is not None:
                 seen[trade] = now
 

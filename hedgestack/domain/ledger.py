@@ -129,7 +129,7 @@ class OrderBook:
     """One of our orders as the log knows it."""
 
     __slots__ = ("client_order_id", "vp_id", "symbol", "position_side", "side", "order_type", "role", "qty",
-                 "filled", "status", "order_id", "algo_id", "actual_order_id", "price", "trigger_price",
+                 "filled", "filled_cost", "status", "order_id", "algo_id", "actual_order_id", "price", "trigger_price",
                  "trigger_type", "time_in_force", "is_algo", "created_at", "updated_at", "reason", "replaces")
 
     def __init__(self, intent: OrderIntent) -> None:
@@ -142,6 +142,7 @@ class OrderBook:
         self.role = OrderRole(intent.role)
         self.qty = intent.qty
         self.filled = ZERO
+        self.filled_cost = ZERO  # Σ qty × price of its fills (average fill price)
         self.status = OrderStatus.PENDING
         self.order_id: int | None = None
         self.algo_id: int | None = None
@@ -166,6 +167,13 @@ class OrderBook:
     @property
     def is_open(self) -> bool:
         return self.status.is_open
+
+    @property
+    def avg_price(self) -> Decimal | None:
+        """The average price of its fills (None before the first)."""
+        if self.filled == 0:
+            return None
+        return average(self.filled_cost, self.filled)
 
     def canonical(self) -> tuple[object, ...]:
         return tuple(getattr(self, name) for name in self.__slots__)
@@ -318,6 +326,7 @@ class Ledger:
             order = self.orders.get(cid)
             if order is not None:
                 order.filled += ev.qty
+                order.filled_cost += ev.qty * ev.price
                 order.updated_at = ev.ts
                 if order.order_id is None and not order.is_algo:
                     order.order_id = ev.order_id

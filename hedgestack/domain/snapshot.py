@@ -21,7 +21,13 @@ from hedgestack.domain.enums import (
 )
 from hedgestack.domain.ledger import Anomaly, Ledger, OrderBook, VpBook
 
-SNAPSHOT_VERSION = 1
+#: 2: orders keep ``filled_cost`` (their average fill price). A snapshot of another version is not used: the
+#: store replays from the log instead (:class:`SnapshotOutdated`).
+SNAPSHOT_VERSION = 2
+
+
+class SnapshotOutdated(ValueError):
+    """A snapshot written by another version of the fold."""
 
 
 class _Vp(msgspec.Struct, array_like=True):
@@ -58,6 +64,7 @@ class _Order(msgspec.Struct, array_like=True):
     role: OrderRole
     qty: Decimal
     filled: Decimal
+    filled_cost: Decimal
     status: OrderStatus
     order_id: int | None
     algo_id: int | None
@@ -111,9 +118,12 @@ def dump_ledger(ledger: Ledger) -> bytes:
 
 
 def load_ledger(payload: bytes) -> Ledger:
-    state = _decoder.decode(payload)
+    try:
+        state = _decoder.decode(payload)
+    except msgspec.ValidationError as exc:  # an older layout
+        raise SnapshotOutdated(f"snapshot of another version: {exc}") from None
     if state.version != SNAPSHOT_VERSION:
-        raise ValueError(f"snapshot version {state.version} is not {SNAPSHOT_VERSION}")
+        raise SnapshotOutdated(f"snapshot version {state.version} is not {SNAPSHOT_VERSION}")
     ledger = Ledger()
     for snap in state.vps:
         vp = VpBook(snap.vp_id, snap.name, snap.symbol, snap.position_side, snap.created_at, snap.system)

@@ -1,19 +1,15 @@
-"""The in-process event bus: the seed's seven event types and two extra ones, fanned out to subscribers.
+"""The in-process event bus: typed envelopes (:class:`~hedgestack.engine.views.Envelope`) fanned out to
+subscribers.
 
-Envelope: ``{"type", "payload", "ts"}`` (ts = server Unix ms). Async subscribers get a bounded queue; one
-that falls behind is dropped with a reason instead of stalling the engine. Listeners are plain callables
-called synchronously on the engine's loop (they must be quick: hand work to their own loop/thread).
+Event types are the seed's seven (``views.EVENT_TYPES``) and the extensions (``views.EXTENSION_EVENT_TYPES``:
+``MARK_PRICE``, ``CONNECTION_STATE``, ``ACCOUNT_STATUS``); each carries the payload view that
+``views.EVENT_PAYLOADS`` names. The JSON form is made at the edge (the stream, the remote client's wire) by
+``views.to_json``.
 
-Besides the seed's ``EVENT_TYPES`` the engine publishes ``EXTRA_EVENT_TYPES`` for in-process screens:
-
-- ``MARK_PRICE`` ``{"symbol", "markPrice", "fundingRate", "virtual_positions": [{"id", "mark_price",
-  "unrealized_pnl"}]}``: a symbol's mark moved (at most once per ``Terminal.mark_event_interval`` per symbol,
-  the latest value last), with the uPnL of that symbol's open VPs at that mark.
-- ``CONNECTION_STATE`` ``{"state", "previous", "reconnects"}``: the terminal's connection changed
-  (``STARTING`` → ``SYNCING`` (start-up backfill, reconnecting) → ``LIVE``; ``STOPPED``).
-
-Listeners get every type. Queue subscribers get the seed's types unless they ask for more (``types=``), so
-the API's ``/v1/stream`` keeps the seed's contract.
+Async subscribers get a bounded queue on their own loop; one that falls behind is dropped with a reason instead
+of stalling the engine. Listeners are plain callables called synchronously on the engine's loop (they must be
+quick: hand work to their own loop/thread). Queue subscribers get the seed's types unless they ask for more
+(``types=``), so the API's ``/v1/stream`` keeps the seed's contract; listeners choose their types too.
 """
 
 from __future__ import annotations
@@ -22,17 +18,20 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+
+from hedgestack.engine.views import ALL_EVENT_TYPES, EVENT_PAYLOADS, EVENT_TYPES, Envelope, View
 
 log = logging.getLogger("hedgestack.bus")
 
-EVENT_TYPES = ("ORDER_UPSERT", "FILL", "VIRTUAL_POSITION_UPDATE", "EXTERNAL_POSITION_UPDATE", "TPSL_SYNC_STATUS",
-               "CONSISTENCY_STATUS", "WS_RECONNECT")
-#: in-process extras (see the module doc); not part of the seed's stream
-EXTRA_EVENT_TYPES = ("MARK_PRICE", "CONNECTION_STATE")
-ALL_EVENT_TYPES = EVENT_TYPES + EXTRA_EVENT_TYPES
+Listener = Callable[[Envelope], None]
 
-Envelope = dict[str, Any]
+
+def check_types(types: Iterable[str]) -> frozenset[str]:
+    """The set of ``types``; ValueError naming any unknown one."""
+    wanted = frozenset(types)
+    if unknown := wanted - set(ALL_EVENT_TYPES):
+        raise ValueError(f"unknown event types {sorted(unknown)}; known: {', '.join(ALL_EVENT_TYPES)}")
+    return wanted
 
 
 class Subscription:
@@ -46,7 +45,8 @@ class Subscription:
         self.queue: asyncio.Queue[Envelope | None] = asyncio.Queue(maxsize=maxsize)
         self.dropped: str | None = None
 
-    def _offer(self, envelope: Envelope) -> None:
+    def offer(self, envelope: Envelope) -> None:
+        """Queue ``envelope`` (on the subscriber's loop); a full queue drops the subscription."""
         if self.dropped is not None:
             return
         if self.queue.full():
@@ -69,15 +69,13 @@ class Subscription:
 class EventBus:
     def __init__(self, clock: Callable[[], int] | None = None) -> None:
         self._subscriptions: list[tuple[Subscription, asyncio.AbstractEventLoop]] = []
-        self._listeners: list[Callable[[Envelope], None]] = []
+        self._listeners: list[tuple[Listener, frozenset[str]]] = []
         self._clock = clock or (lambda: time.time_ns() // 1_000_000)
         self.published = 0
 
     def subscribe(self, maxsize: int = 10_000, types: Iterable[str] = EVENT_TYPES) -> Subscription:
         """A queue on the calling thread's running loop, of the envelopes of ``types`` (the seed's by default)."""
-        wanted = frozenset(types)
-        if unknown := wanted - set(ALL_EVENT_TYPES):
-            raise ValueError(f"unknown event types {sorted(unknown)}")
+        wanted = check_types(types)
         loop = asyncio.get_running_loop()
         sub = Subscription(self, maxsize, loop, wanted)
         self._subscriptions.append((sub, loop))
@@ -86,29 +84,37 @@ class EventBus:
     def unsubscribe(self, sub: Subscription) -> None:
         self._subscriptions = [(s, loop) for s, loop in self._subscriptions if s is not sub]
 
-    def add_listener(self, listener: Callable[[Envelope], None]) -> Callable[[], None]:
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+    def add_listener(self, listener: Listener, types: Iterable[str] = ALL_EVENT_TYPES) -> Callable[[], None]:
+        """Call ``listener(envelope)`` on the engine's loop for every event of ``types``; returns its remover."""
+        entry = (listener, check_types(types))
+        self._listeners.append(entry)
+        return lambda: self._listeners.remove(entry) if entry in self._listeners else None
 
-    def publish(self, event_type: str, payload: Any) -> Envelope:
-        if event_type not in ALL_EVENT_TYPES:
+    def publish(self, event_type: str, payload: View) -> Envelope:
+        expected = EVENT_PAYLOADS.get(event_type)
+        if expected is None or event_type not in ALL_EVENT_TYPES:
             raise ValueError(f"unknown event type {event_type}")
-        envelope = {"type": event_type, "payload": payload, "ts": self._clock()}
+        if type(payload) is not expected:
+            raise TypeError(f"{event_type} carries {expected.__name__}, not {type(payload).__name__}")
+        envelope = Envelope(event_type, payload, self._clock())
         self.published += 1
-        for listener in list(self._listeners):
+        for listener, types in list(self._listeners):
+            if event_type not in types:
+                continue
             try:
                 listener(envelope)
             except Exception:  # noqa: BLE001 - a listener's bug must not stop the engine
                 log.exception("bus listener failed")
-        for sub, loop in list(self._subscriptions):
-            if event_type not in sub.types:
-                continue
+        if self._subscriptions:
             try:
-                running = asyncio.get_running_loop()
+                running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
             except RuntimeError:
                 running = None
-            if loop is running:
-                sub._offer(envelope)
-            else:
-                loop.call_soon_threadsafe(sub._offer, envelope)
+            for sub, loop in list(self._subscriptions):
+                if event_type not in sub.types:
+                    continue
+                if loop is running:
+                    sub.offer(envelope)
+                else:
+                    loop.call_soon_threadsafe(sub.offer, envelope)
         return envelope

@@ -22,6 +22,7 @@ from hedgestack.domain.errors import HedgestackError
 from hedgestack.domain.events import Event, OrderUpdate
 from hedgestack.domain.numbers import D
 from hedgestack.engine import answers
+from hedgestack.engine.views import ReconnectView
 
 if TYPE_CHECKING:
     from hedgestack.engine.terminal import Terminal
@@ -37,7 +38,7 @@ async def backfill(t: Terminal, *, reason: str) -> None:
     assert t._sync_lock is not None
     async with t._sync_lock:
         t.connection = "SYNCING"
-        t.bus.publish("WS_RECONNECT", {"reason": reason, "state": "SYNCING"})
+        t.bus.publish("WS_RECONNECT", ReconnectView(reason=reason, state="SYNCING"))
         started = now_ms()
         try:
             await _catch_up(t)
@@ -45,8 +46,9 @@ async def backfill(t: Terminal, *, reason: str) -> None:
             await t._refresh_wallet()
         except HedgestackError as exc:
             log.error("backfill failed (%s): %s; retrying on the next reconnect/poll", reason, exc)
-        t.connection = "LIVE"
-        t.bus.publish("WS_RECONNECT", {"reason": reason, "state": "LIVE", "took_ms": now_ms() - started})
+        t.connection = "CONNECTED"
+        log.info("%s backfill took %s ms", reason, now_ms() - started)
+        t.bus.publish("WS_RECONNECT", ReconnectView(reason=reason, state="CONNECTED"))
         for vp in list(t.ledger.vps.values()):
             if vp.tp_price is not None or vp.sl_price is not None or t.tpsl._legs(vp.vp_id):
                 t.tpsl.request(vp.vp_id)

@@ -65,7 +65,7 @@ from hedgestack.domain.funding import split_funding
 from hedgestack.domain.ids import ClientOrderIdGenerator, new_vp_id, short_id, unassigned_vp_id
 from hedgestack.domain.invariants import check_invariants
 from hedgestack.domain.ledger import Ledger, OrderBook
-from hedgestack.domain.numbers import ZERO, D, to_str
+from hedgestack.domain.numbers import ZERO, D
 from hedgestack.domain.rules import (
     check_archive,
     check_guard,
@@ -83,7 +83,30 @@ from hedgestack.domain.rules import (
 )
 from hedgestack.engine import answers
 from hedgestack.engine.bus import EventBus
-from hedgestack.engine.views import external_json, fill_json, order_json, vp_json
+from hedgestack.engine.views import (
+    AccountView,
+    CancelAck,
+    ConnectionView,
+    ConsistencyView,
+    ExternalPositionView,
+    MarkView,
+    OrderAck,
+    OrderView,
+    ReconcileResult,
+    ReconnectView,
+    SideStatus,
+    SideStatusView,
+    StateView,
+    TransferResult,
+    VirtualPositionView,
+    VpMarkView,
+    exchange_id,
+    fill_view,
+    fill_view_from_row,
+    frame,
+    order_view,
+    vp_view,
+)
 from hedgestack.store.analytics import Analytics, live
 from hedgestack.store.eventlog import AppendResult, EventLog
 from hedgestack.store.publish import Publisher
@@ -442,16 +465,16 @@ class Terminal:
     # == accessors ==================================================================================
     @property
     def connection(self) -> str:
-        """STOPPED, STARTING, SYNCING (start-up or reconnect backfill) or LIVE; each change is published as
-        CONNECTION_STATE."""
+        """STOPPED, STARTING, SYNCING (start-up or reconnect backfill) or CONNECTED; each change is published
+        as CONNECTION_STATE."""
         return self._connection
 
     @connection.setter
     def connection(self, state: str) -> None:
         previous, self._connection = self._connection, state
         if state != previous:
-            self.bus.publish("CONNECTION_STATE", {"state": state, "previous": previous,
-                                                  "reconnects": self.stats.reconnects})
+            self.bus.publish("CONNECTION_STATE", ConnectionView(state=state, previous=previous,
+                                                                reconnects=self.stats.reconnects))
 
     @property
     def ledger(self) -> Ledger:
@@ -510,58 +533,67 @@ class Terminal:
             if isinstance(event, Fill):
                 self.stats.fills += 1
                 vp = ledger.vps.get(event.vp_id)
-                self.bus.publish("FILL", fill_json(event, vp.name if vp else None))
+                self.bus.publish("FILL", fill_view(event, vp.name if vp else None, None))
                 if event.client_order_id in ledger.orders:
                     orders.add(event.client_order_id)
             elif isinstance(event, (OrderIntent, OrderUpdate)):
                 orders.add(event.client_order_id)
         for cid in sorted(orders):
-            self.bus.publish("ORDER_UPSERT", order_json(ledger.orders[cid]))
+            self.bus.publish("ORDER_UPSERT", order_view(ledger.orders[cid]))
         for vp_id in sorted(result.touched):
-            view = ledger.view(vp_id)
-            self.bus.publish("VIRTUAL_POSITION_UPDATE", vp_json(ledger, view, self.marks.get(view.symbol)))
+            self.bus.publish("VIRTUAL_POSITION_UPDATE", self._vp_view(vp_id))
         for anomaly in result.anomalies:
             log.warning("ledger anomaly %s: %s", anomaly.kind, anomaly.message)
 
     # == state for the API and UI ====================================================================
-    async def state(self, *, recent_fills: int = 50) -> dict[str, Any]:
-        """The seed's ``GET /v1/state`` snapshot."""
+    async def state(self, *, recent_fills: int = 50) -> StateView:
+        """The seed's ``GET /v1/state`` snapshot (typed; ``views.to_json`` gives its JSON)."""
         return await self._call(self._state, recent_fills)
 
-    async def _state(self, recent_fills: int = 50) -> dict[str, Any]:
-        ledger = self.ledger
-        vps = [vp_json(ledger, view, self.marks.get(view.symbol))
-               for view in ledger.views() if not (view.system and view.net_qty == 0 and view.fill_count == 0
-                                                   and view.funding == 0)]
-        orders = [order_json(o) for o in ledger.orders.values() if o.is_open]
-        reconcile = {symbol: {str(side): str(self.consistency.get((symbol, side), ConsistencyStatus.OK))
-                              for side in PositionSide} for symbol in self.symbols}
-        fills = live(self._store()).fills(limit=None).tail(recent_fills) if recent_fills else pl.DataFrame()
-        recent = [{"tradeId": str(r["trade_id"]), "orderId": str(r["order_id"]), "clientOrderId": r["client_order_id"],
-                   "virtual_position_id": r["vp_id"], "vp_name": r["vp_name"], "symbol": r["symbol"],
-                   "side": r["side"], "positionSide": r["position_side"], "qty": _dstr(r["qty"]),
-                   "price": _dstr(r["price"]), "commission": _dstr(r["commission"]),
-                   "commissionAsset": r["commission_asset"], "realizedPnl": _dstr(r["realized_pnl"]),
-                   "maker": r["maker"], "time": r["ts"]} for r in fills.iter_rows(named=True)]
-        return {
-            "external_positions": [self._external_json(symbol, side) for symbol in self.symbols
-                                   for side in PositionSide],
-            "virtual_positions": vps, "open_orders": orders, "fills": recent[::-1], "reconcile": reconcile,
-            "venue": self.venue_name, "connection": self.connection,
-            "wallet_balance": None if self.wallet_balance is None else str(self.wallet_balance),
-            "marks": {s: str(m) for s, m in self.marks.items()},
-        }
+    def _vp_view(self, vp_id: str) -> VirtualPositionView:
+        vp = self.ledger.vps[vp_id]
+        return vp_view(self.ledger, vp_id, self.marks.get(vp.symbol),
+                       locked=self.consistency.get((vp.symbol, vp.position_side)) is ConsistencyStatus.MISMATCH)
 
-    def _external_json(self, symbol: str, side: PositionSide) -> dict[str, Any]:
+    async def _state(self, recent_fills: int = 50) -> StateView:
+        ledger = self.ledger
+        vps = tuple(self._vp_view(view.vp_id)
+                    for view in ledger.views() if not (view.system and view.net_qty == 0 and view.fill_count == 0
+                                                       and view.funding == 0))
+        orders = tuple(order_view(o) for o in ledger.orders.values() if o.is_open)
+        reconcile = {symbol: {str(side): self.consistency.get((symbol, side), ConsistencyStatus.OK)
+                              for side in PositionSide} for symbol in self.symbols}
+        detail = {symbol: {str(side): self._side_detail(symbol, side) for side in PositionSide}
+                  for symbol in self.symbols}
+        fills = live(self._store()).fills(limit=None).tail(recent_fills) if recent_fills else pl.DataFrame()
+        recent = tuple(fill_view_from_row(r) for r in fills.iter_rows(named=True))
+        return StateView(
+            external_positions=tuple(self._external_view(symbol, side) for symbol in self.symbols
+                                     for side in PositionSide),
+            virtual_positions=vps, open_orders=orders, fills=recent[::-1], reconcile=reconcile,
+            reconcile_detail=detail, account=AccountView(wallet_balance=self.wallet_balance),
+            venue=self.venue_name, connection=self.connection, wallet_balance=self.wallet_balance,
+            marks=dict(self.marks))
+
+    def _external_view(self, symbol: str, side: PositionSide) -> ExternalPositionView:
         ext = self.external.get((symbol, side))
         if ext is None:
-            return external_json(symbol, side, ZERO, None, None)
-        return external_json(symbol, side, ext.qty, ext.entry, ext.unrealized)
+            return ExternalPositionView(symbol=symbol, position_side=side, qty=ZERO, avg_entry_price=ZERO,
+                                        unrealized_pnl=ZERO)
+        return ExternalPositionView(symbol=symbol, position_side=side, qty=ext.qty, avg_entry_price=ext.entry or ZERO,
+                                    unrealized_pnl=ext.unrealized or ZERO)
 
-    async def vp(self, vp_id: str) -> dict[str, Any]:
-        async def read() -> dict[str, Any]:
-            view = self.ledger.view(live_vp(self.ledger, vp_id).vp_id)
-            return vp_json(self.ledger, view, self.marks.get(view.symbol))
+    def _side_detail(self, symbol: str, side: PositionSide) -> SideStatusView:
+        ext = self.external.get((symbol, side))
+        status = self.consistency.get((symbol, side), ConsistencyStatus.OK)
+        return SideStatusView(
+            status=SideStatus.MISMATCH if status is ConsistencyStatus.MISMATCH else SideStatus.OK,
+            confirmed_at=None if ext is None else ext.updated_at, confirmed_by=None,
+            exchange_qty=ZERO if ext is None else ext.qty, vp_qty=self.ledger.side_qty(symbol, side), reason=None)
+
+    async def vp(self, vp_id: str) -> VirtualPositionView:
+        async def read() -> VirtualPositionView:
+            return self._vp_view(live_vp(self.ledger, vp_id).vp_id)
 
         return await self._call(read)
 
@@ -572,8 +604,20 @@ class Terminal:
     def fills(self, **filters: Any) -> pl.DataFrame:
         return self.analytics().fills(**filters)
 
-    def orders(self, **filters: Any) -> pl.DataFrame:
-        return self.analytics().orders(**filters)
+    async def order_history(self, *, vp: str | None = None, symbol: str | None = None) -> list[OrderView]:
+        """Every order of ours (open and done) in creation order, optionally of one VP or symbol."""
+        async def read() -> list[OrderView]:
+            orders = sorted(self.ledger.orders.values(), key=lambda o: (o.created_at, o.client_order_id))
+            return [order_view(o) for o in orders if (vp is None or o.vp_id == vp)
+                    and (symbol is None or o.symbol == symbol)]
+
+        return await self._call(read)
+
+    def orders(self, *, vp: str | None = None, symbol: str | None = None) -> pl.DataFrame:
+        """:meth:`order_history` as a polars frame (one column per ``OrderView`` attribute)."""
+        if self._on_loop():
+            raise RuntimeError("orders() blocks: from the terminal's loop, await order_history() instead")
+        return frame(self.run_sync(self.order_history(vp=vp, symbol=symbol)), OrderView)
 
     def vp_history(self, **filters: Any) -> pl.DataFrame:
         return self.analytics().vp_history(**filters)
@@ -582,33 +626,31 @@ class Terminal:
         return self.analytics().sql(query)
 
     # == commands: VPs ==============================================================================
-    async def create_vp(self, name: str, symbol: str, position_side: str | PositionSide) -> dict[str, Any]:
+    async def create_vp(self, name: str, symbol: str, position_side: str | PositionSide) -> VirtualPositionView:
         return await self._call(self._create_vp, name, symbol, position_side)
 
-    async def _create_vp(self, name: str, symbol: str, position_side: str | PositionSide) -> dict[str, Any]:
+    async def _create_vp(self, name: str, symbol: str, position_side: str | PositionSide) -> VirtualPositionView:
         self._filters(symbol)
         side = _position_side(position_side)
         clean = check_name(self.ledger, name, symbol, side)
         live_short = {short_id(v.vp_id) for v in self.ledger.vps.values() if not v.archived}
         vp_id = new_vp_id(os.urandom, live_short)
         self._append([VpCreated(ts=now_ms(), vp_id=vp_id, name=clean, symbol=symbol, position_side=side)])
-        return vp_json(self.ledger, self.ledger.view(vp_id), self.marks.get(symbol))
+        return self._vp_view(vp_id)
 
-    async def rename_vp(self, vp_id: str, name: str) -> dict[str, Any]:
-        async def run() -> dict[str, Any]:
+    async def rename_vp(self, vp_id: str, name: str) -> VirtualPositionView:
+        async def run() -> VirtualPositionView:
             clean = check_rename(self.ledger, vp_id, name)
             self._append([VpRenamed(ts=now_ms(), vp_id=vp_id, name=clean)])
-            view = self.ledger.view(vp_id)
-            return vp_json(self.ledger, view, self.marks.get(view.symbol))
+            return self._vp_view(vp_id)
 
         return await self._call(run)
 
-    async def archive_vp(self, vp_id: str) -> dict[str, Any]:
-        async def run() -> dict[str, Any]:
+    async def archive_vp(self, vp_id: str) -> VirtualPositionView:
+        async def run() -> VirtualPositionView:
             check_archive(self.ledger, vp_id)
             self._append([VpArchived(ts=now_ms(), vp_id=vp_id)])
-            view = self.ledger.view(vp_id)
-            return vp_json(self.ledger, view, self.marks.get(view.symbol))
+            return self._vp_view(vp_id)
 
         return await self._call(run)
 
@@ -617,7 +659,7 @@ class Terminal:
                           price: str | Decimal | None = None, *, time_in_force: str | None = None,
                           trigger_price: str | Decimal | None = None, trigger_type: str | None = None,
                           reduce_only: bool = False, symbol: str | None = None,
-                          position_side: str | None = None) -> dict[str, Any]:
+                          position_side: str | None = None) -> OrderAck:
         """Place an order into a VP: {orderId, clientOrderId, status}. ``reduce_only`` asks the VP guard to
         check that it reduces the VP; it is never sent to Binance (Hedge Mode refuses it)."""
         return await self._call(self._place_order, vp_id, side, order_type, qty, price, time_in_force,
@@ -626,7 +668,7 @@ class Terminal:
     async def _place_order(self, vp_id: str, side: str | Side, order_type: str | OrderType, qty: str | Decimal,
                            price: str | Decimal | None, time_in_force: str | None,
                            trigger_price: str | Decimal | None, trigger_type: str | None, reduce_only: bool,
-                           symbol: str | None, position_side: str | None) -> dict[str, Any]:
+                           symbol: str | None, position_side: str | None) -> OrderAck:
         vp = live_vp(self.ledger, vp_id)
         if vp.system:
             raise LedgerRuleError("orders go into your own VPs; UNASSIGNED is filled only by foreign fills "
@@ -654,7 +696,7 @@ class Terminal:
     async def _submit(self, vp_id: str, side: Side, order_type: OrderType, role: OrderRole, qty: Decimal,
                       price: Decimal | None, trigger_price: Decimal | None, trigger_type: TriggerType | None,
                       tif: TimeInForce | None, *, replaces: str | None = None,
-                      skip_tpsl_shrink: bool = False) -> dict[str, Any]:
+                      skip_tpsl_shrink: bool = False) -> OrderAck:
         """Validate against filters, guard and lock, store the intent, send, record the answer."""
         ledger = self.ledger
         vp = ledger.vps[vp_id]
@@ -685,7 +727,7 @@ class Terminal:
 
     async def _send(self, vp_id: str, role: OrderRole, cid: str, side: Side, order_type: OrderType, qty: Decimal,
                     price: Decimal | None, trigger_price: Decimal | None, trigger_type: TriggerType | None,
-                    tif: TimeInForce | None) -> dict[str, Any]:
+                    tif: TimeInForce | None) -> OrderAck:
         """Send the order whose intent is stored; record the answer (or resolve a lost one)."""
         vp = self.ledger.vps[vp_id]
         params: dict[str, Any] = {"symbol": vp.symbol, "side": str(side), "positionSide": str(vp.position_side),
@@ -710,13 +752,12 @@ class Terminal:
             self._last_attempt[cid] = now_ms()
             update = await self._resolve_lost(cid)
             if update is None:
-                return {"orderId": None, "clientOrderId": cid, "status": str(OrderStatus.PENDING)}
+                return OrderAck(order_id=None, client_order_id=cid, status=OrderStatus.PENDING)
         self._append([update], defer=True)
         order = self.ledger.orders[cid]
         if role is OrderRole.CLOSE or order.status in (OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED):
             self.tpsl.request(vp_id)
-        ident = order.order_id if order.order_id is not None else order.algo_id
-        return {"orderId": None if ident is None else str(ident), "clientOrderId": cid, "status": str(order.status)}
+        return OrderAck(order_id=exchange_id(order), client_order_id=cid, status=order.status)
 
     async def _resolve_lost(self, cid: str) -> OrderUpdate | None:
         """The answer to an order request was lost: ask Binance what became of the clientOrderId."""
@@ -766,7 +807,7 @@ class Terminal:
                 if update is not None:
                     self._append([update])
 
-    async def cancel_order(self, order_ref: str | int) -> dict[str, Any]:
+    async def cancel_order(self, order_ref: str | int) -> CancelAck:
         """Cancel by exchange orderId (or algoId) or by clientOrderId: {orderId, status}."""
         return await self._call(self._cancel_order, order_ref)
 
@@ -782,7 +823,7 @@ class Terminal:
                     return order
         raise UnknownOrder(f"no order of ours with id {ref!r}")
 
-    async def _cancel_order(self, order_ref: str | int, *, internal: bool = False) -> dict[str, Any]:
+    async def _cancel_order(self, order_ref: str | int, *, internal: bool = False) -> CancelAck:
         order = self._find_order(order_ref)
         if not order.is_open:
             raise LedgerRuleError(f"order {order.client_order_id} is {order.status}: nothing to cancel",
@@ -809,17 +850,15 @@ class Terminal:
                 raise
         self._append([update], defer=True)
         self.tpsl.request(order.vp_id)
-        ident = order.order_id if order.order_id is not None else order.algo_id
-        return {"orderId": None if ident is None else str(ident), "status": str(self.ledger.orders[
-            order.client_order_id].status)}
+        return CancelAck(order_id=exchange_id(order), status=self.ledger.orders[order.client_order_id].status)
 
     async def amend_order(self, order_ref: str | int, *, price: str | Decimal | None = None,
-                          qty: str | Decimal | None = None) -> dict[str, Any]:
+                          qty: str | Decimal | None = None) -> OrderAck:
         """Amend = cancel + new (seed): the new order keeps VP, side, type and time in force."""
         return await self._call(self._amend_order, order_ref, price, qty)
 
     async def _amend_order(self, order_ref: str | int, price: str | Decimal | None,
-                           qty: str | Decimal | None) -> dict[str, Any]:
+                           qty: str | Decimal | None) -> OrderAck:
         order = self._find_order(order_ref)
         if order.role in (OrderRole.TP, OrderRole.SL):
             raise LedgerRuleError("TP/SL legs follow the VP: change the VP's TP/SL instead", code="TPSL_MANAGED")
@@ -842,13 +881,13 @@ class Terminal:
 
     async def close_vp(self, vp_id: str, order_type: str = "MARKET", *, percent: str | Decimal | None = None,
                        qty: str | Decimal | None = None, price: str | Decimal | None = None,
-                       time_in_force: str | None = None) -> dict[str, Any]:
+                       time_in_force: str | None = None) -> OrderAck:
         """Close 25/50/75/100 % (of net_qty) or a quantity of a VP, MARKET or LIMIT, rounded down to the step."""
         return await self._call(self._close_vp, vp_id, order_type, percent, qty, price, time_in_force)
 
     async def _close_vp(self, vp_id: str, order_type: str, percent: str | Decimal | None,
                         qty: str | Decimal | None, price: str | Decimal | None,
-                        time_in_force: str | None) -> dict[str, Any]:
+                        time_in_force: str | None) -> OrderAck:
         vp = live_vp(self.ledger, vp_id)
         type_e = _enum(OrderType, order_type, "type")
         if type_e not in (OrderType.MARKET, OrderType.LIMIT):
@@ -869,13 +908,13 @@ class Terminal:
     # == commands: TP/SL ============================================================================
     async def set_tpsl(self, vp_id: str, *, tp_price: str | Decimal | None = None, tp_trigger_type: str | None = None,
                        sl_price: str | Decimal | None = None, sl_trigger_type: str | None = None,
-                       qty: str | Decimal | None = None) -> dict[str, Any]:
+                       qty: str | Decimal | None = None) -> VirtualPositionView:
         """Set or change the VP's TP and/or SL; legs are synced by cancel + create (TPSL_SYNC_STATUS)."""
         return await self._call(self._set_tpsl, vp_id, tp_price, tp_trigger_type, sl_price, sl_trigger_type, qty)
 
     async def _set_tpsl(self, vp_id: str, tp_price: str | Decimal | None, tp_trigger_type: str | None,
                         sl_price: str | Decimal | None, sl_trigger_type: str | None,
-                        qty: str | Decimal | None) -> dict[str, Any]:
+                        qty: str | Decimal | None) -> VirtualPositionView:
         vp = live_vp(self.ledger, vp_id)
         if vp.system:
             raise LedgerRuleError("the UNASSIGNED VP has no TP/SL: transfer its quantity to a VP first",
@@ -919,24 +958,22 @@ class Terminal:
         self._append([TpSlSet(ts=now_ms(), vp_id=vp_id, tp_price=tp, tp_trigger=tp_trigger, sl_price=sl,
                               sl_trigger=sl_trigger)])
         await self.tpsl.sync_now(vp_id)
-        view = self.ledger.view(vp_id)
-        return vp_json(self.ledger, view, self.marks.get(view.symbol))
+        return self._vp_view(vp_id)
 
-    async def clear_tpsl(self, vp_id: str) -> dict[str, Any]:
-        async def run() -> dict[str, Any]:
+    async def clear_tpsl(self, vp_id: str) -> VirtualPositionView:
+        async def run() -> VirtualPositionView:
             vp = live_vp(self.ledger, vp_id)
             self._append([TpSlSet(ts=now_ms(), vp_id=vp_id, tp_price=None, tp_trigger=vp.tp_trigger, sl_price=None,
                                   sl_trigger=vp.sl_trigger)])
             await self.tpsl.sync_now(vp_id)
-            view = self.ledger.view(vp_id)
-            return vp_json(self.ledger, view, self.marks.get(view.symbol))
+            return self._vp_view(vp_id)
 
         return await self._call(run)
 
     # == commands: transfer, reconcile ==============================================================
-    async def transfer(self, from_vp: str, to_vp: str, qty: str | Decimal) -> dict[str, Any]:
+    async def transfer(self, from_vp: str, to_vp: str, qty: str | Decimal) -> TransferResult:
         """Move quantity between two VPs of one side at the source's average cost (nothing is sent)."""
-        async def run() -> dict[str, Any]:
+        async def run() -> TransferResult:
             amount = D(qty, field="qty")
             check_transfer(self.ledger, from_vp, to_vp, amount)
             src = self.ledger.vps[from_vp]
@@ -946,9 +983,7 @@ class Terminal:
                                    qty=amount)])
             self.tpsl.request(from_vp)
             self.tpsl.request(to_vp)
-            ledger = self.ledger
-            return {"from": vp_json(ledger, ledger.view(from_vp), self.marks.get(src.symbol)),
-                    "to": vp_json(ledger, ledger.view(to_vp), self.marks.get(src.symbol))}
+            return TransferResult(from_vp=self._vp_view(from_vp), to_vp=self._vp_view(to_vp))
 
         return await self._call(run)
 
@@ -970,13 +1005,13 @@ class Terminal:
             await self.tpsl.make_room(vp_id, allowed if allowed > 0 else ZERO)
 
     async def reconcile(self, symbol: str, position_side: str | PositionSide,
-                        assignments: dict[str, str | Decimal] | list[dict[str, Any]]) -> dict[str, Any]:
+                        assignments: dict[str, str | Decimal] | list[dict[str, Any]]) -> ReconcileResult:
         """Assign the exchange quantity of one side to VPs (the rest to UNASSIGNED), restarting at the
         exchange entry price; realized history is kept. Confirms the exchange figures over REST first."""
         return await self._call(self._reconcile, symbol, position_side, assignments)
 
     async def _reconcile(self, symbol: str, position_side: str | PositionSide,
-                         assignments: dict[str, str | Decimal] | list[dict[str, Any]]) -> dict[str, Any]:
+                         assignments: dict[str, str | Decimal] | list[dict[str, Any]]) -> ReconcileResult:
         self._filters(symbol)
         side = _position_side(position_side)
         if isinstance(assignments, list):
@@ -1000,10 +1035,10 @@ class Terminal:
         for vp in list(self.ledger.vps_of(symbol, side)):
             self.tpsl.request(vp.vp_id)
         self._check_consistency(confirmed=True)
-        return {"symbol": symbol, "positionSide": str(side), "status": str(
-            self.consistency.get((symbol, side), ConsistencyStatus.OK)),
-            "virtual_positions": [vp_json(self.ledger, self.ledger.view(v.vp_id), self.marks.get(symbol))
-                                  for v in self.ledger.vps_of(symbol, side) if not v.archived]}
+        return ReconcileResult(
+            symbol=symbol, position_side=side, status=self.consistency.get((symbol, side), ConsistencyStatus.OK),
+            virtual_positions=tuple(self._vp_view(v.vp_id) for v in self.ledger.vps_of(symbol, side)
+                                    if not v.archived))
 
     # == consistency ================================================================================
     def _check_unlocked(self, symbol: str, side: PositionSide) -> None:
@@ -1031,7 +1066,7 @@ class Terminal:
         old = self.external.get((symbol, side))
         self.external[(symbol, side)] = ExternalPosition(qty, entry, unrealized, now_ms())
         if old is None or old.qty != qty or old.entry != entry:
-            self.bus.publish("EXTERNAL_POSITION_UPDATE", self._external_json(symbol, side))
+            self.bus.publish("EXTERNAL_POSITION_UPDATE", self._external_view(symbol, side))
 
     def _check_consistency(self, *, confirmed: bool) -> None:
         """Compare Σ VP with the exchange per side; MISMATCH only after the grace period and a REST confirm."""
@@ -1058,17 +1093,20 @@ class Terminal:
 
     def _set_consistency(self, symbol: str, side: PositionSide, status: ConsistencyStatus) -> None:
         self.consistency[(symbol, side)] = status
-        ext = self.external.get((symbol, side))
-        self.bus.publish("CONSISTENCY_STATUS", {
-            "symbol": symbol, "positionSide": str(side), "status": str(status),
-            "exchange_qty": str(ext.qty if ext else ZERO), "vp_qty": str(self.ledger.side_qty(symbol, side))})
+        detail = self._side_detail(symbol, side)
+        self.bus.publish("CONSISTENCY_STATUS", ConsistencyView(
+            symbol=symbol, position_side=side, status=status, exchange_qty=detail.exchange_qty,
+            vp_qty=detail.vp_qty, detail=detail))
+        for vp in self.ledger.vps_of(symbol, side):  # their ``locked`` follows the side
+            if not vp.archived:
+                self.bus.publish("VIRTUAL_POSITION_UPDATE", self._vp_view(vp.vp_id))
 
     async def _poll_positions(self) -> None:
         """positionRisk every ``poll_interval``: even an event lost without a disconnect is noticed."""
         polls = 0
         while True:
             await asyncio.sleep(self.poll_interval)
-            if self.connection != "LIVE":
+            if self.connection != "CONNECTED":
                 continue
             polls += 1
             try:
@@ -1136,7 +1174,7 @@ class Terminal:
             self.connection = "SYNCING"
             reason = "listenKeyExpired" if isinstance(message, ListenKeyExpired) else \
                 f"{message.kind}: {message.message}"
-            self.bus.publish("WS_RECONNECT", {"reason": reason, "state": "SYNCING"})
+            self.bus.publish("WS_RECONNECT", ReconnectView(reason=reason, state="SYNCING"))
         elif isinstance(message, Malformed):
             self.stats.malformed += 1
             log.warning("malformed user message (%s): %.300r", message.reason, message.raw)
@@ -1282,11 +1320,10 @@ class Terminal:
             return
         self._mark_sent[symbol] = (asyncio.get_running_loop().time(), mark, rate)
         ledger = self.ledger
-        vps = [{"id": view.vp_id, "mark_price": to_str(mark), "unrealized_pnl": to_str(view.unrealized_pnl(mark))}
-               for view in ledger.views() if view.symbol == symbol and view.net_qty != 0]
-        self.bus.publish("MARK_PRICE", {"symbol": symbol, "markPrice": to_str(mark),
-                                        "fundingRate": None if rate is None else to_str(rate),
-                                        "virtual_positions": vps})
+        vps = tuple(VpMarkView(id=view.vp_id, mark_price=mark, unrealized_pnl=view.unrealized_pnl(mark))
+                    for view in ledger.views() if view.symbol == symbol and view.net_qty != 0)
+        self.bus.publish("MARK_PRICE", MarkView(symbol=symbol, mark_price=mark, funding_rate=rate,
+                                                virtual_positions=vps))
 
     def _flush_marks(self) -> None:
         if self._mark_buffer and self.log_store is not None:
@@ -1322,7 +1359,7 @@ class Terminal:
         async def run() -> None:
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
-                if self.tpsl.idle() and self.connection == "LIVE" and not any(
+                if self.tpsl.idle() and self.connection == "CONNECTED" and not any(
                         o.status is OrderStatus.PENDING for o in self.ledger.orders.values()):
                     return
                 await asyncio.sleep(0.02)
@@ -1348,11 +1385,3 @@ def _wire(value: Decimal | None) -> str:
     assert value is not None
     text = format(value.normalize(), "f")
     return text
-
-
-def _dstr(value: Any) -> str | None:
-    if value is None:
-        return None
-    from hedgestack.domain.numbers import to_str
-
-    return to_str(Decimal(value))

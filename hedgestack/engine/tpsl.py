@@ -26,6 +26,7 @@ from hedgestack.domain.events import TpSlSet, TpSlSync
 from hedgestack.domain.ledger import OrderBook
 from hedgestack.domain.numbers import ZERO
 from hedgestack.domain.rules import tpsl_target_qty
+from hedgestack.engine.views import TpSlStatusView, tpsl_view
 
 if TYPE_CHECKING:
     from hedgestack.engine.terminal import Terminal
@@ -198,18 +199,10 @@ class TpSlManager:
         if vp.sync_status is status and vp.sync_reason == reason:
             return
         t._append([TpSlSync(ts=_now(), vp_id=vp_id, status=status, reason=reason)], defer=True)
-        legs = {leg.role: leg for leg in self._legs(vp_id)}
-
-        def ident(role: OrderRole) -> str | None:
-            leg = legs.get(role)
-            if leg is None:
-                return None
-            value = leg.algo_id if leg.algo_id is not None else leg.order_id
-            return None if value is None else str(value)
-
-        t.bus.publish("TPSL_SYNC_STATUS", {"vp_id": vp_id, "status": str(status), "reason": reason,
-                                           "tp_order_id": ident(OrderRole.TP), "sl_order_id": ident(OrderRole.SL)})
-
+        tpsl = tpsl_view(t.ledger, t.ledger.view(vp_id))
+        t.bus.publish("TPSL_SYNC_STATUS", TpSlStatusView(
+            vp_id=vp_id, status=status, reason=reason, tp_order_id=None if tpsl is None else tpsl.tp_order_id,
+            sl_order_id=None if tpsl is None else tpsl.sl_order_id))
 
 def _now() -> int:
     from hedgestack.engine.terminal import now_ms

@@ -120,7 +120,7 @@ class ScriptedTrader:
         by_name = {v.name: v.vp_id for v in look.vps}
         for symbol, side, name in PLAN:
             if name not in by_name:
-                by_name[name] = self.t.sync.create_vp(name, symbol, str(side))["id"]
+                by_name[name] = self.t.sync.create_vp(name, symbol, str(side)).id
         self.vp_ids = {name: by_name[name] for _, _, name in PLAN}
 
     def start(self) -> ScriptedTrader:

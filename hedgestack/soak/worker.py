@@ -27,6 +27,7 @@ import requests
 from hedgestack.bench.memory import rss_mb
 from hedgestack.engine.audit import audit, exchange_sides, log_fill_rows, state_digest
 from hedgestack.engine.terminal import Terminal
+from hedgestack.engine.views import Envelope
 from hedgestack.soak.trader import ScriptedTrader
 
 SETTLE_TIMEOUT = 120.0
@@ -41,15 +42,15 @@ class BusClock:
         self.seen: list[tuple[int, int]] = []
         self.lock = threading.Lock()
 
-    def __call__(self, envelope: dict[str, Any]) -> None:
+    def __call__(self, envelope: Envelope) -> None:
         now = time.time_ns()
-        kind = envelope["type"]
+        kind = envelope.type
         if kind == "FILL":
             with self.lock:
-                self.pending[envelope["payload"]["virtual_position_id"]] = int(envelope["payload"]["tradeId"])
+                self.pending[envelope.payload.virtual_position_id] = envelope.payload.trade_id
         elif kind == "VIRTUAL_POSITION_UPDATE":
             with self.lock:
-                trade = self.pending.pop(envelope["payload"]["id"], None)
+                trade = self.pending.pop(envelope.payload.id, None)
                 if trade is not None:
                     self.seen.append((trade, now))
 

@@ -44,7 +44,7 @@ from hedgestack.domain.errors import StoreError
 from hedgestack.domain.events import Event, Fill, decode_event, encode_event, kind_of
 from hedgestack.domain.ledger import Anomaly, Ledger, average
 from hedgestack.domain.numbers import ZERO, to_str
-from hedgestack.domain.snapshot import dump_ledger, load_ledger
+from hedgestack.domain.snapshot import SnapshotOutdated, dump_ledger, load_ledger
 from hedgestack.store.schema import (
     DDL,
     EQUITY_MARK,
@@ -436,8 +436,11 @@ class EventLog:
                 rows = self._con.execute("SELECT seq, payload FROM snapshots WHERE seq <= ? ORDER BY seq DESC "
                                          "LIMIT 1", [limit]).fetchall()
             if rows:
-                start, payload = rows[0]
-                ledger = load_ledger(bytes(payload))
+                try:
+                    ledger = load_ledger(bytes(rows[0][1]))
+                    start = rows[0][0]
+                except SnapshotOutdated:  # written by another version of the fold: replay from the log
+                    ledger, start = Ledger(), 0
         for columns in self._scan(start, 200_000):
             events = _events_from_columns(columns)
             if columns["seq"][-1] > limit:

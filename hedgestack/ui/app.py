@@ -5,7 +5,7 @@ terminal's ``Pump``. Everything is pushed by the engine's bus, nothing is polled
 marks with the open VPs' uPnL (``MARK_PRICE``, throttled per symbol by the engine) and the connection state
 (``CONNECTION_STATE``). The wallet balance is read from the terminal (an attribute) after each batch, since
 whatever changes it (a fill, funding, a backfill) arrives as a batch. A full ``state()`` is loaded once, and
-again when the connection comes back to LIVE after a reconnect.
+again when the connection comes back to CONNECTED after a reconnect.
 
 Served (``hedgestack serve``, ``panel serve notebooks/terminal.ipynb``) the page is ``Dashboard.template()``,
 a ``BootstrapTemplate`` (status in the header bar, order ticket and VP creation in the sidebar); inline in a
@@ -21,6 +21,7 @@ from typing import Any
 import panel as pn
 import param
 
+from hedgestack.engine.views import to_json
 from hedgestack.ui.models import CreateVpModel, OrderTicketModel, TerminalModel, VpActionsModel, fmt
 from hedgestack.ui.pump import Pump, SessionFeed
 from hedgestack.ui.views import (
@@ -63,7 +64,7 @@ class Dashboard(pn.viewable.Viewer):
         self._callbacks: list[Any] = []
         self._started = False
         self._activated = False
-        self.model.load(terminal.sync.state(recent_fills=200), self._order_history())
+        self.model.load(to_json(terminal.sync.state(recent_fills=200)), self._order_history())
         self.commands = Commands(terminal, self.feed.send)
         acting = {"terminal": terminal, "commands": self.commands}
         self.header = Header(model=self.model)
@@ -79,22 +80,13 @@ class Dashboard(pn.viewable.Viewer):
 
     # -- data ------------------------------------------------------------------------------------
     def _order_history(self) -> list[dict[str, Any]]:
-        """Past orders from the terminal's analytics, in the bus's ORDER_UPSERT shape."""
+        """Past orders (the last 500), in the ORDER_UPSERT payload's JSON."""
         try:
-            frame = self.terminal.orders()
+            orders = self.terminal.sync.order_history()
         except Exception:  # noqa: BLE001 - history is a nicety; the live view does not depend on it
             log.exception("order history unavailable")
             return []
-        rows = frame.tail(500).iter_rows(named=True)
-        return [{"clientOrderId": r["client_order_id"],
-                 "orderId": None if r["order_id"] is None else str(r["order_id"]),
-                 "virtual_position_id": r["vp_id"], "symbol": r["symbol"], "side": r["side"],
-                 "positionSide": r["position_side"], "type": r["order_type"], "role": r["role"],
-                 "qty": str(r["qty"]), "price": None if r["price"] is None else str(r["price"]),
-                 "trigger_price": None if r["trigger_price"] is None else str(r["trigger_price"]),
-                 "timeInForce": r["time_in_force"], "status": r["status"], "filled_qty": str(r["filled_qty"]),
-                 "created_at": r["created_at"], "updated_at": r["updated_at"], "reason": r["reason"]}
-                for r in rows]
+        return [to_json(order) for order in orders[-500:]]
 
     def _apply(self, batch: list[dict[str, Any]]) -> None:
         """Fold a batch into the view-model and show the commands' answers; the views re-render once each
@@ -107,7 +99,7 @@ class Dashboard(pn.viewable.Viewer):
             for env in batch:
                 if env["type"] == "COMMAND_DONE":  # a command's answer (see views.Commands)
                     env["payload"]()
-            if self.model.connection == "LIVE" and previous == "SYNCING":
+            if self.model.connection == "CONNECTED" and previous == "SYNCING":
                 self._submit(self.terminal.state(recent_fills=0), "RESYNC")
 
     def _submit(self, coro: Any, kind: str) -> None:
@@ -115,7 +107,7 @@ class Dashboard(pn.viewable.Viewer):
         def done(fut: Future[Any]) -> None:
             if fut.cancelled() or fut.exception() is not None:
                 return
-            self.feed.send({"type": kind, "payload": fut.result(), "ts": 0})
+            self.feed.send({"type": kind, "payload": to_json(fut.result()), "ts": 0})
 
         try:
             self.terminal.submit(coro).add_done_callback(done)

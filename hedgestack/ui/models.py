@@ -12,8 +12,10 @@ from typing import Any
 
 import param
 
+from hedgestack.domain.enums import OrderStatus
+
 POSITION_SIDES = ("LONG", "SHORT")
-OPEN_STATUSES = {"PENDING", "NEW", "PARTIALLY_FILLED", "TRIGGERING"}
+OPEN_STATUSES = {s.value for s in OrderStatus if s.is_open}  # the domain decides what is open
 
 
 def dec(value: Any) -> Decimal:

@@ -133,7 +133,8 @@ class Pump:
                 pump = pn.state.cache[key] = cls(terminal)
         return pump
 
-    def _on_event(self, envelope: Envelope) -> None:  # on the terminal's thread: never block
+    def _on_event(self, typed: Any) -> None:  # on the terminal's thread: never block
+        envelope = typed.to_json()
         woken = [feed for feed in self._feeds if feed.push(envelope)]
         if not woken:
             return

@@ -163,7 +163,7 @@ def _cell(value: Any) -> str:
 _HEADER_CSS = """
 .hs-badge {padding: 2px 10px; border-radius: 4px; font-weight: 700; color: white; margin-right: 8px}
 .hs-venue-sim {background: #6c757d} .hs-venue-testnet {background: #d39e00} .hs-venue-live {background: #c82333}
-.hs-conn-LIVE {background: #28a745} .hs-conn-SYNCING, .hs-conn-STARTING {background: #e0a800}
+.hs-conn-CONNECTED {background: #28a745} .hs-conn-SYNCING, .hs-conn-STARTING {background: #e0a800}
 .hs-conn-STOPPED {background: #6c757d}
 .hs-spin {display: inline-block; width: 10px; height: 10px; border: 2px solid white; border-top-color: transparent;
           border-radius: 50%; animation: hs-spin 0.8s linear infinite; margin-right: 4px}
@@ -339,7 +339,7 @@ class VpActionsView(pn.viewable.Viewer):
         if a.close_type == "LIMIT":
             kwargs["price"] = a.close_price.strip() or None
         self.commands.run(a, lambda: self.terminal.close_vp(a.vp_id, a.close_type, **kwargs),
-                          lambda r: f'close order {r.get("status", "")} ({r.get("clientOrderId", "")})', orders=True)
+                          lambda r: f'close order {r.status} ({r.client_order_id})', orders=True)
 
     def _set_tpsl(self, _event: Any = None) -> None:
         a = self.actions
@@ -470,7 +470,7 @@ class OrderTicket(pn.viewable.Viewer):
                 tk.vp_id, tk.action, tk.order_type, tk.qty.strip(),
                 price if tk.order_type == "LIMIT" else None, time_in_force=tif,
                 trigger_price=price if tk.order_type == "STOP_MARKET" else None, reduce_only=self._closing())
-        self.commands.run(tk, call, lambda r: f'{r.get("status", "")} · {r.get("clientOrderId", "")}', orders=True)
+        self.commands.run(tk, call, lambda r: f'{r.status} · {r.client_order_id}', orders=True)
 
     def __panel__(self) -> pn.viewable.Viewable:
         tk = self.ticket
@@ -860,9 +860,8 @@ class ReconcileView(pn.viewable.Viewer):
         assignments = [{"virtual_position_id": vp_id, "qty": w.value.strip() or "0"}
                        for vp_id, w in self._widgets.items()]
         self.commands.run(self.rec, lambda: self.terminal.reconcile(symbol, side, assignments),
-                          lambda r: f'Reconciled {symbol} {side}: **{r["status"]}** · ' + ", ".join(
-                              f'{v["name"]} {fmt(v["net_qty"])} @ {fmt(v["avg_entry"])}'
-                              for v in r["virtual_positions"]))
+                          lambda r: f'Reconciled {symbol} {side}: **{r.status}** · ' + ", ".join(
+                              f'{v.name} {fmt(v.net_qty)} @ {fmt(v.avg_entry)}' for v in r.virtual_positions))
 
     def __panel__(self) -> pn.viewable.Viewable:
         submit = pn.widgets.Button(name="Reconcile", button_type="primary", css_classes=["hs-rec-submit"])
@@ -883,7 +882,7 @@ class CreateVpView(pn.viewable.Viewer):
     def create(self, _event: Any = None) -> None:
         m = self.model
         self.commands.run(m, lambda: self.terminal.create_vp(m.vp_name.strip(), m.symbol, m.position_side),
-                          lambda r: f'created **{r["name"]}** ({r["id"]})')
+                          lambda r: f'created **{r.name}** ({r.id})')
 
     def __panel__(self) -> pn.viewable.Viewable:
         m = self.model

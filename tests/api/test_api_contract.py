@@ -303,7 +303,7 @@ def test_fills_json_parquet_arrow(http: Client) -> None:
 
 def test_health_and_openapi(http: Client) -> None:
     health = http.get("/v1/health").json()
-    assert health["venue"] == "sim" and health["connection"] == "LIVE" and health["status"] == "ok"
+    assert health["venue"] == "sim" and health["connection"] == "CONNECTED" and health["status"] == "ok"
     doc = http.get("/v1/openapi.json").json()
     assert doc["openapi"].startswith("3.1")
     for path in ("/v1/state", "/v1/virtual-positions", "/v1/orders", "/v1/orders/{orderId}/cancel",

@@ -13,8 +13,8 @@ import pytest
 import websocket
 
 from hedgestack.api import api_routes
-from hedgestack.engine.bus import EVENT_TYPES
 from hedgestack.engine.terminal import Terminal
+from hedgestack.engine.views import EVENT_TYPES, ReconnectView
 from tests.api.conftest import ApiServer, Client
 
 
@@ -73,7 +73,7 @@ def test_slow_client_is_dropped_with_a_reason(small_queue_api: ApiServer, termin
             # a burst delivered with no chance to send in between (published on the server's own loop, so each
             # event is queued at once): the client's queue of 8 overflows, as when a client reads too slowly
             for i in range(200):
-                terminal.bus.publish("WS_RECONNECT", {"reason": f"test burst {i}"})
+                terminal.bus.publish("WS_RECONNECT", ReconnectView(reason=f"test burst {i}", state="SYNCING"))
 
         assert small_queue_api._loop is not None
         asyncio.run_coroutine_threadsafe(flood(), small_queue_api._loop).result(10)
@@ -93,7 +93,7 @@ def test_slow_client_is_dropped_with_a_reason(small_queue_api: ApiServer, termin
     finally:
         ws.close()
     # the engine kept going and other clients are unaffected
-    assert terminal.connection == "LIVE"
+    assert terminal.connection == "CONNECTED"
 
 
 def test_stream_needs_no_body_and_ignores_client_messages(api: ApiServer) -> None:

@@ -24,11 +24,11 @@ def open_order_row(page: Page, vp_name: str) -> Locator:
 
 
 def engine_vp(terminal: Terminal, name: str) -> dict[str, Any]:
-    return next(vp for vp in terminal.sync.state()["virtual_positions"] if vp["name"] == name)
+    return next(vp for vp in terminal.sync.state().to_json()["virtual_positions"] if vp["name"] == name)
 
 
 def engine_open_orders(terminal: Terminal, vp_id: str) -> list[dict[str, Any]]:
-    return [o for o in terminal.sync.state()["open_orders"] if o["virtual_position_id"] == vp_id]
+    return [o for o in terminal.sync.state().to_json()["open_orders"] if o["virtual_position_id"] == vp_id]
 
 
 def ticket(page: Page, name: str, action: str, order_type: str, qty: str, price: str = "") -> None:
@@ -117,7 +117,7 @@ def test_rename_close_custom_and_archive(page: Page, served: str, terminal: Term
     expect(cell(vp_row(page, "Swing"), "Qty")).to_have_text("0.004", timeout=TIMEOUT)
     expect(vp_row(page, "Dst")).to_have_count(0)
     expect(page.locator(".hs-vp-select select")).to_contain_text("Swing · BTCUSDT LONG")
-    assert not any(vp["name"] == "Dst" for vp in terminal.sync.state()["virtual_positions"])
+    assert not any(vp["name"] == "Dst" for vp in terminal.sync.state().to_json()["virtual_positions"])
     assert engine_vp(terminal, "Swing")["net_qty"] == "0.004"
 
     # close a custom quantity of Src (market): 0.006 − 0.002
@@ -138,7 +138,7 @@ def test_rename_close_custom_and_archive(page: Page, served: str, terminal: Term
     expect(page.locator(".hs-actions-result")).to_contain_text("archived", timeout=TIMEOUT)
     expect(vp_row(page, "Spare")).to_have_count(0, timeout=TIMEOUT)
     expect(page.locator(".hs-vp-select select")).not_to_contain_text("Spare")
-    assert spare_id not in {vp["id"] for vp in terminal.sync.state()["virtual_positions"]}  # live VPs only
+    assert spare_id not in {vp["id"] for vp in terminal.sync.state().to_json()["virtual_positions"]}  # live VPs only
     assert terminal.run_sync(_archived(terminal, spare_id))
     page.screenshot(path=str(artifacts / "ui_07_transfer_rename_archive.png"), full_page=True)
 

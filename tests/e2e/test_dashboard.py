@@ -56,7 +56,7 @@ def test_trader_scenario(page: Page, served: str, terminal: Terminal, control: C
     page.set_viewport_size({"width": 1500, "height": 1500})
     page.goto(served)
     expect(page.locator(".hs-header")).to_contain_text("SIM", timeout=TIMEOUT)
-    expect(page.locator(".hs-header")).to_contain_text("LIVE", timeout=TIMEOUT)
+    expect(page.locator(".hs-header")).to_contain_text("CONNECTED", timeout=TIMEOUT)
 
     # two VPs on BTCUSDT LONG, one buy each at different prices: each row has its own avg entry
     create_vp(page, "Alpha")

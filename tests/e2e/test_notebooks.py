@@ -111,7 +111,7 @@ def test_notebook_serves_under_panel_serve(page: Page, tmp_path: Path, artifacts
         page.on("request", lambda r: seen.append(r.url))
         page.goto(f"http://127.0.0.1:{port}/terminal")
         expect(page.locator(".hs-positions .tabulator-row", has_text="Demo")).to_be_visible(timeout=60_000)
-        expect(page.locator(".hs-header")).to_contain_text("LIVE", timeout=30_000)
+        expect(page.locator(".hs-header")).to_contain_text("CONNECTED", timeout=30_000)
         page.screenshot(path=str(artifacts / "ui_panel_serve.png"), full_page=True)
         assert _offsite(seen) == [], _offsite(seen)
     finally:

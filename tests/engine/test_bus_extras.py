@@ -7,13 +7,22 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from hedgestack.engine.bus import ALL_EVENT_TYPES, EVENT_TYPES, EventBus
+from hedgestack.engine.bus import EventBus
 from hedgestack.engine.terminal import Terminal
+from hedgestack.engine.views import (
+    ALL_EVENT_TYPES,
+    EVENT_TYPES,
+    ConnectionView,
+    Envelope,
+    MarkView,
+    ReconnectView,
+)
 from hedgestack.venue.sim import SimServer
 from tests.engine.conftest import make_terminal
 from tests.support.simctl import Control, wait_until
@@ -25,7 +34,8 @@ class Recorder:
         self.seen: list[tuple[float, dict[str, Any]]] = []
         self.lock = threading.Lock()
 
-    def __call__(self, envelope: dict[str, Any]) -> None:
+    def __call__(self, typed: Envelope) -> None:
+        envelope = typed.to_json()  # compared in the JSON the stream carries
         if envelope["type"] == self.kind:
             with self.lock:
                 self.seen.append((time.monotonic(), envelope["payload"]))
@@ -40,23 +50,24 @@ def test_connection_changes_are_published(sim_server: SimServer, control: Contro
     states = Recorder("CONNECTION_STATE")
     t.bus.add_listener(states)
     t.start_sync()
-    assert [p["state"] for p in states.payloads()] == ["STARTING", "SYNCING", "LIVE"]
-    assert states.payloads()[-1] == {"state": "LIVE", "previous": "SYNCING", "reconnects": 0}
+    assert [p["state"] for p in states.payloads()] == ["STARTING", "SYNCING", "CONNECTED"]
+    assert states.payloads()[-1] == {"state": "CONNECTED", "previous": "SYNCING", "reconnects": 0,
+                                     "last_event_at": None, "reason": None}
     t.stop_sync()
     assert states.payloads()[-1]["state"] == "STOPPED"
 
 
-def test_reconnect_is_published_as_syncing_then_live(terminal: Terminal, control: Control) -> None:
+def test_reconnect_is_published_as_syncing_then_connected(terminal: Terminal, control: Control) -> None:
     states = Recorder("CONNECTION_STATE")
     terminal.bus.add_listener(states)
     control.fault("disconnect_user_stream")
-    wait_until(lambda: [p["state"] for p in states.payloads()][-2:] == ["SYNCING", "LIVE"], timeout=15)
+    wait_until(lambda: [p["state"] for p in states.payloads()][-2:] == ["SYNCING", "CONNECTED"], timeout=15)
     assert states.payloads()[-1]["reconnects"] >= 1
 
 
 def test_mark_price_events_are_throttled_and_carry_upnl(terminal: Terminal, control: Control) -> None:
     vp = terminal.sync.create_vp("marked", "BTCUSDT", "LONG")
-    terminal.sync.place_order(vp["id"], "BUY", "MARKET", "0.010")
+    terminal.sync.place_order(vp.id, "BUY", "MARKET", "0.010")
     terminal.sync.wait_idle()
     marks = Recorder("MARK_PRICE")
     terminal.bus.add_listener(marks)
@@ -70,25 +81,27 @@ def test_mark_price_events_are_throttled_and_carry_upnl(terminal: Terminal, cont
     assert all(gap >= terminal.mark_event_interval * 0.9 for gap in gaps), gaps
     last = btc[-1][1]
     assert last["markPrice"] == "95100"  # the latest mark is the last one sent
-    row = next(r for r in last["virtual_positions"] if r["id"] == vp["id"])
-    assert row == {"id": vp["id"], "mark_price": "95100", "unrealized_pnl": "1"}  # 0.010 × (95100 − 95000)
-    assert terminal.sync.vp(vp["id"])["unrealized_pnl"] == "1"
-    terminal.sync.close_vp(vp["id"], "MARKET", percent="100")
+    row = next(r for r in last["virtual_positions"] if r["id"] == vp.id)
+    # uPnL 0.010 × (95100 − 95000)
+    assert row == {"id": vp.id, "mark_price": "95100", "unrealized_pnl": "1", "roe_pct": None}
+    assert terminal.sync.vp(vp.id).to_json()["unrealized_pnl"] == "1"
+    terminal.sync.close_vp(vp.id, "MARKET", percent="100")
 
 
 def test_queue_subscribers_get_the_seed_types_unless_they_ask() -> None:
     async def run() -> tuple[list[str], list[str]]:
         bus = EventBus()
         seed, everything = bus.subscribe(), bus.subscribe(types=ALL_EVENT_TYPES)
-        bus.publish("MARK_PRICE", {"symbol": "BTCUSDT"})
-        bus.publish("CONNECTION_STATE", {"state": "LIVE"})
-        bus.publish("WS_RECONNECT", {"reason": "x"})
+        bus.publish("MARK_PRICE", MarkView(symbol="BTCUSDT", mark_price=Decimal(1), funding_rate=None,
+                                           virtual_positions=()))
+        bus.publish("CONNECTION_STATE", ConnectionView(state="CONNECTED", previous="SYNCING", reconnects=0))
+        bus.publish("WS_RECONNECT", ReconnectView(reason="x", state="SYNCING"))
         got: tuple[list[str], list[str]] = ([], [])
         for sub, out in ((seed, got[0]), (everything, got[1])):
             while not sub.queue.empty():
                 env = await sub.get()
                 assert env is not None
-                out.append(env["type"])
+                out.append(env.type)
         return got
 
     seed, everything = asyncio.run(run())

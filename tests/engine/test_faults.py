@@ -31,9 +31,9 @@ def burst(t: Terminal, vp_id: str, n: int, during: callable | None = None, at: i
 
 def open_long(t: Terminal, name: str = "Burst", qty: str = "0.02") -> str:
     vp = t.sync.create_vp(name, "BTCUSDT", "LONG")
-    t.sync.place_order(vp["id"], "BUY", "MARKET", qty)
-    wait_until(lambda: t.sync.vp(vp["id"])["net_qty"] == str(D(qty).normalize()))
-    return vp["id"]
+    t.sync.place_order(vp.id, "BUY", "MARKET", qty)
+    wait_until(lambda: t.sync.vp(vp.id).to_json()["net_qty"] == str(D(qty).normalize()))
+    return vp.id
 
 
 def test_disconnects_during_a_burst_lose_nothing(terminal: Terminal, control: Control) -> None:
@@ -69,8 +69,8 @@ def test_lost_answer_on_placement_never_duplicates_the_order(terminal: Terminal,
     settle(terminal, control)
     control.fault("lose_rest_response", path="/fapi/v1/order", count=1)
     result = terminal.sync.place_order(vp, "BUY", "LIMIT", "0.002", "94000")
-    assert result["status"] == "NEW" and result["orderId"] is not None  # resolved by querying the clientOrderId
-    orders = [o for o in control.account()["open_orders"] if o["clientOrderId"] == result["clientOrderId"]]
+    assert result.status == "NEW" and result.order_id is not None  # resolved by querying the clientOrderId
+    orders = [o for o in control.account()["open_orders"] if o["clientOrderId"] == result.client_order_id]
     assert len(orders) == 1
     assert terminal.stats.lost_answers_resolved == 1
     # the same on the algo endpoint (a TP/SL leg)
@@ -78,7 +78,7 @@ def test_lost_answer_on_placement_never_duplicates_the_order(terminal: Terminal,
     terminal.sync.set_tpsl(vp, tp_price="99000")
     settle(terminal, control)
     algos = control.account()["open_algo_orders"]
-    assert len(algos) == 1 and terminal.sync.vp(vp)["tpsl"]["sync_status"] == "OK"
+    assert len(algos) == 1 and terminal.sync.vp(vp).to_json()["tpsl"]["sync_status"] == "OK"
     assert_consistent(terminal, control)
 
 
@@ -86,10 +86,10 @@ def test_429_bursts_are_backed_off_and_retried(terminal: Terminal, control: Cont
     vp = open_long(terminal)
     control.fault("rate_limit", count=2)
     result = terminal.sync.place_order(vp, "BUY", "MARKET", "0.002")
-    assert result["clientOrderId"]
+    assert result.client_order_id
     assert terminal.venue.rate_limited >= 2
     settle(terminal, control)
-    assert len([t for t in control.account()["trades"] if t["clientOrderId"] == result["clientOrderId"]]) == 1
+    assert len([t for t in control.account()["trades"] if t["clientOrderId"] == result.client_order_id]) == 1
     assert_consistent(terminal, control)
 
 
@@ -107,11 +107,11 @@ def test_foreign_reduction_raises_mismatch_locks_and_reconcile_heals(terminal: T
     a = open_long(terminal, "A", "0.010")  # @ 95000
     settle(terminal, control)
     seen: list[dict] = []
-    terminal.bus.add_listener(lambda env: seen.append(env) if env["type"] == "CONSISTENCY_STATUS" else None)
+    terminal.bus.add_listener(lambda env: seen.append(env.to_json()) if env.type == "CONSISTENCY_STATUS" else None)
     # a close from the Binance app: the exchange side drops to 0.006, no VP can take it
     control.post("/external-order", {"symbol": "BTCUSDT", "side": "SELL", "positionSide": "LONG", "type": "MARKET",
                                      "quantity": "0.004", "clientOrderId": "web_close1"})
-    wait_until(lambda: terminal.sync.state()["reconcile"]["BTCUSDT"]["LONG"] == "MISMATCH", timeout=15)
+    wait_until(lambda: terminal.sync.state().to_json()["reconcile"]["BTCUSDT"]["LONG"] == "MISMATCH", timeout=15)
     assert seen[-1]["payload"]["status"] == "MISMATCH"
     with pytest.raises(SideLocked):
         terminal.sync.close_vp(a, percent="50")
@@ -121,8 +121,8 @@ def test_foreign_reduction_raises_mismatch_locks_and_reconcile_heals(terminal: T
     settle(terminal, control)
     control.price("BTCUSDT", "95500")
     result = terminal.sync.reconcile("BTCUSDT", "LONG", [{"virtual_position_id": a, "qty": "0.007"}])
-    assert result["status"] == "OK"
-    state = {v["name"]: v for v in terminal.sync.state()["virtual_positions"]}
+    assert result.status == "OK"
+    state = {v["name"]: v for v in terminal.sync.state().to_json()["virtual_positions"]}
     # 0.008 on the exchange: 0.007 to A, 0.001 to UNASSIGNED, both at the exchange's entry price
     assert state["A"]["net_qty"] == "0.007" and state["UNASSIGNED"]["net_qty"] == "0.001"
     assert state["A"]["reset_at"] is not None
@@ -144,7 +144,7 @@ def test_sigkill_mid_burst_then_restart(sim_server: SimServer, control: Control,
     t = make_terminal(sim_server, tmp_path).start_sync()
     try:
         settle(t, control, timeout=20)
-        assert t.sync.vp(vp)["net_qty"] == str(abs(D(next(
+        assert t.sync.vp(vp).to_json()["net_qty"] == str(abs(D(next(
             p["positionAmt"] for p in control.account()["positions"] if p["positionSide"] == "LONG")))).rstrip("0")\
             .rstrip(".") or "0"
         assert len(t.fills()) == traded
@@ -170,7 +170,7 @@ def test_commands_from_another_thread_and_loop(terminal: Terminal, control: Cont
     thread = threading.Thread(target=worker)
     thread.start()
     thread.join(20)
-    assert results and results[0]["clientOrderId"].startswith("VP-")
+    assert results and results[0].client_order_id.startswith("VP-")
     with pytest.raises(FilterViolation):
         terminal.sync.place_order(vp, "BUY", "MARKET", "0.0001")
     time.sleep(0.1)

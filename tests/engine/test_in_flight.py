@@ -12,7 +12,7 @@ from tests.engine.conftest import Control, assert_consistent, wait_until
 
 
 def test_a_slow_create_request_is_not_taken_for_a_lost_one(terminal: Terminal, control: Control) -> None:
-    a = terminal.sync.create_vp("A", "BTCUSDT", "LONG")["id"]
+    a = terminal.sync.create_vp("A", "BTCUSDT", "LONG").id
     real = terminal.venue.new_order
 
     async def slow(**params: Any) -> dict[str, Any]:
@@ -26,16 +26,16 @@ def test_a_slow_create_request_is_not_taken_for_a_lost_one(terminal: Terminal, c
         assert time.monotonic() - started >= 6.0
     finally:
         terminal.venue.new_order = real  # type: ignore[method-assign]
-    assert placed["status"] == "NEW"
+    assert placed.status == "NEW"
     order = terminal.sync.orders()  # the live history: one row, open
-    assert order.filter(order["client_order_id"] == placed["clientOrderId"])["status"].to_list() == ["NEW"]
+    assert order.filter(order["client_order_id"] == placed.client_order_id)["status"].to_list() == ["NEW"]
     truth = control.account()
-    assert [o["clientOrderId"] for o in truth["open_orders"]] == [placed["clientOrderId"]]
+    assert [o["clientOrderId"] for o in truth["open_orders"]] == [placed.client_order_id]
     assert_consistent(terminal, control)  # the audit counts orphans: none
 
 
 def test_an_unknown_order_is_concluded_never_received_only_after_the_recv_window(terminal: Terminal) -> None:
-    a = terminal.sync.create_vp("A", "BTCUSDT", "LONG")["id"]
+    a = terminal.sync.create_vp("A", "BTCUSDT", "LONG").id
 
     async def lost(**params: Any) -> dict[str, Any]:
         from hedgestack.venue.binance.adapter import AnswerLost
@@ -48,8 +48,8 @@ def test_an_unknown_order_is_concluded_never_received_only_after_the_recv_window
         placed = terminal.sync.place_order(a, "BUY", "LIMIT", "0.002", "90000", time_in_force="GTC")
     finally:
         terminal.venue.new_order = real  # type: ignore[method-assign]
-    assert placed["status"] == "PENDING"  # unknown now, but a request signed a moment ago may still arrive
-    cid = placed["clientOrderId"]
+    assert placed.status == "PENDING"  # unknown now, but a request signed a moment ago may still arrive
+    cid = placed.client_order_id
 
     async def status() -> str:
         return str(terminal.ledger.orders[cid].status)

@@ -81,7 +81,7 @@ def test_foreign_shapes_go_to_unassigned_exactly_once(terminal: Terminal) -> Non
     assert by_trade[2233445566] == unassigned_vp_id("ETHUSDT", PositionSide.SHORT)
     assert by_trade[4455667788] == unassigned_vp_id("BTCUSDT", PositionSide.SHORT)
     # the liquidation SELL on an empty UNASSIGNED LONG is clamped and reported, never negative
-    assert all(Decimal(v["net_qty"]) >= 0 for v in terminal.sync.state()["virtual_positions"])
+    assert all(Decimal(v["net_qty"]) >= 0 for v in terminal.sync.state().to_json()["virtual_positions"])
 
 
 @pytest.fixture(scope="module")
@@ -99,11 +99,11 @@ def test_algo_child_with_its_own_client_id_is_attributed_by_order_id(generated_c
     t = Terminal.sim(tmp_path, sim_url=generated_child_sim.url, poll_interval=0.3, mismatch_grace=0.5).start_sync()
     try:
         a = t.sync.create_vp("A", "BTCUSDT", "LONG")
-        t.sync.place_order(a["id"], "BUY", "MARKET", "0.010")
+        t.sync.place_order(a.id, "BUY", "MARKET", "0.010")
         settle(t, control)
-        t.sync.set_tpsl(a["id"], sl_price="94000")
+        t.sync.set_tpsl(a.id, sl_price="94000")
         control.price("BTCUSDT", "93900", "93900")
-        wait_until(lambda: t.sync.vp(a["id"])["net_qty"] == "0")
+        wait_until(lambda: t.sync.vp(a.id).to_json()["net_qty"] == "0")
         child = [tr for tr in control.account()["trades"] if tr["side"] == "SELL"]
         assert child and not child[0]["clientOrderId"].startswith("VP-")  # the child has its own id
         assert_consistent(t, control)

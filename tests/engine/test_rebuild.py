@@ -16,20 +16,20 @@ def test_rebuild_from_exchange_history(terminal: Terminal, control: Control, tmp
     a = terminal.sync.create_vp("Trend", "BTCUSDT", "LONG")
     b = terminal.sync.create_vp("Hedge", "BTCUSDT", "SHORT")
     c = terminal.sync.create_vp("Eth", "ETHUSDT", "LONG")
-    terminal.sync.place_order(a["id"], "BUY", "MARKET", "0.010")
-    terminal.sync.place_order(b["id"], "SELL", "MARKET", "0.004")
-    terminal.sync.place_order(c["id"], "BUY", "LIMIT", "0.3", "3490")
+    terminal.sync.place_order(a.id, "BUY", "MARKET", "0.010")
+    terminal.sync.place_order(b.id, "SELL", "MARKET", "0.004")
+    terminal.sync.place_order(c.id, "BUY", "LIMIT", "0.3", "3490")
     control.price("ETHUSDT", "3489")
     control.price("BTCUSDT", "95500")
-    terminal.sync.place_order(a["id"], "BUY", "MARKET", "0.006")
+    terminal.sync.place_order(a.id, "BUY", "MARKET", "0.006")
     settle(terminal, control)
-    terminal.sync.set_tpsl(a["id"], tp_price="96000", sl_price="94000")
+    terminal.sync.set_tpsl(a.id, tp_price="96000", sl_price="94000")
     control.post("/external-order", {"symbol": "BTCUSDT", "side": "BUY", "positionSide": "LONG", "type": "MARKET",
                                      "quantity": "0.002", "clientOrderId": "web_manual"})
     control.post("/funding", {"symbol": "BTCUSDT", "rate": "0.0001"})
     control.price("BTCUSDT", "96000")  # the TP fires
-    wait_until(lambda: terminal.sync.vp(a["id"])["net_qty"] == "0")
-    terminal.sync.close_vp(b["id"], percent="50")
+    wait_until(lambda: terminal.sync.vp(a.id).to_json()["net_qty"] == "0")
+    terminal.sync.close_vp(b.id, percent="50")
     assert_consistent(terminal, control)
 
     rebuilt_file = tmp_path / "rebuilt" / "hedgestack.duckdb"
