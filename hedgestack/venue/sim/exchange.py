@@ -51,7 +51,7 @@ import dataclasses
 import random
 import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Protocol
 
 import msgspec
@@ -137,6 +137,14 @@ def fixed(value: Decimal, places: int) -> str:
     exponent = value.normalize().as_tuple().exponent
     digits = max(places, -exponent if isinstance(exponent, int) and exponent < 0 else 0)
     return f"{value:.{digits}f}"
+
+
+def average(order: SimOrder, price_precision: int) -> str:
+    """An order's average fill price: exact when it has at most 5 (or pricePrecision) decimals, else rounded
+    half-up to that many, as Binance shows it."""
+    places = max(5, price_precision)
+    rounded = order.avg_price.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    return fixed(order.avg_price if rounded == order.avg_price else rounded, price_precision)
 
 
 def _crosses(side: str, price: Decimal, last: Decimal) -> bool:
@@ -1393,7 +1401,7 @@ class Exchange:
         algo = self.account.algos.get(order.algo_id) if order.algo_id is not None else None
         body = w.OrderUpdate(
             s=order.symbol, c=order.client_order_id, S=order.side, o=order.type, f=order.time_in_force,
-            q=fixed(order.qty, qp), p=fixed(order.price, pp), ap=fixed(order.avg_price, pp),
+            q=fixed(order.qty, qp), p=fixed(order.price, pp), ap=average(order, pp),
             sp=fixed(order.stop_price, pp), x=x, X=order.status, i=order.order_id,
             l=fixed(trade.qty if trade else ZERO, qp), z=fixed(order.executed, qp),
             L=fixed(trade.price if trade else ZERO, pp), N="USDT",
@@ -1446,7 +1454,7 @@ class Exchange:
         if algo.status == "TRIGGERING":
             ap = aq = act = unset
         elif child is not None:
-            ap, aq, act = fixed(child.avg_price, pp), fixed(child.executed, qp), child.type
+            ap, aq, act = average(child, pp), fixed(child.executed, qp), child.type
         else:
             ap, aq, act = "0", "0", "0"
         body = w.AlgoUpdateOrder(
@@ -1463,4 +1471,4 @@ class Exchange:
         self.on_user_event(self.algo_update(algo, child))
 
 
-__all__ = ["CONDITIONAL_TYPES", "Exchange", "Journal", "NullJournal", "fixed", "money"]
+__all__ = ["CONDITIONAL_TYPES", "Exchange", "Journal", "NullJournal", "average", "fixed", "money"]

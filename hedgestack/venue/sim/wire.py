@@ -6,7 +6,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from hedgestack.domain.numbers import ZERO
 from hedgestack.venue.binance import schemas as w
-from hedgestack.venue.sim.exchange import Exchange, fixed, money
+from hedgestack.venue.sim.exchange import Exchange, average, fixed, money
 from hedgestack.venue.sim.history import Candle, PublicTrade
 from hedgestack.venue.sim.state import SimAlgo, SimAmendment, SimIncome, SimOrder, SimPosition, SimTrade
 
@@ -19,7 +19,7 @@ def _order_fields(ex: Exchange, order: SimOrder) -> dict[str, object]:
     otype = "LIMIT" if order.liquidation else order.type
     return dict(
         orderId=order.order_id, symbol=order.symbol, status=order.status, clientOrderId=order.client_order_id,
-        price=fixed(order.price, pp), avgPrice=fixed(order.avg_price, pp), origQty=fixed(order.qty, qp),
+        price=fixed(order.price, pp), avgPrice=average(order, pp), origQty=fixed(order.qty, qp),
         executedQty=fixed(order.executed, qp), cumQuote=fixed(order.cum_quote, 5),
         timeInForce=order.time_in_force, type=otype, reduceOnly=order.reduce_only,
         closePosition=order.close_position, side=order.side, positionSide=order.position_side,
@@ -42,7 +42,7 @@ def force_order(ex: Exchange, o: SimOrder) -> w.ForceOrder:
     pp, qp = spec.price_precision, spec.quantity_precision
     return w.ForceOrder(
         orderId=o.order_id, symbol=o.symbol, status=o.status, clientOrderId=o.client_order_id,
-        price=fixed(o.price, pp), avgPrice=fixed(o.avg_price, pp), origQty=fixed(o.qty, qp),
+        price=fixed(o.price, pp), avgPrice=average(o, pp), origQty=fixed(o.qty, qp),
         executedQty=fixed(o.executed, qp), cumQuote=fixed(o.cum_quote, 5), timeInForce=o.time_in_force,
         type="LIMIT", reduceOnly=False, closePosition=False, side=o.side, positionSide=o.position_side,
         stopPrice="0", workingType="CONTRACT_PRICE", origType="LIMIT", time=o.time, updateTime=o.update_time,
@@ -54,7 +54,7 @@ def force_order_event(ex: Exchange, o: SimOrder) -> w.ForceOrderEvent:
     pp, qp = spec.price_precision, spec.quantity_precision
     return w.ForceOrderEvent(E=ex.clock(), o=w.ForceOrderBody(
         s=o.symbol, S=o.side, o="LIMIT", f="IOC", q=fixed(o.qty, qp), p=fixed(o.price, pp),
-        ap=fixed(o.avg_price, pp), X=o.status, l=fixed(o.executed, qp), z=fixed(o.executed, qp), T=o.update_time))
+        ap=average(o, pp), X=o.status, l=fixed(o.executed, qp), z=fixed(o.executed, qp), T=o.update_time))
 
 
 def _algo_fields(ex: Exchange, algo: SimAlgo) -> dict[str, object]:
@@ -84,7 +84,7 @@ def algo_order(ex: Exchange, algo: SimAlgo) -> w.AlgoOrder:
     return w.AlgoOrder(
         **_algo_fields(ex, algo),  # type: ignore[arg-type]
         actualOrderId=str(algo.actual_order_id) if algo.actual_order_id is not None else "",
-        actualPrice=fixed(child.avg_price, pp) if child is not None else "0")
+        actualPrice=average(child, pp) if child is not None else "0")
 
 
 def user_trade(ex: Exchange, t: SimTrade) -> w.UserTrade:
