@@ -54,7 +54,8 @@ def test_live_subscriptions_and_their_errors(sim: SimServer) -> None:
         assert bad == {"error": {"code": 2, "msg": "Invalid request: invalid stream"}, "id": 5}
         assert _ask(ws, {"method": "SUBSCRIBE", "params": ["xyzusdt@aggTrade"], "id": 6})["error"]["code"] == 2
         assert _ask(ws, {"method": "LIST_SUBSCRIPTIONS", "id": 7})["result"] == ["btcusdt@aggTrade"]
-        assert _ask(ws, {"method": "SUBSCRIBE", "params": ["btcusdt@trade"], "id": "x"}) == {
+        assert _ask(ws, {"method": "LIST_SUBSCRIPTIONS", "id": "a-uuid"})["id"] == "a-uuid"  # the SDK's ids
+        assert _ask(ws, {"method": "SUBSCRIBE", "params": ["btcusdt@trade"], "id": -1}) == {
             "error": {"code": 2, "msg": "Invalid request: request ID must be an unsigned integer"}, "id": None}
         assert _ask(ws, {"method": "SUBSCRIBED", "params": [], "id": 8})["error"]["code"] == 2
         assert _ask(ws, "{not json")["error"]["code"] == 3

@@ -123,6 +123,9 @@ class BinanceApi:
             # -- spot paths python-binance pings
             ("GET", "/api/v3/ping"): Endpoint(lambda p: {}, "NONE"),
             ("GET", "/api/v3/time"): Endpoint(self.time, "NONE"),
+            # -- the spot wallet's coin list, read by clients on load (ccxt's fetch_currencies)
+            ("GET", "/sapi/v1/capital/config/getall"): Endpoint(self.coins, s, 10),
+            ("GET", "/sapi/v1/margin/allPairs"): Endpoint(lambda p: [], k, 1),  # no spot margin here
             # -- market data
             ("GET", "/fapi/v1/ping"): Endpoint(lambda p: {}, "NONE"),
             ("GET", "/fapi/v1/time"): Endpoint(self.time, "NONE"),
@@ -207,6 +210,13 @@ class BinanceApi:
             raise e.mandatory(name)
         self.ex.market(symbol)
         return symbol
+
+    def coins(self, p: Params) -> list[dict[str, Any]]:
+        """The coins of the bundled contracts (spot-wallet shape, empty balances: USDT-M is the only wallet)."""
+        names = ["USDT"] + [spec.base_asset for spec in self.ex.config.symbols]
+        return [{"coin": c, "depositAllEnable": False, "withdrawAllEnable": False, "name": c, "free": "0",
+                 "locked": "0", "freeze": "0", "withdrawing": "0", "ipoing": "0", "ipoable": "0", "storage": "0",
+                 "isLegalMoney": False, "trading": True, "networkList": []} for c in dict.fromkeys(names)]
 
     # -- market data ------------------------------------------------------------------------------------
     def time(self, p: Params) -> w.ServerTime:

@@ -18,7 +18,8 @@ closes the sockets.
 Live requests (any route): ``SUBSCRIBE`` / ``UNSUBSCRIBE`` → ``{"result": null, "id": n}``; ``LIST_SUBSCRIPTIONS``
 → ``{"result": [names], "id": n}``; ``SET_PROPERTY ["combined", bool]`` / ``GET_PROPERTY ["combined"]``. Errors
 answer ``{"error": {"code": c, "msg": m}, "id": n}``: 0 unknown property, 1 not a boolean, 2 invalid request
-(an unknown stream name, a bad id, an unknown method), 3 invalid JSON. A valid stream subscribed on the wrong
+(an unknown stream name, an id that is neither an unsigned integer nor a string, an unknown method),
+3 invalid JSON. A valid stream subscribed on the wrong
 route is acknowledged and stays silent, as on Binance (the simulator logs a warning).
 """
 
@@ -276,7 +277,9 @@ class Streams:
             conn.queue.put_nowait(_error(2, "Invalid request: expected a JSON object", None))
             return
         ident = msg.get("id")
-        if not isinstance(ident, int) or isinstance(ident, bool) or ident < 0:
+        # an unsigned integer, or a string (Binance's own SDK sends UUIDs on the USDⓈ-M streams)
+        valid_int = isinstance(ident, int) and not isinstance(ident, bool) and ident >= 0
+        if not valid_int and not (isinstance(ident, str) and 0 < len(ident) <= 64):
             conn.queue.put_nowait(_error(2, "Invalid request: request ID must be an unsigned integer", None))
             return
         method = msg.get("method")
