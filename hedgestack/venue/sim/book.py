@@ -25,11 +25,12 @@ Model (prices are whole ticks, ``t`` = price / tickSize):
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from typing import Protocol
+
+import numpy as np
 
 from hedgestack.domain.numbers import ZERO
 
@@ -58,26 +59,31 @@ class Profile(Protocol):
         """How many levels from the touch hold liquidity (None = every level)."""
 
 
-@dataclass(frozen=True, slots=True)
 class AnchoredProfile:
-    """A seeded quantity on every tick: ``mean × u`` with u drawn once per price (Gamma(2) / 2, mean 1)."""
+    """A seeded quantity on every tick: ``mean × u`` in whole steps (at least one), u drawn once per price from
+    Gamma(2, 1/2) (mean 1); the pattern repeats every ``period`` ticks. Drawn at first use."""
 
-    mean: Decimal
-    step: Decimal
-    multipliers: tuple[Decimal, ...]
+    def __init__(self, mean: Decimal, step: Decimal, seed: int, period: int = 4096) -> None:
+        self.mean = mean
+        self.step = step
+        self.seed = seed
+        self.period = period
+        self._qty: tuple[Decimal, ...] | None = None
 
     @classmethod
     def build(cls, mean: Decimal, step: Decimal, seed: int, period: int = 4096) -> AnchoredProfile:
-        rng = random.Random(seed)
-        mults = []
-        for _ in range(period):
-            u = rng.gammavariate(2.0, 0.5)
-            qty = (mean * Decimal(repr(round(u, 6))) / step).to_integral_value(rounding=ROUND_DOWN) * step
-            mults.append(max(step, qty))
-        return cls(mean=mean, step=step, multipliers=tuple(mults))
+        return cls(mean, step, seed, period)
+
+    @property
+    def multipliers(self) -> tuple[Decimal, ...]:
+        if self._qty is None:
+            draws = np.random.default_rng(self.seed).gamma(2.0, 0.5, self.period)
+            units = np.maximum(1, np.floor(draws * float(self.mean / self.step))).astype(np.int64)
+            self._qty = tuple(Decimal(int(u)) * self.step for u in units)
+        return self._qty
 
     def qty(self, book: Book, side: str, t: int) -> Decimal:
-        return self.multipliers[t % len(self.multipliers)]
+        return self.multipliers[t % self.period]
 
     def reach(self) -> int | None:
         return None

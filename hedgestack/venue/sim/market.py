@@ -168,14 +168,16 @@ class MarkModel:
 
     window_ms: int = 300_000
     basis: deque[tuple[int, Decimal]] = field(default_factory=deque)
+    total: Decimal = Decimal(0)  # the exact sum of the basis samples in the window (kept as they come and go)
 
     def mark(self, *, now: int, index: Decimal, mid: Decimal | None, last: Decimal, rate: Decimal,
              until_funding_ms: int, interval_ms: int) -> Decimal:
         if mid is not None:
             self.basis.append((now, mid - index))
+            self.total += mid - index
         while self.basis and self.basis[0][0] < now - self.window_ms:
-            self.basis.popleft()
-        average = sum((b for _, b in self.basis), Decimal(0)) / len(self.basis) if self.basis else Decimal(0)
+            self.total -= self.basis.popleft()[1]
+        average = self.total / len(self.basis) if self.basis else Decimal(0)
         fraction = Decimal(max(0, until_funding_ms)) / Decimal(max(1, interval_ms))
         price1 = index * (1 + rate * fraction)
         price2 = index + average
