@@ -407,7 +407,8 @@ class Book:
 def level_rows(book: Book, changes: Sequence[tuple[str, int]]) -> tuple[list[tuple[int, Decimal]],
                                                                        list[tuple[int, Decimal]]]:
     """Absolute quantities now at the changed prices, bids and asks (0 = the level is gone)."""
-    bids, asks = [], []
+    bids: list[tuple[int, Decimal]] = []
+    asks: list[tuple[int, Decimal]] = []
     for side, t in sorted(changes, key=lambda c: (c[0], -c[1] if c[0] == BID else c[1])):
         (bids if side == BID else asks).append((t, book.level_total(side, t)))
     return bids, asks

@@ -157,9 +157,7 @@ class SimServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.host, self.config.port)
         await site.start()
-        server = site._server
-        assert server is not None
-        self._port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._port = int(self._runner.addresses[0][1])
         self._tasks = [asyncio.create_task(self.source.run(self), name="sim-market"),
                        asyncio.create_task(self._mark_timer(), name="sim-mark"),
                        asyncio.create_task(self._key_timer(), name="sim-listenkey"),
