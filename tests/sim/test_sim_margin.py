@@ -12,7 +12,7 @@ import pytest
 import websocket
 from binance.client import Client
 from binance.exceptions import BinanceAPIException
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from simkit import Control, make_client, wait_until
 
@@ -53,19 +53,54 @@ def test_reference_worked_example() -> None:
     assert m.max_notional(BTC, 125) == D(50_000)
 
 
+def _excess(wallet: Decimal, legs: list[m.Leg], price: Decimal) -> Decimal:
+    """Margin balance − maintenance margin of a one-symbol account at ``price``."""
+    balance = wallet + sum((leg.sign * leg.qty * (price - leg.entry) for leg in legs), D(0))
+    return balance - sum((m.maintenance_margin(BTC, leg.qty * price) for leg in legs if leg.qty), D(0))
+
+
 @settings(max_examples=300, deadline=None)
 @given(wallet=st.integers(100, 2_000_000), long=st.integers(0, 30_000), short=st.integers(0, 30_000),
        el=st.integers(20_000, 150_000), es=st.integers(20_000, 150_000))
+@example(wallet=100, long=2216, short=2193, el=20_000, es=20_000)  # under water everywhere: no price
+@example(wallet=8000, long=10_000, short=9_800, el=50_000, es=50_000)  # two prices (see below)
 def test_margin_balance_equals_maintenance_at_the_liquidation_price(wallet: int, long: int, short: int, el: int,
                                                                    es: int) -> None:
     legs = [m.Leg(D(long) / 1000, D(el), 1), m.Leg(D(short) / 1000, D(es), -1)]
     lp = m.liquidation_price(wallet=D(wallet), other_maintenance=D(0), other_unrealized=D(0), legs=legs,
                              brackets=BTC, start=D(el))
+    # wherever the excess changes sign (checked at every bracket cut and around them) there is a price
+    probes = {D(el), D(1), D(10) ** 12}
+    for leg in legs:
+        if leg.qty:
+            probes |= {b.notional_cap / leg.qty * k for b in BTC[:-1] for k in (D("0.999"), D(1), D("1.001"))}
+    signs = {_excess(D(wallet), legs, p) > 0 for p in probes}
     if lp is None:
+        assert len(signs) == 1 or not (long or short)
         return
-    balance = D(wallet) + sum((leg.sign * leg.qty * (lp - leg.entry) for leg in legs), D(0))
     maintenance = sum((m.maintenance_margin(BTC, leg.qty * lp) for leg in legs if leg.qty), D(0))
-    assert abs(balance - maintenance) <= D("1e-9") * max(D(1), maintenance)
+    assert abs(_excess(D(wallet), legs, lp)) <= D("1e-9") * max(D(1), maintenance)
+
+
+def test_hedged_sides_can_have_two_liquidation_prices() -> None:
+    # LONG 10 and SHORT 9.8 @ 50,000, wallet 8,000: a fall costs the net 0.2 long, and a rise far enough pushes
+    # both sides into bracket 5 (MMR 2 %), where maintenance grows faster (19.8 × 2 %) than the profit (0.2)
+    legs = [m.Leg(D(10), D(50000), 1), m.Leg(D("9.8"), D(50000), -1)]
+
+    def lp(mark: int) -> Decimal | None:
+        return m.liquidation_price(wallet=D(8000), other_maintenance=D(0), other_unrealized=D(0), legs=legs,
+                                   brackets=BTC, start=D(mark))
+
+    # below, both sides in bracket 2 (0.5 %, cum 50): (8,000 + 100 − 500,000 + 490,000) / (0.099 − 0.2)
+    low = (D(8000) + 100 - 500_000 + 490_000) / (D("0.099") - D("0.2"))
+    # above, both in bracket 5 (2 %, cum 131,450): (8,000 + 262,900 − 10,000) / (0.396 − 0.2)
+    high = (D(8000) + 262_900 - 10_000) / (D("0.396") - D("0.2"))
+    assert low.quantize(D("0.01")) == D("18811.88") and high.quantize(D("0.01")) == D("1331122.45")
+    assert lp(50_000) == low and lp(2_000_000) == high  # the one the mark reaches first
+    # a small net long whose only price is above the mark: LONG 10, SHORT 9.9, wallet 20,000 (bracket 4)
+    legs[1] = m.Leg(D("9.9"), D(50000), -1)
+    assert m.liquidation_price(wallet=D(20000), other_maintenance=D(0), other_unrealized=D(0), legs=legs,
+                               brackets=BTC, start=D(50000)) == (D(20000) + 22_900 - 5000) / (D("0.199") - D("0.1"))
 
 
 # -- the exchange ------------------------------------------------------------------------------------

@@ -14,8 +14,11 @@ Rules (reference/binance-usdm-risk-market.md §1):
       LP = (WB − TMM1 + UPNL1 + Σ cum − Σ s·q·EP) / (Σ q·MMR − Σ s·q)
 
   the price at which the margin balance equals the maintenance margin. The brackets are those of the notional
-  *at LP*: when they differ from the ones used, LP is computed again with them (until it settles). No price
-  (``None``, "0" on the wire) when the denominator is 0 or LP ≤ 0.
+  *at LP*. The price axis is cut where a side's notional crosses a bracket cap; on each piece the brackets are
+  fixed and the formula is linear, so LP is the formula's answer on the piece it falls in. One side alone has
+  exactly one such price; hedged sides in high brackets can have two (a small net long whose maintenance grows
+  faster than its profit is liquidated by a rise too): the one nearest the current mark is shown, the first the
+  market can reach. No price (``None``, "0" on the wire) when there is none above 0.
 
 Worked example (reference §1.3): WB 10,000; LONG 1 @ 60,000; SHORT 0.4 @ 62,000 → with bracket 1 for both
 sides (MMR 0.004, cum 0): LP = (10,000 − 60,000 + 24,800) / (0.004 + 0.0016 − 1 + 0.4) = 42,395.69...
@@ -68,32 +71,33 @@ class Leg:
 
 
 def liquidation_price(*, wallet: Decimal, other_maintenance: Decimal, other_unrealized: Decimal,
-                      legs: Sequence[Leg], brackets: Sequence[Bracket], start: Decimal,
-                      max_rounds: int = 20) -> Decimal | None:
+                      legs: Sequence[Leg], brackets: Sequence[Bracket], start: Decimal) -> Decimal | None:
     """Binance's cross-margin liquidation price of one symbol (see the module text), or None."""
     legs = [leg for leg in legs if leg.qty > 0]
     if not legs:
         return None
-    guess = start
-    chosen: tuple[Bracket, ...] | None = None
-    price: Decimal | None = None
-    for _ in range(max_rounds):
-        picks = tuple(bracket_for(brackets, leg.qty * guess) for leg in legs)
-        if picks == chosen:
-            break
-        chosen = picks
+    cuts = sorted({b.notional_cap / leg.qty for leg in legs for b in brackets[:-1]})
+    bounds = [ZERO, *cuts]
+    found: list[Decimal] = []
+    for i, low in enumerate(bounds):
+        high = bounds[i + 1] if i + 1 < len(bounds) else None
+        inside = (low + high) / 2 if high is not None else low * 2 + 1  # (a cut itself may be rounded)
+        picks = [bracket_for(brackets, leg.qty * inside) for leg in legs]
         numerator = wallet - other_maintenance + other_unrealized
         denominator = ZERO
         for leg, bracket in zip(legs, picks, strict=True):
             numerator += bracket.cum - leg.sign * leg.qty * leg.entry
             denominator += leg.qty * bracket.maint_margin_ratio - leg.sign * leg.qty
         if denominator == 0:
-            return None
+            continue
         price = numerator / denominator
-        if price <= 0:
-            return None
-        guess = price
-    return price
+        # a root on a cut may come out a rounding error outside both pieces it bounds: accept it on either
+        slack = abs(price) * Decimal("1e-24")
+        if price > 0 and price >= low - slack and (high is None or price <= high + slack):
+            found.append(price)
+    if not found:
+        return None
+    return min(found, key=lambda p: (abs(p - start), p))
 
 
 def bankruptcy_price(*, wallet: Decimal, other_unrealized: Decimal, legs: Sequence[Leg]) -> Decimal | None:
