@@ -23,6 +23,8 @@ def sim(sim_server: SimServer) -> SimServer:
     """The module's simulator, reset to a fresh account at static prices BTC 95000 / ETH 3500."""
     ctl = Control(sim_server.url)
     ctl.post("/reset")
+    for symbol in ("BTCUSDT", "ETHUSDT"):
+        ctl.post("/book", {"symbol": symbol, "enabled": False})
     ctl.price("BTCUSDT", "95000")
     ctl.price("ETHUSDT", "3500")
     ctl.post("/liquidity", {"symbol": "BTCUSDT", "max_fill_qty": None})

@@ -119,10 +119,21 @@ def test_liquidity_cap_splits_fills(client: Client, control: Control) -> None:
 def test_time_in_force(client: Client, control: Control) -> None:
     limit = {"symbol": "BTCUSDT", "side": "BUY", "positionSide": "LONG", "type": "LIMIT", "quantity": "0.010",
              "newOrderRespType": "RESULT"}
-    assert client.futures_create_order(**limit, price="94000", timeInForce="IOC")["status"] == "EXPIRED"
-    assert client.futures_create_order(**limit, price="94000", timeInForce="FOK")["status"] == "EXPIRED"
-    assert client.futures_create_order(**limit, price="95500", timeInForce="FOK")["status"] == "FILLED"
     from binance.exceptions import BinanceAPIException
+
+    assert client.futures_create_order(**limit, price="94000", timeInForce="IOC")["status"] == "EXPIRED"
+    # a FOK that cannot fill is refused outright and leaves no order behind (Binance since 2023-03-22)
+    before = len(client.futures_get_all_orders(symbol="BTCUSDT"))
+    try:
+        client.futures_create_order(**limit, price="94000", timeInForce="FOK")
+    except BinanceAPIException as exc:
+        assert (exc.code, exc.message) == (-5021, "Due to the order could not be filled immediately, the FOK order "
+                                                  "has been rejected. The order will not be recorded in the order "
+                                                  "history")
+    else:
+        raise AssertionError("a FOK order that cannot fill must be refused")
+    assert len(client.futures_get_all_orders(symbol="BTCUSDT")) == before
+    assert client.futures_create_order(**limit, price="95500", timeInForce="FOK")["status"] == "FILLED"
 
     try:
         client.futures_create_order(**limit, price="95500", timeInForce="GTX")

@@ -12,7 +12,7 @@ from simkit import Control, assert_same_shape
 from hedgestack.domain.filters import SymbolFilters
 from hedgestack.domain.numbers import D
 from hedgestack.venue.binance import schemas as w
-from hedgestack.venue.sim import SimServer
+from hedgestack.venue.sim import DEFAULT_SYMBOLS, SimServer
 
 # reference/binance-usdm.md examples
 DOC_NEW_ORDER = {
@@ -21,11 +21,13 @@ DOC_NEW_ORDER = {
     "status": "NEW", "stopPrice": "0", "closePosition": False, "symbol": "BTCUSDT", "timeInForce": "GTD",
     "type": "LIMIT", "origType": "LIMIT", "updateTime": 1566818724722, "workingType": "CONTRACT_PRICE",
     "priceProtect": False, "priceMatch": "NONE", "selfTradePreventionMode": "NONE", "goodTillDate": 1693207680000}
-QUERY_ORDER_KEYS = (set(DOC_NEW_ORDER) - {"cumQty"}) | {"time"}
+QUERY_ORDER_KEYS = (set(DOC_NEW_ORDER) - {"cumQty"}) | {"time", "pair"}
 DOC_USER_TRADE = {
     "buyer": False, "commission": "0.07819010", "commissionAsset": "USDT", "id": 698759, "maker": False,
     "orderId": 25851813, "price": "7819.01", "qty": "0.002", "quoteQty": "15.63802", "realizedPnl": "-0.91539999",
     "side": "SELL", "positionSide": "SHORT", "symbol": "BTCUSDT", "time": 1569514978020}
+# userTrades rows gained marginAsset, baseQty and pair (SDK 17.0.0, 2026-08; reference §2.4)
+DOC_USER_TRADE_NOW = {**DOC_USER_TRADE, "marginAsset": "USDT", "baseQty": "0.002", "pair": "BTCUSDT"}
 DOC_ALGO_RESPONSE = {
     "algoId": 2146760, "clientAlgoId": "6B2I9XVcJpCjqPAJ4YoFX7", "algoType": "CONDITIONAL", "orderType": "TAKE_PROFIT",
     "symbol": "BNBUSDT", "side": "SELL", "positionSide": "BOTH", "timeInForce": "GTC", "quantity": "0.01",
@@ -71,7 +73,7 @@ def test_public_endpoints(sim: SimServer, client: Client) -> None:
     premium = client.futures_mark_price(symbol="BTCUSDT")
     assert_same_shape(premium, DOC_PREMIUM)
     assert premium["markPrice"] == "95000.00000000"
-    assert len(client.futures_mark_price()) == 2
+    assert len(client.futures_mark_price()) == len(DEFAULT_SYMBOLS) >= 20
     assert client.futures_symbol_ticker(symbol="ETHUSDT")["price"] == "3500.00"
     klines = client.futures_klines(symbol="BTCUSDT", interval="1m", limit=5)
     assert klines and len(klines[-1]) == 12 and isinstance(klines[-1][0], int) and klines[-1][4] == "95000.00"
@@ -116,8 +118,9 @@ def test_trades_positions_account_balance_income(sim: SimServer, client: Client)
     trades = client.futures_account_trades(symbol="BTCUSDT")
     assert len(trades) == 2
     for t in trades:
-        assert_same_shape(t, DOC_USER_TRADE)
+        assert_same_shape(t, DOC_USER_TRADE_NOW)
         msgspec.convert(t, w.UserTrade)
+        assert (t["marginAsset"], t["baseQty"], t["pair"]) == ("USDT", t["qty"], "BTCUSDT")
     assert trades[0]["orderId"] == first["orderId"] and trades[0]["buyer"] is True
     assert client.futures_account_trades(symbol="BTCUSDT", fromId=trades[1]["id"]) == [trades[1]]
     assert client.futures_account_trades(symbol="BTCUSDT", orderId=first["orderId"]) == [trades[0]]

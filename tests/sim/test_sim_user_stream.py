@@ -28,14 +28,14 @@ DOC_ORDER_UPDATE = {
     "ss": 0, "rp": "0", "V": "EXPIRE_TAKER", "pm": "OPPONENT", "gtd": 0, "er": "0"}
 DOC_ACCOUNT_UPDATE_B = {"a": "USDT", "wb": "122624.12345678", "cw": "100.12345678", "bc": "50.12345678"}
 DOC_ACCOUNT_UPDATE_P = {"s": "BTCUSDT", "pa": "20", "ep": "6563.66500", "bep": "0", "cr": "0", "up": "2850.21200",
-                        "mt": "isolated", "iw": "13200.70726908", "ps": "LONG"}
+                        "mt": "isolated", "iw": "13200.70726908", "ps": "LONG", "ma": "USDT"}  # live payloads: ma
 DOC_MARK = {"e": "markPriceUpdate", "E": 1562305380000, "s": "BTCUSDT", "p": "11794.15000000",
             "ap": "11794.15000000", "i": "11784.62659091", "P": "11784.25641265", "r": "0.00038167",
-            "T": 1562306400000}
+            "T": 1562306400000, "st": 1}  # routed payloads carry st (risk-market §4)
 DOC_BOOK = {"e": "bookTicker", "u": 400900217, "E": 1568014460893, "T": 1568014460891, "s": "BNBUSDT",
-            "b": "25.35190000", "B": "31.21000000", "a": "25.36520000", "A": "40.66000000"}
+            "b": "25.35190000", "B": "31.21000000", "a": "25.36520000", "A": "40.66000000", "ps": "BNBUSDT", "st": 1}
 DOC_AGG = {"e": "aggTrade", "E": 1, "s": "BTCUSDT", "a": 5933014, "p": "0.001", "q": "100", "nq": "100", "f": 100,
-           "l": 105, "T": 1, "m": True}
+           "l": 105, "T": 1, "m": True, "st": 1}
 
 
 def _live(name: str) -> dict[str, Any]:
@@ -220,13 +220,16 @@ async def test_market_streams(sim: SimServer, aclient: Any, control: Control) ->
             Stream(bsm.aggtrade_futures_socket("BTCUSDT")) as agg, \
             Stream(bsm.futures_multiplex_socket(["btcusdt@kline_1m"])) as kline:
         async def subscribed() -> None:
-            while len(sim.market_streams.conns) < 4:
+            wanted = {"btcusdt@markprice@1s", "btcusdt@bookticker", "btcusdt@aggtrade", "btcusdt@kline_1m"}
+            while not wanted <= set(sim.streams.by_key):
                 await asyncio.sleep(0.01)
 
         await asyncio.wait_for(subscribed(), 5)
         await asyncio.to_thread(control.price, "BTCUSDT", "95100", "95090")
-        sim.call(lambda: sim.apply_tick("BTCUSDT", sim.exchange.markets["BTCUSDT"].last, None,
-                                        sim.exchange.markets["BTCUSDT"].last * 0 + 1, False))
+        # a trade of the market itself (the control API's external taker) prints an aggTrade
+        await asyncio.to_thread(control.post, "/trade", {"symbol": "BTCUSDT", "price": "95100", "qty": "0.001",
+                                                         "side": "BUY"})
+        await asyncio.to_thread(control.price, "BTCUSDT", "95100", "95090")
         m = (await mark.wait_for(lambda x: x.get("data", x).get("p") == "95090.00000000"))[0]
         b = (await book.wait_for(lambda x: x.get("data", x).get("e") == "bookTicker"))[0]
         a = (await agg.wait_for(lambda x: x.get("data", x).get("e") == "aggTrade"))[0]

@@ -20,6 +20,10 @@ from msgspec import UNSET, UnsetType
 
 __all__ = [
     "AccountAsset",
+    "AccountConfig",
+    "AccountConfigLeverage",
+    "AccountConfigMultiAssets",
+    "AccountConfigUpdate",
     "AccountPositionV2",
     "AccountPositionV3",
     "AccountUpdate",
@@ -28,7 +32,9 @@ __all__ = [
     "AccountUpdatePosition",
     "AccountV2",
     "AccountV3",
+    "AdlQuantile",
     "AggTrade",
+    "AggTradeRow",
     "AlgoCancelResponse",
     "AlgoOrder",
     "AlgoOrderResponse",
@@ -37,25 +43,53 @@ __all__ = [
     "Balance",
     "BinanceError",
     "BookTicker",
+    "BookTickerRest",
     "CodeMsg",
+    "CommissionRate",
     "ContinuousKline",
+    "Countdown",
+    "Depth",
+    "DepthUpdate",
+    "ForceOrder",
+    "ForceOrderBody",
+    "ForceOrderEvent",
+    "FundingInfo",
+    "FundingRateRow",
     "IncomeRow",
     "Kline",
     "KlineData",
+    "LeverageBracketRow",
+    "LeverageBrackets",
+    "LeverageChange",
     "ListenKey",
     "ListenKeyExpired",
+    "MarginCall",
+    "MarginCallPosition",
     "MarkPriceUpdate",
+    "MiniTicker",
+    "MultiAssetsMode",
     "NewOrderResponse",
+    "OpenInterest",
     "Order",
+    "OrderAmendment",
+    "OrderAmendmentChange",
+    "OrderAmendmentValue",
     "OrderTradeUpdate",
     "OrderUpdate",
     "PositionMode",
     "PositionRiskV2",
     "PositionRiskV3",
     "PremiumIndex",
+    "PublicTradeRow",
+    "RateLimit",
     "ServerTime",
+    "SymbolConfig",
+    "Ticker24h",
+    "TickerEvent",
     "TickerPrice",
+    "TradeEvent",
     "TradeLite",
+    "UserEvent",
     "UserTrade",
 ]
 
@@ -131,6 +165,7 @@ class Order(_OrderBase, frozen=True, kw_only=True):
     """GET /fapi/v1/order, openOrders, allOrders (has ``time``)."""
 
     time: int
+    pair: str | UnsetType = UNSET
 
 
 class AlgoOrderResponse(_Wire, kw_only=True):
@@ -221,6 +256,9 @@ class UserTrade(_Wire, kw_only=True):
     positionSide: str  # noqa: N815
     symbol: str
     time: int
+    marginAsset: str | UnsetType = UNSET  # noqa: N815  (SDK 17.0.0, 2026-08)
+    baseQty: str | UnsetType = UNSET  # noqa: N815
+    pair: str | UnsetType = UNSET
 
 
 class IncomeRow(_Wire, kw_only=True):
@@ -547,6 +585,7 @@ class MarkPriceUpdate(_Wire, kw_only=True, tag_field="e", tag="markPriceUpdate")
     P: str  # estimated settle price
     r: str  # funding rate
     T: int  # next funding time
+    st: int | UnsetType = UNSET  # 1 = USDⓈ-M (routed payloads)
 
 
 class AggTrade(_Wire, kw_only=True, tag_field="e", tag="aggTrade"):
@@ -560,6 +599,7 @@ class AggTrade(_Wire, kw_only=True, tag_field="e", tag="aggTrade"):
     l: int  # noqa: E741  last trade id
     T: int
     m: bool  # buyer is maker
+    st: int | UnsetType = UNSET
 
 
 class KlineData(_Wire, kw_only=True):
@@ -604,7 +644,333 @@ class BookTicker(_Wire, kw_only=True, tag_field="e", tag="bookTicker"):
     B: str  # best bid qty
     a: str  # best ask price
     A: str  # best ask qty
+    ps: str | UnsetType = UNSET  # pair
+    st: int | UnsetType = UNSET
 
 
-UserEvent = OrderTradeUpdate | AccountUpdate | AlgoUpdate | TradeLite | ListenKeyExpired
+# -- account configuration and risk (REST) -------------------------------------------------------------
+class LeverageBracketRow(_Wire, kw_only=True):
+    """One bracket of /fapi/v1/leverageBracket (JSON numbers, not strings)."""
+
+    bracket: int
+    initialLeverage: int  # noqa: N815
+    notionalCap: int | float  # noqa: N815
+    notionalFloor: int | float  # noqa: N815
+    maintMarginRatio: float  # noqa: N815
+    cum: float
+
+
+class LeverageBrackets(_Wire, kw_only=True):
+    symbol: str
+    brackets: list[LeverageBracketRow]
+    notionalCoef: float | UnsetType = UNSET  # noqa: N815
+
+
+class LeverageChange(_Wire, kw_only=True):
+    """Answer of POST /fapi/v1/leverage."""
+
+    leverage: int
+    maxNotionalValue: str  # noqa: N815
+    symbol: str
+
+
+class SymbolConfig(_Wire, kw_only=True):
+    symbol: str
+    marginType: str  # noqa: N815  CROSSED / ISOLATED
+    isAutoAddMargin: bool  # noqa: N815
+    leverage: int
+    maxNotionalValue: str  # noqa: N815
+
+
+class AccountConfig(_Wire, kw_only=True):
+    feeTier: int  # noqa: N815
+    canTrade: bool  # noqa: N815
+    canDeposit: bool  # noqa: N815
+    canWithdraw: bool  # noqa: N815
+    dualSidePosition: bool  # noqa: N815
+    updateTime: int  # noqa: N815
+    multiAssetsMargin: bool  # noqa: N815
+    tradeGroupId: int  # noqa: N815
+
+
+class MultiAssetsMode(_Wire, kw_only=True):
+    multiAssetsMargin: bool  # noqa: N815
+
+
+class CommissionRate(_Wire, kw_only=True):
+    symbol: str
+    makerCommissionRate: str  # noqa: N815
+    takerCommissionRate: str  # noqa: N815
+    rpiCommissionRate: str | UnsetType = UNSET  # noqa: N815
+
+
+class ForceOrder(_Wire, kw_only=True):
+    """GET /fapi/v1/forceOrders row."""
+
+    orderId: int  # noqa: N815
+    symbol: str
+    status: str
+    clientOrderId: str  # noqa: N815
+    price: str
+    avgPrice: str  # noqa: N815
+    origQty: str  # noqa: N815
+    executedQty: str  # noqa: N815
+    cumQuote: str  # noqa: N815
+    timeInForce: str  # noqa: N815
+    type: str
+    reduceOnly: bool  # noqa: N815
+    closePosition: bool  # noqa: N815
+    side: str
+    positionSide: str  # noqa: N815
+    stopPrice: str  # noqa: N815
+    workingType: str  # noqa: N815
+    origType: str  # noqa: N815
+    time: int
+    updateTime: int  # noqa: N815
+    pair: str | UnsetType = UNSET
+    cumBase: str | UnsetType = UNSET  # noqa: N815
+
+
+class AdlQuantile(_Wire, kw_only=True):
+    symbol: str
+    adlQuantile: dict[str, int]  # noqa: N815  LONG / SHORT / HEDGE (or BOTH)
+
+
+class OrderAmendmentValue(_Wire, kw_only=True):
+    before: str
+    after: str
+
+
+class OrderAmendmentChange(_Wire, kw_only=True):
+    price: OrderAmendmentValue
+    origQty: OrderAmendmentValue  # noqa: N815
+    count: int
+
+
+class OrderAmendment(_Wire, kw_only=True):
+    """GET /fapi/v1/orderAmendment row."""
+
+    amendmentId: int  # noqa: N815
+    symbol: str
+    pair: str
+    orderId: int  # noqa: N815
+    clientOrderId: str  # noqa: N815
+    time: int
+    amendment: OrderAmendmentChange
+
+
+class Countdown(_Wire, kw_only=True):
+    """Answer of POST /fapi/v1/countdownCancelAll (``countdownTime`` is a string)."""
+
+    symbol: str
+    countdownTime: str  # noqa: N815
+
+
+class RateLimit(_Wire, kw_only=True):
+    rateLimitType: str  # noqa: N815
+    interval: str
+    intervalNum: int  # noqa: N815
+    limit: int
+
+
+# -- market data (REST) ------------------------------------------------------------------------------
+class Depth(_Wire, kw_only=True):
+    """GET /fapi/v1/depth: ``[price, qty]`` string pairs."""
+
+    lastUpdateId: int  # noqa: N815
+    E: int
+    T: int
+    bids: list[list[str]]
+    asks: list[list[str]]
+
+
+class Ticker24h(_Wire, kw_only=True):
+    symbol: str
+    priceChange: str  # noqa: N815
+    priceChangePercent: str  # noqa: N815
+    weightedAvgPrice: str  # noqa: N815
+    lastPrice: str  # noqa: N815
+    lastQty: str  # noqa: N815
+    openPrice: str  # noqa: N815
+    highPrice: str  # noqa: N815
+    lowPrice: str  # noqa: N815
+    volume: str
+    quoteVolume: str  # noqa: N815
+    openTime: int  # noqa: N815
+    closeTime: int  # noqa: N815
+    firstId: int  # noqa: N815
+    lastId: int  # noqa: N815
+    count: int
+
+
+class BookTickerRest(_Wire, kw_only=True):
+    symbol: str
+    bidPrice: str  # noqa: N815
+    bidQty: str  # noqa: N815
+    askPrice: str  # noqa: N815
+    askQty: str  # noqa: N815
+    time: int
+    lastUpdateId: int | UnsetType = UNSET  # noqa: N815
+
+
+class PublicTradeRow(_Wire, kw_only=True):
+    """GET /fapi/v1/trades and historicalTrades row."""
+
+    id: int
+    price: str
+    qty: str
+    quoteQty: str  # noqa: N815
+    time: int
+    isBuyerMaker: bool  # noqa: N815
+    isRPITrade: bool | UnsetType = UNSET  # noqa: N815
+
+
+class AggTradeRow(_Wire, kw_only=True):
+    """GET /fapi/v1/aggTrades row."""
+
+    a: int
+    p: str
+    q: str
+    f: int
+    l: int  # noqa: E741
+    T: int
+    m: bool
+    nq: str | UnsetType = UNSET
+
+
+class FundingRateRow(_Wire, kw_only=True):
+    symbol: str
+    fundingRate: str  # noqa: N815
+    fundingTime: int  # noqa: N815
+    markPrice: str  # noqa: N815
+    rateType: str | UnsetType = UNSET  # noqa: N815
+
+
+class FundingInfo(_Wire, kw_only=True):
+    symbol: str
+    adjustedFundingRateCap: str  # noqa: N815
+    adjustedFundingRateFloor: str  # noqa: N815
+    fundingIntervalHours: int  # noqa: N815
+    disclaimer: bool
+
+
+class OpenInterest(_Wire, kw_only=True):
+    openInterest: str  # noqa: N815
+    symbol: str
+    time: int
+
+
+# -- user data stream (more events) ------------------------------------------------------------------
+class AccountConfigLeverage(_Wire, kw_only=True):
+    s: str  # symbol
+    l: int  # noqa: E741  leverage
+
+
+class AccountConfigMultiAssets(_Wire, kw_only=True):
+    j: bool  # multi-assets mode
+
+
+class AccountConfigUpdate(_Wire, kw_only=True, tag_field="e", tag="ACCOUNT_CONFIG_UPDATE"):
+    E: int
+    T: int
+    ac: AccountConfigLeverage | UnsetType = UNSET
+    ai: AccountConfigMultiAssets | UnsetType = UNSET
+
+
+class MarginCallPosition(_Wire, kw_only=True):
+    s: str
+    ps: str
+    pa: str
+    mt: str
+    iw: str
+    mp: str  # mark price
+    up: str
+    mm: str  # maintenance margin required
+
+
+class MarginCall(_Wire, kw_only=True, tag_field="e", tag="MARGIN_CALL"):
+    E: int
+    cw: str  # cross wallet balance
+    p: list[MarginCallPosition]
+
+
+# -- market streams (more) ---------------------------------------------------------------------------
+class DepthUpdate(_Wire, kw_only=True, tag_field="e", tag="depthUpdate"):
+    """``@depth`` (diff) and ``@depth<N>`` (partial) payloads."""
+
+    E: int
+    T: int
+    s: str
+    U: int  # first update id of the event
+    u: int  # last update id
+    pu: int  # last update id of the previous event
+    b: list[list[str]]
+    a: list[list[str]]
+    ps: str | UnsetType = UNSET
+    st: int | UnsetType = UNSET
+
+
+class TradeEvent(_Wire, kw_only=True, tag_field="e", tag="trade"):
+    E: int
+    T: int
+    s: str
+    t: int
+    p: str
+    q: str
+    X: str  # MARKET / INSURANCE_FUND / ADL / NA
+    m: bool
+
+
+class MiniTicker(_Wire, kw_only=True, tag_field="e", tag="24hrMiniTicker"):
+    E: int
+    s: str
+    c: str
+    o: str
+    h: str
+    l: str  # noqa: E741
+    v: str
+    q: str
+
+
+class TickerEvent(_Wire, kw_only=True, tag_field="e", tag="24hrTicker"):
+    E: int
+    s: str
+    p: str  # price change
+    P: str  # percent
+    w: str  # weighted average price
+    c: str  # last price
+    Q: str  # last quantity
+    o: str
+    h: str
+    l: str  # noqa: E741
+    v: str
+    q: str
+    O: int  # noqa: E741  statistics open time
+    C: int  # statistics close time
+    F: int  # first trade id
+    L: int  # last trade id
+    n: int  # trades
+
+
+class ForceOrderBody(_Wire, kw_only=True):
+    s: str
+    S: str
+    o: str
+    f: str
+    q: str
+    p: str
+    ap: str
+    X: str
+    l: str  # noqa: E741
+    z: str
+    T: int
+
+
+class ForceOrderEvent(_Wire, kw_only=True, tag_field="e", tag="forceOrder"):
+    E: int
+    o: ForceOrderBody
+
+
+UserEvent = (OrderTradeUpdate | AccountUpdate | AlgoUpdate | TradeLite | ListenKeyExpired | AccountConfigUpdate
+             | MarginCall)
 """Every user-data event, decodable with ``msgspec.json.decode(raw, type=UserEvent)``."""

@@ -1,4 +1,4 @@
-"""The simulated account's state: plain dataclasses, serialisable with msgspec (for ``--persist``)."""
+"""The simulated account's state: plain dataclasses, serialisable with msgspec (what persistence stores)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ OPEN_ALGO_STATUSES = frozenset({"NEW"})
 
 @dataclass(slots=True)
 class SimOrder:
-    """A regular order in the matching engine (LIMIT or MARKET; a triggered algo's child too)."""
+    """A regular order in the matching engine (LIMIT or MARKET; a triggered algo's child; a liquidation)."""
 
     order_id: int
     client_order_id: str
@@ -36,6 +36,14 @@ class SimOrder:
     price_protect: bool = False
     algo_id: int | None = None
     expire_reason: str = "0"
+    reduce_only: bool = False
+    stp: str = "EXPIRE_MAKER"
+    price_match: str = "NONE"
+    good_till: int = 0
+    priority: int = 0  # queue priority: the order id, renewed by an amendment (the queue is lost)
+    queue_ahead: Decimal = ZERO  # the market's quantity ahead of it at its price (book markets)
+    amendments: int = 0
+    liquidation: bool = False
 
     @property
     def remaining(self) -> Decimal:
@@ -77,6 +85,9 @@ class SimAlgo:
     extreme: Decimal | None = None
     actual_order_id: int | None = None
     reject_reason: str | None = None
+    reduce_only: bool = False
+    stp: str = "NONE"
+    good_till: int = 0
 
     @property
     def is_open(self) -> bool:
@@ -85,7 +96,8 @@ class SimAlgo:
 
 @dataclass(slots=True)
 class SimPosition:
-    """One side of one symbol: unsigned amount, weighted-average entry, accumulated realized."""
+    """One side of one symbol: unsigned amount (signed for BOTH), weighted-average entry, accumulated realized,
+    and the commission paid on the fills that built the current position (for the break-even price)."""
 
     symbol: str
     position_side: str
@@ -93,6 +105,7 @@ class SimPosition:
     entry_price: Decimal = ZERO
     realized: Decimal = ZERO
     update_time: int = 0
+    open_fees: Decimal = ZERO
 
 
 @dataclass(slots=True)
@@ -127,8 +140,24 @@ class SimIncome:
 
 
 @dataclass(slots=True)
+class SimAmendment:
+    """One accepted ``PUT /fapi/v1/order`` (``GET /fapi/v1/orderAmendment`` row)."""
+
+    amendment_id: int
+    symbol: str
+    order_id: int
+    client_order_id: str
+    time: int
+    price_before: Decimal
+    price_after: Decimal
+    qty_before: Decimal
+    qty_after: Decimal
+    count: int
+
+
+@dataclass(slots=True)
 class SimMarket:
-    """Prices and funding of one symbol."""
+    """Prices of one symbol (``funding_rate`` is the rate shown; the funding schedule lives in funding.py)."""
 
     symbol: str
     last: Decimal
@@ -141,18 +170,19 @@ class SimMarket:
 
 @dataclass(slots=True)
 class Counters:
-    """Ids are never reused in a simulator's life: a reset keeps counting."""
+    """Ids are never reused within one identity: a reset keeps counting, persistence keeps them."""
 
     order_id: int = 8_389_765_000
     algo_id: int = 1_000_000_033_000_000
     trade_id: int = 4_467_432_000
     tran_id: int = 9_689_322_000
     agg_id: int = 2_100_000_000
+    amendment_id: int = 5_363_000
 
 
 @dataclass(slots=True)
 class AccountState:
-    """Everything that a reset wipes (ids excepted)."""
+    """Everything that a reset wipes (ids and identity excepted)."""
 
     wallet: Decimal
     dual_side: bool = True
@@ -161,11 +191,18 @@ class AccountState:
     algos: dict[int, SimAlgo] = field(default_factory=dict)
     trades: list[SimTrade] = field(default_factory=list)
     income: list[SimIncome] = field(default_factory=list)
+    leverage: dict[str, int] = field(default_factory=dict)
+    margin_type: dict[str, str] = field(default_factory=dict)  # CROSSED (ISOLATED is refused)
+    multi_assets: bool = False
+    amendments: list[SimAmendment] = field(default_factory=list)
+    force_orders: list[int] = field(default_factory=list)  # order ids of liquidation orders
+    countdowns: dict[str, list[int]] = field(default_factory=dict)  # symbol → [deadline ms, countdown ms]
+    config_time: int = 0
 
 
 @dataclass(slots=True)
 class Snapshot:
-    """What ``--persist`` writes: the account, the ids and the prices."""
+    """The old ``--persist`` JSON file (read once to migrate it): the account, the ids and the prices."""
 
     account: AccountState
     counters: Counters
