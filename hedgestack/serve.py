@@ -34,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "without BINANCE_API_KEY, else BINANCE_TESTNET decides")
     parser.add_argument("--sim-url", default=None, help="attach to a running simulator (`hedgestack sim`) "
                         "instead of starting one (HEDGESTACK_SIM_URL)")
+    parser.add_argument("--market", default=None, metavar="MARKET",
+                        help="the embedded simulator's market: random (default), static, or replay:FILE[,FILE...] "
+                        "(Binance public data files as downloaded; see docs/simulator.md)")
     parser.add_argument("--port", type=int, default=None, help="HTTP port (PORT, default 3001)")
     parser.add_argument("--address", default="127.0.0.1", help="bind address (default 127.0.0.1); any other "
                         "address requires HEDGESTACK_TOKEN")
@@ -59,9 +62,12 @@ def build_terminal(args: argparse.Namespace, settings: Any) -> Terminal:
     from hedgestack.domain.errors import ValidationError
     from hedgestack.engine.terminal import Terminal
 
+    extra = {"market": args.market} if getattr(args, "market", None) else {}
+    if extra and (args.sim_url or (args.venue or settings.resolved_venue) != "sim"):
+        raise ServeError("--market chooses the embedded simulator's market: it needs the sim venue without --sim-url")
     try:
         return Terminal.from_settings(settings, venue=args.venue, sim_url=args.sim_url,
-                                      data_dir=Path(args.data_dir) if args.data_dir else None)
+                                      data_dir=Path(args.data_dir) if args.data_dir else None, **extra)
     except ValidationError as exc:
         raise ServeError(f"--venue {args.venue or settings.resolved_venue}: {exc.message}") from exc
 

@@ -19,7 +19,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from decimal import Decimal
@@ -84,11 +84,16 @@ from hedgestack.domain.rules import (
 from hedgestack.engine import answers
 from hedgestack.engine.bus import EventBus
 from hedgestack.engine.views import (
+    ALL_EVENT_TYPES,
+    EVENT_TYPES,
     AccountView,
     CancelAck,
+    CandleView,
     ConnectionView,
     ConsistencyView,
+    Envelope,
     ExternalPositionView,
+    InstrumentView,
     MarkView,
     OrderAck,
     OrderView,
@@ -104,6 +109,7 @@ from hedgestack.engine.views import (
     fill_view,
     fill_view_from_row,
     frame,
+    instrument_view,
     order_view,
     vp_view,
 )
@@ -130,6 +136,9 @@ _STATUS = {s.value: s for s in OrderStatus}
 SHUTDOWN_WAIT = 3.0
 #: a symbol's MARK_PRICE event goes out at most this often (seconds); the latest mark is sent last
 MARK_EVENT_INTERVAL = 0.5
+#: the candle intervals Binance serves
+CANDLE_INTERVALS = ("1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w",
+                    "1M")
 #: every this many position polls, also catch up orders, fills and funding over REST
 CATCH_UP_EVERY = 12
 
@@ -252,15 +261,21 @@ class Terminal:
     @classmethod
     def sim(cls, data_dir: str | Path = "./data", *, sim_url: str | None = None,
             symbols: Iterable[str] = ("BTCUSDT", "ETHUSDT"), market: str = "random", seed: int | None = None,
-            api_key: str | None = None, api_secret: str | None = None, **kwargs: Any) -> Terminal:
-        """A terminal on the simulator: attach to ``sim_url`` or start an embedded one on a free port."""
+            api_key: str | None = None, api_secret: str | None = None, persist: bool = True,
+            **kwargs: Any) -> Terminal:
+        """A terminal on the simulator: attach to ``sim_url`` or start an embedded one on a free port, which
+        keeps its account in ``data_dir`` (``persist``; ``simulator.sqlite``) so a restart continues it."""
         from hedgestack.venue.sim import DEFAULT_API_KEY, DEFAULT_API_SECRET, SimConfig, SimServer
 
         key = api_key or DEFAULT_API_KEY
         secret = api_secret or DEFAULT_API_SECRET
         server = None
         if sim_url is None:
-            config = SimConfig(port=0, market=market, seed=seed, api_key=key, api_secret=secret)
+            options: dict[str, Any] = {"port": 0, "market": market, "seed": seed, "api_key": key,
+                                       "api_secret": secret}
+            # the embedded simulator keeps its account in the data directory: a restart continues it
+            config = SimConfig.embedded(data_dir, **options) if persist else SimConfig(**options)
+            Path(data_dir).mkdir(parents=True, exist_ok=True)
             server = SimServer.start_in_thread(config)
             sim_url = server.url
         venue = BinanceVenue(Endpoints.sim(sim_url, key, secret))
@@ -624,6 +639,43 @@ class Terminal:
 
     def sql(self, query: str) -> pl.DataFrame:
         return self.analytics().sql(query)
+
+    # == what front-ends use (the same on hedgestack.connect) =========================================
+    def add_listener(self, listener: Callable[[Envelope], None],
+                     types: Iterable[str] = ALL_EVENT_TYPES) -> Callable[[], None]:
+        """Call ``listener(envelope)`` for every event of ``types`` (on the terminal's thread: be quick and
+        hand work to your own loop); returns a function that removes it."""
+        return self.bus.add_listener(listener, types)
+
+    async def events(self, types: Iterable[str] = EVENT_TYPES, *, maxsize: int = 10_000) -> AsyncIterator[Envelope]:
+        """The events of ``types`` (the seed's seven by default) as they happen, on the caller's loop. A
+        caller that falls ``maxsize`` events behind is cut off (``StopAsyncIteration``)."""
+        sub = self.bus.subscribe(maxsize, types)
+        try:
+            while (envelope := await sub.get()) is not None:
+                yield envelope
+        finally:
+            sub.close()
+
+    def instrument(self, symbol: str) -> InstrumentView:
+        """The trading rules of ``symbol`` (tick, step, minimums), loaded at start."""
+        return instrument_view(self._filters(symbol))
+
+    async def candles(self, symbol: str, interval: str = "1m", limit: int = 500) -> list[CandleView]:
+        """Klines of ``symbol`` from the venue (oldest first), for charts."""
+        self._filters(symbol)
+        if interval not in CANDLE_INTERVALS:
+            raise ValidationError(f"interval must be one of {', '.join(CANDLE_INTERVALS)}", code="INVALID_INTERVAL")
+        if not 1 <= limit <= 1500:
+            raise ValidationError("limit must be in [1, 1500]", code="INVALID_LIMIT")
+
+        async def fetch() -> list[CandleView]:
+            rows = await self.venue.klines(symbol, interval=interval, limit=limit)
+            now = now_ms()
+            return [CandleView(open_time=int(r[0]), open=D(r[1]), high=D(r[2]), low=D(r[3]), close=D(r[4]),
+                               volume=D(r[5]), closed=int(r[6]) < now) for r in rows]
+
+        return await self._call(fetch)
 
     # == commands: VPs ==============================================================================
     async def create_vp(self, name: str, symbol: str, position_side: str | PositionSide) -> VirtualPositionView:

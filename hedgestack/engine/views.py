@@ -41,6 +41,7 @@ from hedgestack.domain.enums import (
     TriggerType,
 )
 from hedgestack.domain.events import Fill
+from hedgestack.domain.filters import LotSize, SymbolFilters
 from hedgestack.domain.ledger import Ledger, OrderBook, VpView
 from hedgestack.domain.numbers import to_str
 from hedgestack.domain.risk import VpRisk
@@ -355,6 +356,49 @@ class ReconcileResult(View):
     virtual_positions: tuple[VirtualPositionView, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class InstrumentView(View):
+    """A symbol's trading rules (exchangeInfo filters): what a screen needs to format numbers and refuse a bad
+    order locally (``filters().check_order(...)`` is the same check the engine runs)."""
+
+    symbol: str
+    price_precision: int
+    quantity_precision: int
+    tick_size: Decimal
+    min_price: Decimal
+    max_price: Decimal
+    step_size: Decimal
+    min_qty: Decimal
+    max_qty: Decimal
+    market_step_size: Decimal
+    market_min_qty: Decimal
+    market_max_qty: Decimal
+    min_notional: Decimal
+    multiplier_up: Decimal
+    multiplier_down: Decimal
+
+    def filters(self) -> SymbolFilters:
+        return SymbolFilters(
+            symbol=self.symbol, price_precision=self.price_precision, quantity_precision=self.quantity_precision,
+            min_price=self.min_price, max_price=self.max_price, tick_size=self.tick_size,
+            lot=LotSize(self.min_qty, self.max_qty, self.step_size),
+            market_lot=LotSize(self.market_min_qty, self.market_max_qty, self.market_step_size),
+            min_notional=self.min_notional, multiplier_up=self.multiplier_up, multiplier_down=self.multiplier_down)
+
+
+@dataclass(frozen=True, slots=True)
+class CandleView(View):
+    """One kline (open time in Unix ms)."""
+
+    open_time: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+    closed: bool
+
+
 # == events =========================================================================================
 #: the seed's seven event types (the stream's default)
 EVENT_TYPES = ("ORDER_UPSERT", "FILL", "VIRTUAL_POSITION_UPDATE", "EXTERNAL_POSITION_UPDATE", "TPSL_SYNC_STATUS",
@@ -561,6 +605,15 @@ def fill_view_from_row(row: Mapping[str, Any]) -> FillView:
         maker=bool(row["maker"]), time=int(row["ts"]))
 
 
+def instrument_view(f: SymbolFilters) -> InstrumentView:
+    return InstrumentView(
+        symbol=f.symbol, price_precision=f.price_precision, quantity_precision=f.quantity_precision,
+        tick_size=f.tick_size, min_price=f.min_price, max_price=f.max_price, step_size=f.lot.step_size,
+        min_qty=f.lot.min_qty, max_qty=f.lot.max_qty, market_step_size=f.market_lot.step_size,
+        market_min_qty=f.market_lot.min_qty, market_max_qty=f.market_lot.max_qty, min_notional=f.min_notional,
+        multiplier_up=f.multiplier_up, multiplier_down=f.multiplier_down)
+
+
 def frame(views: Iterable[View], cls: type[View]) -> pl.DataFrame:
     """Views of one type as a polars frame: one column per attribute (snake_case), decimals exact
     (``Decimal(38, 18)``), enums as their values, nested views left out."""
@@ -589,10 +642,10 @@ def frame(views: Iterable[View], cls: type[View]) -> pl.DataFrame:
 
 
 __all__ = [
-    "AccountView", "ALL_EVENT_TYPES", "CancelAck", "ConnectionView", "ConsistencyView", "Envelope",
+    "AccountView", "ALL_EVENT_TYPES", "CancelAck", "CandleView", "ConnectionView", "ConsistencyView", "Envelope",
     "envelope_from_json", "EVENT_PAYLOADS", "EVENT_TYPES", "exchange_id", "EXTENSION_EVENT_TYPES",
-    "ExternalPositionView", "fill_view", "fill_view_from_row", "FillView", "frame", "from_json", "MarkView",
-    "order_view", "OrderAck", "OrderView", "ReconcileResult", "ReconnectView", "SideStatus", "SideStatusView",
-    "StateView", "to_json", "tpsl_view", "TpSlStatusView", "TpSlView", "TransferResult", "View",
-    "VirtualPositionView", "vp_view", "VpMarkView",
+    "ExternalPositionView", "fill_view", "fill_view_from_row", "FillView", "frame", "from_json", "instrument_view",
+    "InstrumentView", "MarkView", "order_view", "OrderAck", "OrderView", "ReconcileResult", "ReconnectView",
+    "SideStatus", "SideStatusView", "StateView", "to_json", "tpsl_view", "TpSlStatusView", "TpSlView",
+    "TransferResult", "View", "VirtualPositionView", "vp_view", "VpMarkView",
 ]
