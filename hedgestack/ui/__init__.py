@@ -1,11 +1,15 @@
-"""The Panel terminal dashboard: ``dashboard(terminal)`` is the one factory, inline and served.
-
-Modules: ``models`` (param view-models fed by the engine), ``views`` (``Viewer``s), ``pump`` (bus → session
-feeds, coalesced per session), ``app`` (the ``Dashboard`` and the factory).
-"""
+"""The Panel terminal dashboard: ``dashboard(terminal)`` is the one factory, inline and served."""
 
 from __future__ import annotations
 
-from hedgestack.ui.app import Dashboard, dashboard
+from typing import Any
 
 __all__ = ["Dashboard", "dashboard"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from hedgestack.ui import app
+
+        return getattr(app, name)
+    raise AttributeError(name)

@@ -1,15 +1,19 @@
-"""The streaming pump: engine bus events → each browser session, coalesced on the session's own loop.
+"""The streaming pump: the terminal's events → each browser session, coalesced on the session's own loop.
 
-One ``Pump`` per terminal lives in ``pn.state.cache``; it holds one bus listener (called on the terminal's
-thread, inside the engine's loop) that only appends the envelope to each session's ``SessionFeed``. The
-sessions are woken once per engine step: the listener asks the engine's loop to call ``_kick`` *after* the
-step that published (``call_soon``), so everything one engine action publishes together (a fill's FILL,
-ORDER_UPSERT and VIRTUAL_POSITION_UPDATE) goes out as one batch without waiting a fixed time. ``_kick``
-asks each woken session's Bokeh document for a tick (``add_next_tick_callback``, the one thread-safe
-document call). On the session's loop the feed then flushes at once (1 ms) when it has been quiet for
-``MIN_INTERVAL``, else when ``MIN_INTERVAL`` has passed since its last batch, so bursts never back the
-browser up (stack-notes: one update per fill at 100 fills/s backs the browser up by seconds). Without a
-server document (inline in a notebook) a periodic callback drains the feed.
+One ``Pump`` per terminal lives in ``pn.state.cache``; it holds one listener (``TerminalApi.add_listener``,
+called on a thread that is not the session's: the local terminal's loop thread, or the remote client's stream
+thread) that only appends the typed envelope to each session's ``SessionFeed``. The sessions are woken once per
+engine step: when the listener runs inside an event loop it asks that loop to call ``_kick`` *after* the step
+that published (``call_soon``), so everything one engine action publishes together (a fill's FILL, ORDER_UPSERT
+and VIRTUAL_POSITION_UPDATE) goes out as one batch without waiting a fixed time. ``_kick`` asks each woken
+session's Bokeh document for a tick (``add_next_tick_callback``, the one thread-safe document call). On the
+session's loop the feed then flushes at once (1 ms) when it has been quiet for ``MIN_INTERVAL``, else when
+``MIN_INTERVAL`` has passed since its last batch, so bursts never back the browser up (one update per fill at
+100 fills/s backs a browser up by seconds). Without a server document (inline in a notebook) a periodic callback
+drains the feed.
+
+Besides envelopes a feed carries *callbacks* (``send_call``): a command's answer, shown after the batch it came
+with has been applied, on the same path as the engine's updates.
 """
 
 from __future__ import annotations
@@ -22,24 +26,29 @@ from typing import Any
 
 import panel as pn
 
-Envelope = dict[str, Any]
+from hedgestack.engine.views import ALL_EVENT_TYPES, Envelope
+
+Item = Envelope | Callable[[], None]
 
 #: at most one batch per session this often (seconds) while events keep coming; the first after a quiet
 #: spell goes at once
-MIN_INTERVAL = 0.1
+MIN_INTERVAL = 0.05
+#: a session that has not taken its queue for this many items is cut off (a hung browser cannot grow memory)
+MAX_QUEUE = 50_000
 
 
 class SessionFeed:
     """The queue of one session; ``push``/``send`` from any thread, ``flush`` runs on the session's loop."""
 
-    def __init__(self, apply: Callable[[list[Envelope]], None], doc: Any | None) -> None:
+    def __init__(self, apply: Callable[[list[Envelope]], None], doc: Any | None = None) -> None:
         self._apply = apply
         self._doc = doc
         self._lock = threading.Lock()
-        self._queue: list[Envelope] = []
+        self._queue: list[Item] = []
         self._scheduled = False
         self._last_flush = 0.0
         self.closed = False
+        self.overflowed = False
         #: batches applied and envelopes in them (for benchmarks and tests)
         self.batches = 0
         self.envelopes = 0
@@ -49,26 +58,34 @@ class SessionFeed:
         return self._doc is not None
 
     def attach(self, doc: Any | None) -> None:
-        """Bind to the session's document (None inline); queued envelopes wait for ``flush``/``drain``."""
+        """Bind to the session's document (None inline); queued items wait for ``flush``/``drain``."""
         with self._lock:
             self._doc = doc
             self._scheduled = False
 
-    def push(self, envelope: Envelope) -> bool:
-        """Queue ``envelope``; True when the session needs a ``kick`` (nothing was scheduled yet)."""
+    def push(self, item: Item) -> bool:
+        """Queue ``item``; True when the session needs a ``kick`` (nothing was scheduled yet)."""
         with self._lock:
             if self.closed:
                 return False
-            self._queue.append(envelope)
+            if len(self._queue) >= MAX_QUEUE:
+                self.overflowed = True
+                self.closed = True
+                self._queue = []
+                return False
+            self._queue.append(item)
             if self._scheduled or self._doc is None:
                 return False
             self._scheduled = True
             return True
 
-    def send(self, envelope: Envelope) -> None:
-        """Queue ``envelope`` and wake the session (for envelopes that do not come through the bus)."""
-        if self.push(envelope):
+    def send(self, item: Item) -> None:
+        """Queue ``item`` and wake the session (for items that do not come through the pump)."""
+        if self.push(item):
             self.kick()
+
+    def send_call(self, call: Callable[[], None]) -> None:
+        self.send(call)
 
     def kick(self) -> None:
         """Ask the session's document for a tick (thread-safe)."""
@@ -85,21 +102,25 @@ class SessionFeed:
         if self._doc is not None:
             # always through a timeout callback, even when quiet (1 ms): applying the batch inside this
             # next-tick callback loses what an async widget callback changed in the same loop iteration
-            # (seen: a command's result text that never reached the browser)
             self._doc.add_timeout_callback(self.flush, max(1, int(wait * 1000) + 1))
             return
         self.flush()
 
     def flush(self) -> None:
-        """Apply everything queued (on the session's loop)."""
+        """Apply everything queued (on the session's loop): envelopes first, then the callbacks."""
         with self._lock:
             batch, self._queue = self._queue, []
             self._scheduled = False
-        if batch and not self.closed:
-            self._last_flush = time.monotonic()
-            self.batches += 1
-            self.envelopes += len(batch)
-            self._apply(batch)
+        if not batch or self.closed:
+            return
+        self._last_flush = time.monotonic()
+        envelopes = [item for item in batch if isinstance(item, Envelope)]
+        self.batches += 1
+        self.envelopes += len(envelopes)
+        self._apply(envelopes)
+        for item in batch:
+            if not isinstance(item, Envelope):
+                item()
 
     def drain(self) -> None:
         """Periodic flush for sessions without a server document (inline in a notebook)."""
@@ -115,14 +136,14 @@ class SessionFeed:
 
 
 class Pump:
-    """The one bus listener of a terminal, fanning envelopes out to the session feeds."""
+    """The one listener of a terminal, fanning envelopes out to the session feeds."""
 
     def __init__(self, terminal: Any) -> None:
         self._feeds: list[SessionFeed] = []
         self._lock = threading.Lock()
         self._woken: list[SessionFeed] = []
         self._kick_scheduled = False
-        self._remove = terminal.bus.add_listener(self._on_event)
+        self._remove = terminal.add_listener(self._on_event, ALL_EVENT_TYPES)
 
     @classmethod
     def for_terminal(cls, terminal: Any) -> Pump:
@@ -133,8 +154,7 @@ class Pump:
                 pump = pn.state.cache[key] = cls(terminal)
         return pump
 
-    def _on_event(self, typed: Any) -> None:  # on the terminal's thread: never block
-        envelope = typed.to_json()
+    def _on_event(self, envelope: Envelope) -> None:  # on the terminal's thread: never block
         woken = [feed for feed in self._feeds if feed.push(envelope)]
         if not woken:
             return
@@ -170,6 +190,10 @@ class Pump:
     def sessions(self) -> int:
         return len(self._feeds)
 
+    @property
+    def feeds(self) -> tuple[SessionFeed, ...]:
+        return tuple(self._feeds)
+
     def close(self) -> None:
         self._remove()
         for feed in self._feeds:
@@ -178,3 +202,5 @@ class Pump:
 
 
 _CACHE_LOCK = threading.Lock()
+
+__all__ = ["MIN_INTERVAL", "Pump", "SessionFeed"]
