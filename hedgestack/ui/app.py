@@ -1,15 +1,17 @@
 """``dashboard(terminal)``: the one factory, identical inline in a notebook and under ``panel serve``.
 
-Per session: one ``Dashboard`` (its own view-models and widgets) with a ``SessionFeed`` registered on the
-terminal's ``Pump``. Everything is pushed by the engine's bus, nothing is polled: fills, orders and VPs, the
-marks with the open VPs' uPnL (``MARK_PRICE``, throttled per symbol by the engine) and the connection state
-(``CONNECTION_STATE``). The wallet balance is read from the terminal (an attribute) after each batch, since
-whatever changes it (a fill, funding, a backfill) arrives as a batch. A full ``state()`` is loaded once, and
+The screen is a trading layout: the header (venue, connection freshness, account figures), the chart and the
+order ticket on top, and under them the tabs Positions (with the selected VP's action card and VP creation),
+Open orders, Order history, Trade history and Reconcile.
+
+It uses only :class:`~hedgestack.engine.facade.TerminalApi`, so ``terminal`` is a local ``Terminal`` or a
+``hedgestack.connect(url)`` client alike. Per session: one ``Dashboard`` with its own view-models and widgets,
+and a ``SessionFeed`` registered on the terminal's ``Pump``. Everything is pushed by the terminal's events,
+nothing is polled but the chart's latest bars (every ``REFRESH_S``): a ``state()`` snapshot is loaded once, and
 again when the connection comes back to CONNECTED after a reconnect.
 
-Served (``hedgestack serve``, ``panel serve notebooks/terminal.ipynb``) the page is ``Dashboard.template()``,
-a ``BootstrapTemplate`` (status in the header bar, order ticket and VP creation in the sidebar); inline in a
-notebook it is the plain layout ``Dashboard.__panel__()``.
+Served (``hedgestack serve``), the page is :meth:`Dashboard.template` (dark by default; ``?theme=light`` or the
+header's toggle for light); inline in a notebook it is the same layout, :meth:`Dashboard.__panel__`.
 """
 
 from __future__ import annotations
@@ -21,104 +23,278 @@ from typing import Any
 import panel as pn
 import param
 
-from hedgestack.engine.views import to_json
-from hedgestack.ui.models import CreateVpModel, OrderTicketModel, TerminalModel, VpActionsModel, fmt
-from hedgestack.ui.pump import Pump, SessionFeed
-from hedgestack.ui.views import (
-    Commands,
-    CreateVpView,
-    Header,
-    OrdersView,
-    OrderTicket,
-    PnlPlot,
-    PositionsView,
-    PriceChart,
-    ReconcileView,
-    VpActionsView,
+from hedgestack.engine.views import Envelope, StateView
+from hedgestack.ui import theme as css
+from hedgestack.ui.chart import (
+    HISTORY_BARS,
+    REFRESH_S,
+    TIMEFRAMES,
+    LightweightChart,
+    bars,
+    chart_lines,
+    chart_markers,
+    drag_target,
+    price_format,
 )
+from hedgestack.ui.commands import Commands, Feedback
+from hedgestack.ui.header import Header
+from hedgestack.ui.models import RESYNC, AccountModel, Selection, now_ms
+from hedgestack.ui.notify import Budget, Notice, Notifier
+from hedgestack.ui.orders import OrdersView
+from hedgestack.ui.positions import ActionsCard, PositionsView
+from hedgestack.ui.pump import Pump, SessionFeed
+from hedgestack.ui.reconcile import ReconcileView
+from hedgestack.ui.ticket import TicketView
+from hedgestack.ui.widgets import ConfirmBar, TextHTML, feedback_pane
 
 log = logging.getLogger("hedgestack.ui")
 
 #: inline (no server document to tick): how often the notebook's session drains its feed (ms)
 INLINE_DRAIN_MS = 100
+CHART_HEIGHT = 400
+
+
+class ChartView(pn.viewable.Viewer):
+    """The chart with its toolbar (symbol, timeframe) and the confirmation of a dragged TP/SL."""
+
+    interval = param.Selector(default="1m", objects=list(TIMEFRAMES))
+
+    def __init__(self, model: AccountModel, selection: Selection, terminal: Any, commands: Commands,
+                 feed: SessionFeed, ticket: TicketView, theme: str, **params: Any) -> None:
+        super().__init__(**params)
+        self.model, self.selection, self.terminal, self.commands = model, selection, terminal, commands
+        self.feed, self.ticket = feed, ticket
+        self.chart = LightweightChart(theme=theme, css_classes=["hs-chart"], sizing_mode="stretch_width",
+                                      height=CHART_HEIGHT, margin=0)
+        self.feedback = Feedback()
+        self.confirm = ConfirmBar(css="hs-drag-confirm")
+        self.symbol_select = pn.widgets.Select(name="", options=list(model.symbols), value=selection.symbol,
+                                               width=120, css_classes=["hs-chart-symbol"], margin=(2, 4))
+        self.interval_select = pn.widgets.RadioButtonGroup.from_param(self.param.interval, name="",
+                                                                      css_classes=["hs-timeframe"], margin=(2, 4),
+                                                                      button_type="light")
+        self.last = TextHTML("", css_classes=["hs-chart-last"], margin=(8, 6))
+        self._shown: tuple[str, str] | None = None
+        self._loading = False
+        self._refreshing = False
+        self.chart.on_click(self.ticket.set_price)
+        self.chart.on_drag(self.on_drag)
+        self.symbol_select.param.watch(lambda e: setattr(self.selection, "symbol", e.new), ["value"])
+        selection.param.watch(lambda *_e: self.show(), ["symbol"])
+        selection.param.watch(lambda *_e: self.draw(), ["vp_id"])
+        self.param.watch(lambda *_e: self.show(), ["interval"])
+        model.param.watch(lambda *_e: self.draw(), ["positions_version", "orders_version"])
+        model.param.watch(lambda *_e: self.draw_markers(), ["fills_version"])
+
+    # -- data ------------------------------------------------------------------------------------
+    def show(self) -> None:
+        """Load the candles of the symbol and timeframe on screen (when they changed)."""
+        symbol = self.selection.symbol
+        if self.symbol_select.value != symbol:
+            self.symbol_select.value = symbol
+        wanted = (symbol, self.interval)
+        if wanted == self._shown:
+            return
+        self._shown = wanted
+        inst = self.model.instruments[symbol]
+        precision, min_move = price_format(inst)
+        self.chart.param.update(precision=precision, min_move=min_move, label=f"{symbol} · {self.interval}",
+                                candles=[], tail=[])
+        self.draw()
+        self.draw_markers()
+        self._load(wanted, HISTORY_BARS)
+
+    def _load(self, wanted: tuple[str, str], limit: int) -> None:
+        symbol, interval = wanted
+        try:
+            future = self.terminal.submit(self.terminal.candles(symbol, interval, limit))
+        except Exception:  # noqa: BLE001 - the terminal stopped: the chart stays as it is
+            return
+        self._loading = limit == HISTORY_BARS
+        self._refreshing = True
+
+        def done(fut: Future[Any]) -> None:
+            error = fut.exception() if not fut.cancelled() else None
+            result = None if error is not None or fut.cancelled() else fut.result()
+            self.feed.send_call(lambda: self._loaded(wanted, limit, result, error))
+
+        future.add_done_callback(done)
+
+    def _loaded(self, wanted: tuple[str, str], limit: int, candles: Any, error: BaseException | None) -> None:
+        self._refreshing = False
+        if limit == HISTORY_BARS:
+            self._loading = False
+        if wanted != self._shown:
+            return  # the trader moved on
+        if error is not None:
+            self.feedback.show(error=f"candles unavailable: {error}")
+            return
+        rows = bars(candles or [])
+        if limit == HISTORY_BARS:
+            self.chart.candles = rows
+            self.draw_markers()
+        elif rows:
+            self.chart.tail = rows
+        if rows:
+            inst = self.model.instruments[wanted[0]]
+            last = candles[-1]
+            self.last.object = (f'<span class="hs-dim">last</span> <b>{fmt_price(last.close, inst.tick_size)}</b>')
+
+    def refresh_tail(self) -> None:
+        """The latest bars (periodic): the forming candle moves with the market."""
+        if self._shown is not None and not self._refreshing and not self._loading:
+            self._load(self._shown, 3)
+
+    def draw(self) -> None:
+        self.chart.lines = chart_lines(self.model, self.selection.symbol, self.selection.vp_id)
+
+    def draw_markers(self) -> None:
+        self.chart.markers = chart_markers(self.model, self.selection.symbol)
+
+    # -- dragging a TP/SL line ---------------------------------------------------------------------
+    def on_drag(self, line_id: str, price: str) -> None:
+        target = drag_target(line_id)
+        vp = self.model.vps.get(target[1]) if target else None
+        if target is None or vp is None or vp.tpsl is None:
+            self.chart.lines_version += 1
+            return
+        leg, vp_id = target
+        before = vp.tpsl.tp_price if leg == "tp" else vp.tpsl.sl_price
+        inst = self.model.instruments[vp.symbol]
+        question = (f"Move the {leg.upper()} of {vp.name} from {fmt_price(before, inst.tick_size)} to "
+                    f"{fmt_price_text(price, inst.tick_size)}?")
+
+        def send() -> None:
+            kwargs = {"tp_price": price} if leg == "tp" else {"sl_price": price}
+            self.commands.run(self.feedback, lambda: self.terminal.set_tpsl(vp_id, **kwargs),
+                              f"{leg.upper()} of {vp.name} moved to {price}", orders=True,
+                              failed=lambda _exc: self.draw_back())
+        self.confirm.ask(question, send, self.draw_back)
+
+    def draw_back(self) -> None:
+        self.draw()
+        self.chart.lines_version += 1
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Column(
+            pn.Row(self.symbol_select, self.interval_select, self.last,
+                   pn.pane.HTML('<span class="hs-dim">click: ticket price · drag TP/SL to move</span>',
+                                margin=(8, 6)),
+                   margin=0, sizing_mode="stretch_width"),
+            self.confirm, feedback_pane(self.feedback, "hs-chart-feedback"), self.chart,
+            css_classes=["hs-chart-panel", "hs-card"], sizing_mode="stretch_width", margin=0)
+
+
+def fmt_price(value: Any, tick: Any) -> str:
+    from hedgestack.ui.format import price
+
+    return price(value, tick).text
+
+
+def fmt_price_text(text: str, tick: Any) -> str:
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        return fmt_price(Decimal(text), tick)
+    except InvalidOperation:
+        return text
+
+
+class ThemeToggle(pn.viewable.Viewer):
+    """Switch dark ↔ light (the page reloads with ``?theme=``; dark is the default)."""
+
+    def __init__(self, theme: str, **params: Any) -> None:
+        super().__init__(**params)
+        other = "light" if theme == "dark" else "dark"
+        self._html = pn.pane.HTML(
+            f'<a class="hs-theme-toggle" href="?theme={other}" title="switch to the {other} theme">'
+            f'{"☀ Light" if other == "light" else "☾ Dark"}</a>',
+            stylesheets=[".hs-theme-toggle { color: var(--hs-muted); font: 12px var(--hs-font); "
+                         "text-decoration: none; white-space: nowrap; } .hs-theme-toggle:hover "
+                         "{ color: var(--hs-accent); }"], margin=(0, 8), css_classes=["hs-theme"])
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._html
 
 
 class Dashboard(pn.viewable.Viewer):
     """The trader's screen for one terminal (one instance per browser session / notebook output)."""
 
-    model = param.ClassSelector(class_=TerminalModel)
-    terminal = param.Parameter()
-
-    def __init__(self, terminal: Any, **params: Any) -> None:
+    def __init__(self, terminal: Any, *, theme: str | None = None, **params: Any) -> None:
+        super().__init__(**params)
+        self.terminal = terminal
+        self.theme = theme if theme in css.THEMES else session_theme()
         symbols = list(terminal.symbols)
-        super().__init__(terminal=terminal, model=TerminalModel(symbols=symbols), **params)
-        self.ticket = OrderTicketModel(symbol=symbols[0])
-        self.ticket.param.symbol.objects = symbols
-        self.actions = VpActionsModel()
-        self.creator = CreateVpModel(symbol=symbols[0])
-        self.creator.param.symbol.objects = symbols
+        self.model = AccountModel(symbols, {s: terminal.instrument(s) for s in symbols})
+        self.selection = Selection(self.model, symbol=symbols[0])
         # register before loading: events between the snapshot and the first flush are queued, then folded
-        # (VP updates are whole rows, fills and orders keyed, so applying one twice is harmless)
-        self.feed = SessionFeed(self._apply, None)
+        # (views are whole objects keyed by id, so applying one twice is harmless)
+        self.feed = SessionFeed(self._apply)
         self._remove = Pump.for_terminal(terminal).add(self.feed)
         self._callbacks: list[Any] = []
         self._started = False
-        self._activated = False
-        self.model.load(to_json(terminal.sync.state(recent_fills=200)), self._order_history())
-        self.commands = Commands(terminal, self.feed.send)
-        acting = {"terminal": terminal, "commands": self.commands}
-        self.header = Header(model=self.model)
-        self.positions = PositionsView(model=self.model, actions=self.actions)
-        self.vp_actions = VpActionsView(model=self.model, actions=self.actions, **acting)
-        self.order_ticket = OrderTicket(model=self.model, ticket=self.ticket, **acting)
-        self.chart = PriceChart(model=self.model, actions=self.actions, ticket=self.ticket, terminal=terminal)
-        self.pnl = PnlPlot(model=self.model)
-        self.orders = OrdersView(model=self.model, **acting)
-        self.reconcile = ReconcileView(model=self.model, **acting)
-        self.create_vp = CreateVpView(model=self.creator, **acting)
+        self._notifications: Any = None
+        self.model.load(terminal.sync.state(recent_fills=200), self._order_history())
+        self.selection.follow()
+        self.notifier = Notifier(self.model)
+        self.budget = Budget()
+        self.commands = Commands(terminal, self.feed.send_call)
+        self.header = Header(self.model)
+        self.ticket = TicketView(self.model, self.selection, terminal, self.commands)
+        self.positions = PositionsView(self.model, self.selection, terminal, self.commands)
+        self.actions = ActionsCard(self.model, self.selection, terminal, self.commands,
+                                   confirm_orders=lambda: bool(self.ticket.t.confirm))
+        self.orders = OrdersView(self.model, self.selection, terminal, self.commands)
+        self.reconcile = ReconcileView(self.model, terminal, self.commands)
+        self.chart = ChartView(self.model, self.selection, terminal, self.commands, self.feed, self.ticket,
+                               self.theme)
+        self.tabs: pn.Tabs | None = None
         self._layout: pn.viewable.Viewable | None = None
+        self.model.param.watch(lambda *_e: self.selection.follow(), ["positions_version"])
 
     # -- data ------------------------------------------------------------------------------------
-    def _order_history(self) -> list[dict[str, Any]]:
-        """Past orders (the last 500), in the ORDER_UPSERT payload's JSON."""
+    def _order_history(self) -> list[Any]:
+        """Past orders (the newest 2000)."""
         try:
             orders = self.terminal.sync.order_history()
         except Exception:  # noqa: BLE001 - history is a nicety; the live view does not depend on it
             log.exception("order history unavailable")
             return []
-        return [to_json(order) for order in orders[-500:]]
+        return list(orders[-2000:])
 
-    def _apply(self, batch: list[dict[str, Any]]) -> None:
-        """Fold a batch into the view-model and show the commands' answers; the views re-render once each
-        (inside one hold)."""
+    def _apply(self, batch: list[Envelope]) -> None:
+        """Fold a batch into the view-model (the views re-render once each, inside one hold), then announce."""
+        previous = self.model.connection
         with pn.io.hold():
-            previous = self.model.connection
             self.model.apply(batch)
-            wallet = self.terminal.wallet_balance
-            self.model.wallet_balance = fmt(wallet, 2) if wallet is not None else ""
-            for env in batch:
-                if env["type"] == "COMMAND_DONE":  # a command's answer (see views.Commands)
-                    env["payload"]()
-            if self.model.connection == "CONNECTED" and previous == "SYNCING":
-                self._submit(self.terminal.state(recent_fills=0), "RESYNC")
+        self._announce(self.notifier.notices(batch))
+        if self.model.connection == "CONNECTED" and previous != "CONNECTED" and previous != "STARTING":
+            self._resync()
 
-    def _submit(self, coro: Any, kind: str) -> None:
-        """Run an engine coroutine; its result comes back through the feed as a ``kind`` envelope."""
-        def done(fut: Future[Any]) -> None:
-            if fut.cancelled() or fut.exception() is not None:
-                return
-            self.feed.send({"type": kind, "payload": to_json(fut.result()), "ts": 0})
+    def _resync(self) -> None:
+        """After a reconnect: a fresh snapshot, folded like an event."""
+        def done(fut: Future[StateView]) -> None:
+            if not fut.cancelled() and fut.exception() is None:
+                self.feed.send(Envelope(RESYNC, fut.result(), now_ms()))
 
         try:
-            self.terminal.submit(coro).add_done_callback(done)
+            self.terminal.submit(self.terminal.state(recent_fills=0)).add_done_callback(done)
         except Exception:  # noqa: BLE001 - the terminal stopped
-            coro.close()
+            return
+
+    def _announce(self, notices: list[Notice]) -> None:
+        area = self._notifications
+        if area is None:
+            return
+        for notice in self.budget.admit(notices, now_ms()):
+            getattr(area, notice.level)(notice.text, duration=notice.duration)
 
     # -- session lifecycle -----------------------------------------------------------------------
     def _start(self, doc: Any | None) -> None:
         if self._started:
             return
         self._started = True
+        self._notifications = pn.state.notifications
         self.feed.attach(doc)
         if doc is None:  # inline: no server document to tick, drain on a short period
             self._callbacks.append(pn.state.add_periodic_callback(self.feed.drain, period=INLINE_DRAIN_MS))
@@ -129,6 +305,8 @@ class Dashboard(pn.viewable.Viewer):
                     cb.stop()
 
             pn.state.on_session_destroyed(destroyed)
+        self._callbacks.append(pn.state.add_periodic_callback(self.chart.refresh_tail, period=int(REFRESH_S * 1000)))
+        self.chart.show()
         self.feed.flush()
 
     def close(self) -> None:
@@ -139,50 +317,103 @@ class Dashboard(pn.viewable.Viewer):
 
     def _activate(self) -> None:
         """Start the updates once the page is loaded (served) or now (inline)."""
-        if self._activated:
-            return
-        self._activated = True
         doc = pn.state.curdoc
         if doc is not None and doc.session_context is not None:
             pn.state.onload(lambda doc=doc: self._start(doc))
         else:
             self._start(None)
 
+    def _on_tab(self, event: Any) -> None:
+        names = ["positions", "open", "history", "fills", "reconcile"]
+        self.orders.show_tab(names[event.new] if 0 <= event.new < len(names) else None)
+
+    # -- layout ----------------------------------------------------------------------------------
+    def main(self) -> pn.viewable.Viewable:
+        """Chart and ticket on top, the tabs under them."""
+        if self._layout is not None:
+            return self._layout
+        positions = pn.Row(
+            pn.Column(self.positions.toolbar(), self.positions, sizing_mode="stretch_both", margin=0,
+                      min_width=560),
+            self.actions, sizing_mode="stretch_both", margin=0, css_classes=["hs-positions-tab"],
+            styles={"flex-wrap": "wrap"})
+        self.tabs = pn.Tabs(("Positions", positions), ("Open orders", self.orders.open_tab()),
+                            ("Order history", self.orders.history_tab()), ("Trade history", self.orders.fills_tab()),
+                            ("Reconcile", self.reconcile), css_classes=["hs-tabs"], sizing_mode="stretch_both",
+                            min_height=300, margin=(6, 0, 0, 0), dynamic=False)
+        self.tabs.param.watch(self._on_tab, ["active"])
+        top = pn.Row(self.chart, self.ticket, sizing_mode="stretch_width", margin=0, css_classes=["hs-top"])
+        layout = pn.Column(top, self.tabs, sizing_mode="stretch_both", css_classes=["hs-dashboard"], margin=0)
+        dress(layout)
+        self._layout = layout
+        return layout
+
     def __panel__(self) -> pn.viewable.Viewable:
-        """The plain layout (inline in a notebook): header, chart and ticket, positions, cards, orders."""
-        if self._layout is None:
-            self._activate()
-            self._layout = pn.Column(
-                self.header,
-                pn.Row(pn.Column(self.chart, self.pnl, sizing_mode="stretch_width"), self.order_ticket,
-                       sizing_mode="stretch_width"),
-                pn.pane.Markdown("#### Positions", margin=(0, 5)),
-                self.positions,
-                pn.Row(self.vp_actions, self.reconcile, self.create_vp),
-                self.orders,
-                sizing_mode="stretch_width", css_classes=["hs-dashboard"])
-        return self._layout
+        """Inline (a notebook): the header above the trading layout."""
+        self._activate()
+        header = pn.Row(pn.pane.HTML('<b class="hs-title">hedgestack</b>', margin=(6, 8)), self.header,
+                        sizing_mode="stretch_width", css_classes=["hs-inline-header"])
+        dress(header)
+        return pn.Column(header, self.main(), sizing_mode="stretch_width", height=980,
+                         styles={k: v for k, v in css.VARIABLES[self.theme].items()} | {"background": "var(--hs-bg)"},
+                         stylesheets=[":host { --hs-font: system-ui, sans-serif; }"])
 
     def template(self, title: str = "hedgestack") -> pn.template.BootstrapTemplate:
-        """The served page: status in the header bar, order ticket and VP creation in the sidebar, the rest
-        in the main area. Bootstrap's CSS/JS are bundled with Panel and served locally; unlike the Fast
-        templates it loads no web font from Google, so the page makes no off-site request."""
+        """The served page: the header bar with the badges and figures, the trading layout below. Bootstrap's
+        CSS/JS are bundled with Panel and served locally; it loads no web font (no off-site request)."""
         self._activate()
+        header = pn.Row(self.header, ThemeToggle(self.theme), sizing_mode="stretch_width", margin=0)
+        dress(header)
         return pn.template.BootstrapTemplate(
-            title=title, header=[Header(model=self.model, in_bar=True)],
-            sidebar=[self.order_ticket, self.create_vp], sidebar_width=330,
-            main=[pn.Column(self.chart, self.pnl, sizing_mode="stretch_width"),
-                  pn.pane.Markdown("#### Positions", margin=(0, 5)), self.positions,
-                  pn.Row(self.vp_actions, self.reconcile), self.orders],
-            header_background="#111827", header_color="#f3f4f6", main_max_width="")
+            title=title, header=[header], main=[self.main()],
+            theme="dark" if self.theme == "dark" else "default", raw_css=[css.page_css(self.theme)],
+            main_max_width="", collapsed_sidebar=True)
 
     def servable(self, title: str | None = None, **kwargs: Any) -> Any:  # type: ignore[override]
-        """Served (``panel serve``): the template page; inline: the plain layout (same code in both)."""
+        """Served (``panel serve``): the template page; inline: the layout (same code in both)."""
         if pn.state.served:
             return self.template(title or "hedgestack").servable(**kwargs)
         return self.__panel__().servable(title=title or "hedgestack", **kwargs)
 
 
-def dashboard(terminal: Any) -> Dashboard:
-    """Build the trader's dashboard for a started ``Terminal``."""
-    return Dashboard(terminal)
+def session_theme() -> str:
+    """The theme a served page asks for (``?theme=light``); dark by default."""
+    args = pn.state.session_args if isinstance(pn.state.session_args, dict) else {}
+    raw = (args.get("theme") or [b""])[0]
+    wanted = raw.decode() if isinstance(raw, bytes) else str(raw)
+    return "light" if wanted in ("light", "default") else "dark"
+
+
+def dress(layout: pn.viewable.Viewable) -> None:
+    """Give Panel's widgets and panes the screen's compact, themed look (their styles live in shadow roots)."""
+    for obj in layout.select(pn.viewable.Viewable):
+        extra: list[str] = []
+        classes = set(getattr(obj, "css_classes", []) or [])
+        if isinstance(obj, pn.widgets.Button) and "hs-ticket-submit" in classes:
+            extra = [css.BUTTON, css.SUBMIT]
+        elif isinstance(obj, pn.widgets.RadioButtonGroup) and "hs-ticket-side" in classes:
+            extra = [css.BUTTON, css.SIDE]
+        elif isinstance(obj, (pn.widgets.Button, pn.widgets.RadioButtonGroup, pn.widgets.FileDownload)):
+            extra = [css.BUTTON]
+        elif isinstance(obj, pn.widgets.Checkbox):
+            extra = [css.CHECKBOX, css.TEXT]
+        elif isinstance(obj, (pn.widgets.TextInput, pn.widgets.Select)):
+            extra = [css.INPUT, css.TEXT]
+        elif isinstance(obj, pn.pane.HTML):
+            extra = [css.TEXT]
+        elif isinstance(obj, pn.Tabs):
+            extra = [css.TABS]
+        if "hs-card" in classes:
+            extra = [*extra, css.CARD]
+        if "hs-confirm" in classes:
+            extra = [*extra, css.CONFIRM]
+        if extra:
+            obj.stylesheets = [*obj.stylesheets, *extra]
+
+
+def dashboard(terminal: Any, *, theme: str | None = None) -> Dashboard:
+    """Build the trader's dashboard for a started terminal (a ``Terminal`` or a ``hedgestack.connect`` client)."""
+    return Dashboard(terminal, theme=theme)
+
+
+__all__ = ["Dashboard", "dashboard"]

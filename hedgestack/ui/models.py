@@ -94,6 +94,11 @@ class AccountModel(param.Parameterized):
             self.fills[(fill.symbol, fill.trade_id)] = fill
         self._trim()
         self.marks.update(state.marks)
+        # the last sign of life from the exchange that the snapshot carries: a confirmed side, a fill, an order
+        heard = [d.confirmed_at for d in self.sides.values() if d.confirmed_at] + [f.time for f in state.fills] + [
+            o.updated_at for o in state.open_orders if o.updated_at]
+        if heard and max(heard) > (self.last_event_at or 0):
+            self.last_event_at = max(heard)
         with param.edit_constant(self):
             self.venue = state.venue
         self.param.update(connection=state.connection, account=state.account,

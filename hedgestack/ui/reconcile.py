@@ -20,8 +20,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-from hedgestack.engine.views import ExternalPositionView, VirtualPositionView
+import panel as pn
+import param
+
+from hedgestack.domain.enums import PositionSide
+from hedgestack.engine.views import ExternalPositionView, SideStatus, VirtualPositionView
+from hedgestack.ui import format as fmt
+from hedgestack.ui.commands import Commands, Feedback
+from hedgestack.ui.grid import Column, DataGrid, row, text
+from hedgestack.ui.models import POSITION_SIDES, AccountModel
+from hedgestack.ui.ticket import decimal_or_none
+from hedgestack.ui.widgets import ConfirmBar, TextHTML, feedback_pane, set_options
 
 ZERO = Decimal(0)
 
@@ -91,4 +102,221 @@ def plan(vps: Sequence[VirtualPositionView], exchange: ExternalPositionView,
     return Plan(tuple(rows), exchange.qty, entry, assigned, error)
 
 
-__all__ = ["Plan", "PlanRow", "plan"]
+PLAN_COLUMNS = (Column("vp", "VP", "left"), Column("before", "Now"), Column("after", "After"),
+                Column("change", "Change", "left"))
+
+
+def plan_rows(p: Plan, tick: Decimal, step: Decimal) -> list[dict[str, Any]]:
+    rows = []
+    for r in p.rows:
+        before = f"{fmt.qty(r.before_qty, step)} @ {fmt.price(r.before_entry, tick)}"
+        after = f"{fmt.qty(r.after_qty, step)} @ {fmt.price(r.after_entry, tick)}"
+        if r.before_qty != r.after_qty:
+            delta = r.after_qty - r.before_qty
+            change = text(("+" if delta > 0 else "") + fmt.qty(delta, step).text + " · entry reset", "", "warn")
+        elif r.before_entry != r.after_entry and r.after_qty != 0:
+            change = text("entry reset", "the VP restarts at the exchange's entry; realized PnL is kept", "warn")
+        else:
+            change = text("—", "", "dim")
+        rows.append(row(r.vp_id, {"vp": text(r.name, r.vp_id, "name"), "before": text(before),
+                                  "after": text(after), "change": change}, cls="muted" if r.system else ""))
+    return rows
+
+
+class ReconcileModel(Feedback):
+    side_key = param.Selector(default=None, objects=[], allow_None=True, check_on_set=False)
+    reassign = param.Boolean(default=False, label="Reassign this side (it is not in MISMATCH)")
+    warning = param.String(default="", constant=True)
+
+
+class ReconcileView(pn.viewable.Viewer):
+    """Reconcile one side from the screen: current quantities in, a before/after plan, a confirmation."""
+
+    def __init__(self, model: AccountModel, terminal: Any, commands: Commands, **params: Any) -> None:
+        super().__init__(**params)
+        self.model, self.terminal, self.commands = model, terminal, commands
+        self.rec = ReconcileModel()
+        self.side_select = pn.widgets.Select.from_param(self.rec.param.side_key, name="", width=260,
+                                                        css_classes=["hs-rec-side"], margin=(2, 4))
+        self.reassign = pn.widgets.Checkbox.from_param(self.rec.param.reassign, css_classes=["hs-rec-reassign"],
+                                                       margin=(10, 6))
+        self.summary = TextHTML("", css_classes=["hs-rec-summary"], sizing_mode="stretch_width", margin=(2, 6))
+        self.inputs = pn.Row(css_classes=["hs-rec-inputs"], margin=0, sizing_mode="stretch_width")
+        self.preview = DataGrid(PLAN_COLUMNS, css_classes=["hs-rec-preview"], sizing_mode="stretch_width",
+                                height=150)
+        self.review = pn.widgets.Button(name="Review and reconcile…", button_type="warning", width=190,
+                                        css_classes=["hs-rec-submit"], margin=(2, 4))
+        self.reset = pn.widgets.Button(name="Reset to current", width=130, css_classes=["hs-rec-reset"],
+                                       margin=(2, 4), button_type="light")
+        self.warning = TextHTML("", css_classes=["hs-rec-warning"], margin=(2, 6))
+        self.confirm = ConfirmBar(css="hs-rec-confirm")
+        self._widgets: dict[str, pn.widgets.TextInput] = {}
+        self._baseline: dict[str, str] = {}
+        self._members: tuple[str, ...] = ()
+        self.review.on_click(self.ask)
+        self.reset.on_click(lambda _e: self.fill_current())
+        self.rec.param.watch(lambda _e: self.fill_current(), ["side_key"])
+        self.rec.param.watch(lambda _e: self.refresh(), ["reassign"])
+        model.param.watch(lambda *_e: self.refresh(), ["positions_version"])
+        self.refresh()
+
+    # -- the side --------------------------------------------------------------------------------
+    def _side(self) -> tuple[str, PositionSide] | None:
+        if not self.rec.side_key:
+            return None
+        symbol, side = self.rec.side_key.split(":")
+        return symbol, PositionSide(side)
+
+    def _members_of(self, symbol: str, side: PositionSide) -> list[VirtualPositionView]:
+        return self.model.live_vps(symbol, side, include_system=True)
+
+    def editable(self) -> bool:
+        key = self._side()
+        if key is None:
+            return False
+        detail = self.model.side_status(*key)
+        return (detail is not None and detail.status is SideStatus.MISMATCH) or self.rec.reassign
+
+    def _options(self) -> dict[str, str]:
+        m = self.model
+        options: list[tuple[int, str, str]] = []
+        for symbol in m.symbols:
+            for side in POSITION_SIDES:
+                detail = m.side_status(symbol, side)
+                ext = m.externals.get((symbol, side))
+                members = [v for v in self._members_of(symbol, side) if not v.system or v.net_qty != 0]
+                if not members and (ext is None or ext.qty == 0):
+                    continue
+                status = detail.status.value if detail is not None else "—"
+                rank = 0 if detail is not None and detail.status is SideStatus.MISMATCH else 1
+                options.append((rank, f"{symbol} {side.value} · {status}", f"{symbol}:{side.value}"))
+        return {label: key for _, label, key in sorted(options, key=lambda o: o[0])}
+
+    # -- inputs ----------------------------------------------------------------------------------
+    def fill_current(self) -> None:
+        """Put every VP's current quantity in its box (the start of every reconcile)."""
+        key = self._side()
+        self._widgets, self._baseline = {}, {}
+        if key is not None:
+            inst = self.model.instruments[key[0]]
+            for vp in self._members_of(*key):
+                if vp.system:
+                    continue
+                value = fmt.plain(vp.net_qty, fmt.places_of(inst.step_size), grouping=False)
+                w = pn.widgets.TextInput(name=f"{vp.name} gets", value=value, width=130, margin=(2, 4),
+                                         css_classes=["hs-rec-input", f"hs-rec-input-{vp.name}"])
+                w.param.watch(lambda _e: self.refresh(rebuild=False), ["value"])
+                self._widgets[vp.id] = w
+                self._baseline[vp.id] = value
+            self._members = tuple(v.id for v in self._members_of(*key))
+        self.inputs.objects = list(self._widgets.values())
+        with param.edit_constant(self.rec):
+            self.rec.warning = ""
+        self.confirm.cancel()
+        self.refresh(rebuild=False)
+
+    def dirty(self) -> bool:
+        return any(w.value.strip() != self._baseline.get(vp_id) for vp_id, w in self._widgets.items())
+
+    def current_plan(self) -> Plan | None:
+        key = self._side()
+        if key is None:
+            return None
+        m = self.model
+        ext = m.externals.get(key) or ExternalPositionView(symbol=key[0], position_side=key[1], qty=ZERO,
+                                                           avg_entry_price=ZERO, unrealized_pnl=ZERO)
+        inputs: dict[str, Decimal | None] = {}
+        for vp_id, w in self._widgets.items():
+            try:
+                inputs[vp_id] = decimal_or_none(w.value)
+            except ValueError as exc:
+                return Plan((), ext.qty, ext.avg_entry_price, ZERO, f"{m.vp_name(vp_id)}: {exc}")
+        return plan(self._members_of(*key), ext, inputs, m.instruments[key[0]].step_size)
+
+    def refresh(self, rebuild: bool = True) -> None:
+        m = self.model
+        set_options(self.side_select, self._options())
+        if self.rec.side_key not in self.side_select.options.values():
+            self.rec.side_key = next(iter(self.side_select.options.values()), None)  # fills the inputs
+            return
+        key = self._side()
+        if key is None:
+            self.summary.object = "No position to reconcile."
+            self.preview.show([])
+            self.review.disabled = True
+            return
+        if rebuild:
+            members = tuple(v.id for v in self._members_of(*key))
+            current = {vp.id: vp for vp in self._members_of(*key)}
+            moved = any(fmt.plain(current[i].net_qty, 8, grouping=False) != fmt.plain(
+                Decimal(self._baseline[i]), 8, grouping=False) for i in self._baseline if i in current)
+            if members != self._members or (moved and not self.dirty()):
+                self.fill_current()
+                return
+            if moved:
+                with param.edit_constant(self.rec):
+                    self.rec.warning = ("The VP quantities changed while you were editing: review the plan or "
+                                        "reset to the current quantities.")
+        symbol, side = key
+        inst = m.instruments[symbol]
+        tick, step = inst.tick_size, inst.step_size
+        detail = m.side_status(symbol, side)
+        ext = m.externals.get(key)
+        status = detail.status if detail is not None else None
+        vp_total = sum((v.net_qty for v in self._members_of(symbol, side)), ZERO)
+        diff = (ext.qty if ext else ZERO) - vp_total
+        tone = "bad" if status is SideStatus.MISMATCH else "good" if status is SideStatus.OK else "warn"
+        self.summary.object = (
+            f'<span class="hs-rec-status {tone}">{status.value if status else "—"}</span> · exchange '
+            f'<b class="hs-rec-exchange">{fmt.qty(ext.qty if ext else ZERO, step)}</b> @ '
+            f'{fmt.price(ext.avg_entry_price if ext else None, tick)} · VPs Σ {fmt.qty(vp_total, step)} · '
+            f'difference <b class="hs-rec-diff">{fmt.qty(diff, step)}</b>')
+        editable = self.editable()
+        self.reassign.visible = status is not SideStatus.MISMATCH
+        for w in self._widgets.values():
+            w.disabled = not editable
+        p = self.current_plan()
+        self.preview.show(plan_rows(p, tick, step) if p is not None else [])
+        self.warning.object = f'<span class="bad">{p.error}</span>' if p is not None and p.error else (
+            f'<span class="warn">{self.rec.warning}</span>' if self.rec.warning else (
+                "" if editable else '<span class="hs-dim">This side is not in MISMATCH: its quantities are '
+                                    'read-only. Tick "Reassign" to move quantities between its VPs on purpose.</span>'))
+        self.review.disabled = not editable or p is None or p.error is not None or not p.changes
+        self.reset.disabled = not editable
+
+    # -- the command -----------------------------------------------------------------------------
+    def ask(self, _event: Any = None) -> None:
+        key, p = self._side(), self.current_plan()
+        if key is None or p is None or p.error is not None or not self.editable():
+            return
+        symbol, side = key
+        inst = self.model.instruments[symbol]
+        moves = ", ".join(f"{r.name} {fmt.qty(r.before_qty, inst.step_size)} → {fmt.qty(r.after_qty, inst.step_size)}"
+                          for r in p.rows)
+        assignments = [{"virtual_position_id": vp_id, "qty": fmt.exact(qty)}
+                       for vp_id, qty in ((i, decimal_or_none(w.value) or ZERO) for i, w in self._widgets.items())]
+        question = (f"Reconcile {symbol} {side.value}: {moves}. Every VP of the side restarts at "
+                    f"{fmt.price(p.exchange_entry, inst.tick_size)} (realized PnL is kept). Write it?")
+
+        def send() -> None:
+            def done(result: Any) -> str:
+                self.rec.reassign = False
+                self.fill_current()
+                return (f"Reconciled {symbol} {side.value}: {result.status.value} · " + ", ".join(
+                    f"{v.name} {fmt.qty(v.net_qty, inst.step_size)}" for v in result.virtual_positions))
+
+            self.commands.run(self.rec, lambda: self.terminal.reconcile(symbol, side.value, assignments), done)
+
+        self.confirm.ask(question, send)
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Column(
+            pn.Row(self.side_select, self.reassign, margin=0), self.summary,
+            pn.pane.HTML('<span class="hs-dim">Assign the exchange quantity to the VPs (the rest goes to '
+                         'UNASSIGNED):</span>', margin=(0, 6)),
+            self.inputs, self.warning, self.preview, pn.Row(self.review, self.reset, margin=0), self.confirm,
+            feedback_pane(self.rec, "hs-rec-feedback"), sizing_mode="stretch_both", margin=0, scroll=True,
+            css_classes=["hs-reconcile"])
+
+
+__all__ = ["Plan", "PlanRow", "ReconcileView", "plan", "plan_rows"]

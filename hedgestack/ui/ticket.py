@@ -24,16 +24,22 @@ the command, verbatim.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import panel as pn
 import param
+from panel.custom import JSComponent
 
-from hedgestack.domain.enums import OrderType, PositionSide, Side, TimeInForce
+from hedgestack.domain.enums import OrderStatus, OrderType, PositionSide, Side, TimeInForce
 from hedgestack.domain.errors import HedgestackError
-from hedgestack.engine.views import InstrumentView, VirtualPositionView
+from hedgestack.engine.views import InstrumentView, OrderView, VirtualPositionView
 from hedgestack.ui import format as fmt
+from hedgestack.ui.commands import Commands, Feedback
+from hedgestack.ui.models import AccountModel, Selection
+from hedgestack.ui.widgets import ConfirmBar, TextHTML, set_options
 
 HUNDRED = Decimal(100)
 
@@ -263,3 +269,347 @@ class TicketModel(param.Parameterized):
 
 __all__ = ["ORDER_TYPES", "OrderRequest", "SizeUnit", "Sizing", "TicketModel", "check_stop_side", "decimal_or_none",
            "size_order"]
+
+
+# == the view ==============================================================================================
+class Hotkeys(JSComponent):
+    """B / S choose the side (not while typing), Enter in the ticket submits (or confirms), Esc clears (or
+    cancels a confirmation): keys reach Python as messages, after every keystroke typed before them."""
+
+    _esm = """
+export function render({ model, el }) {
+  const handler = (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
+    const path = event.composedPath();
+    const target = path[0] || null;
+    const tag = target && target.tagName ? target.tagName : "";
+    const typing = tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || (target && target.isContentEditable);
+    const inTicket = path.some((n) => n.classList && n.classList.contains("hs-ticket"));
+    if (event.key === "Enter") {
+      if (inTicket && tag !== "BUTTON") {
+        event.preventDefault();
+        model.send_msg({ key: "Enter" });
+      }
+      return;
+    }
+    if (event.key === "Escape") {
+      model.send_msg({ key: "Escape" });
+      return;
+    }
+    if (typing) return;
+    const key = event.key.toUpperCase();
+    if (key === "B" || key === "S") {
+      event.preventDefault();
+      model.send_msg({ key });
+    }
+  };
+  document.addEventListener("keydown", handler, true);
+  model.on("remove", () => document.removeEventListener("keydown", handler, true));
+  el.style.display = "none";
+}
+"""
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self._handlers: list[Callable[[str], None]] = []
+
+    def on_key(self, callback: Callable[[str], None]) -> None:
+        self._handlers.append(callback)
+
+    def _handle_msg(self, msg: Any) -> None:
+        if isinstance(msg, dict) and isinstance(msg.get("key"), str):
+            for handler in self._handlers:
+                handler(msg["key"])
+
+
+UNIT_LABELS = {"QTY": "Qty", "USDT": "USDT", "PCT": "%", "RISK": "Risk $"}
+
+
+class TicketView(pn.viewable.Viewer):
+    """The order ticket of one session: follows the selection; sends ``place_order`` / ``close_vp``, then the
+    attached TP/SL once the entry fills; shows the local refusal at once, the engine's verbatim, and the order's
+    final status."""
+
+    def __init__(self, model: AccountModel, selection: Selection, terminal: Any, commands: Commands,
+                 **params: Any) -> None:
+        super().__init__(**params)
+        self.model, self.selection, self.terminal, self.commands = model, selection, terminal, commands
+        self.t = TicketModel()
+        self.feedback = Feedback()
+        self.confirm = ConfirmBar(css="hs-ticket-confirm")
+        self.hotkeys = Hotkeys()
+        self.hotkeys.on_key(self.on_key)
+        self._attach: dict[str, tuple[str, dict[str, Any]]] = {}  # cid -> (vp id, set_tpsl kwargs)
+        self.vp_select = pn.widgets.Select(name="", options={}, css_classes=["hs-ticket-vp"], margin=(2, 4),
+                                           sizing_mode="stretch_width")
+        self.symbol_select = pn.widgets.Select(name="", options=list(model.symbols), value=selection.symbol,
+                                               width=110, css_classes=["hs-ticket-symbol"], margin=(2, 4))
+        self.hint = TextHTML("", css_classes=["hs-ticket-hint"], margin=(0, 6), sizing_mode="stretch_width")
+        self.preview = TextHTML("", css_classes=["hs-ticket-preview"], margin=(0, 6), sizing_mode="stretch_width")
+        self.status = TextHTML("", css_classes=["hs-ticket-status"], margin=(0, 6), sizing_mode="stretch_width")
+        self.submit_button = pn.widgets.Button(name="BUY", css_classes=["hs-ticket-submit", "hs-buy"],
+                                               sizing_mode="stretch_width", margin=(4, 4), height=38)
+        self.submit_button.on_click(lambda _e: self.submit())
+        self._inputs: dict[str, pn.widgets.TextInput] = {}
+        self._layout: pn.viewable.Viewable | None = None
+        self.vp_select.param.watch(self._on_vp_select, ["value"])
+        self.symbol_select.param.watch(lambda e: setattr(self.selection, "symbol", e.new), ["value"])
+        selection.param.watch(lambda *_e: self.refresh(), ["vp_id", "symbol"])
+        model.param.watch(lambda *_e: self.refresh(), ["positions_version", "account"])
+        model.param.watch(lambda *_e: self._preview(), ["marks_version"])
+        model.param.watch(lambda *_e: self.on_orders(), ["orders_version"])
+        self.t.param.watch(lambda *_e: self.refresh(), ["side", "order_type", "unit", "tpsl", "post_only"])
+        self.t.param.watch(lambda *_e: self._preview(), ["price", "trigger", "size", "tp", "sl"])
+        self.feedback.param.watch(lambda *_e: self._show_feedback(), ["error", "result"])
+        self.t.param.watch(lambda *_e: self._show_feedback(), ["local_error"])
+        self.refresh()
+
+    # -- what the ticket acts on ------------------------------------------------------------------
+    @property
+    def vp(self) -> VirtualPositionView | None:
+        vp = self.selection.vp
+        return vp if vp is not None and vp.symbol == self.selection.symbol else None
+
+    def _context(self) -> tuple[InstrumentView, Decimal | None, Decimal | None, Decimal | None]:
+        symbol = self.selection.symbol
+        inst = self.model.instruments[symbol]
+        vp = self.vp
+        leverage = None
+        if vp is not None:
+            ext = self.model.externals.get((symbol, vp.position_side))
+            leverage = ext.leverage if ext is not None else None
+        return inst, self.model.marks.get(symbol), self.model.account.available_balance, leverage
+
+    def _on_vp_select(self, event: param.parameterized.Event) -> None:
+        if event.new and event.new != self.selection.vp_id:
+            self.selection.vp_id = event.new
+
+    def refresh(self) -> None:
+        m, s, t = self.model, self.selection, self.t
+        if self.symbol_select.value != s.symbol:
+            self.symbol_select.value = s.symbol
+        options = {f"{vp.name} · {vp.position_side.value}": vp.id for vp in m.live_vps(s.symbol)}
+        set_options(self.vp_select, options)
+        vp = self.vp
+        if vp is not None and self.vp_select.value != vp.id:
+            self.vp_select.value = vp.id
+        side = Side(t.side)
+        inst = m.instruments[s.symbol]
+        if vp is None:
+            self.hint.object = (f'<span class="hs-dim">No VP of {s.symbol} selected: create one in the Positions '
+                                "tab.</span>")
+            verb = "open"
+        else:
+            opening = vp.position_side.opening_side
+            closing = vp.position_side.closing_side
+            verb = "open" if vp.position_side.increases(side) else "close"
+            self.hint.object = (f"{vp.position_side.value} VP <b>{vp.name}</b> holds "
+                                f"<b>{fmt.qty(vp.net_qty, inst.step_size)}</b>: {opening.value} opens, "
+                                f"{closing.value} closes. This {side.value} <b>{verb}s</b> it.")
+            if vp.locked and verb == "close":
+                self.hint.object += ' <span class="bad">Locked: the side is in MISMATCH.</span>'
+        self.submit_button.name = f"{side.value} · {verb} {vp.name if vp else ''}".strip()
+        self.submit_button.css_classes = ["hs-ticket-submit", "hs-buy" if side is Side.BUY else "hs-sell"]
+        self.submit_button.disabled = vp is None
+        t_type = t.type
+        for key, visible in (("price", t_type.has_limit_price), ("trigger", t_type.is_conditional)):
+            if key in self._inputs:
+                self._inputs[key].visible = visible
+        for key in ("tp", "sl"):
+            if key in self._inputs:
+                self._inputs[key].visible = t.tpsl
+        if "tif" in self._inputs:
+            self._inputs["tif"].visible = t_type in (OrderType.LIMIT, OrderType.STOP) and not (
+                t.post_only and t_type is OrderType.LIMIT)
+        if "post_only" in self._inputs:
+            self._inputs["post_only"].visible = t_type is OrderType.LIMIT
+        self._preview()
+
+    def _preview(self) -> None:
+        t, vp = self.t, self.vp
+        inst, mark, available, leverage = self._context()
+        base = self.selection.symbol.removesuffix("USDT")
+        sized = t.sizing(vp, inst, mark, available, leverage)
+        if sized.error is not None or sized.qty is None:
+            text_ = f'<span class="hs-dim">{sized.error}</span>' if t.size.strip() else ""
+        else:
+            parts = [f"= <b>{fmt.qty(sized.qty, inst.step_size)}</b> {base}"]
+            if sized.notional is not None:
+                parts.append(f"≈ {fmt.money(sized.notional)} USDT")
+                if leverage:
+                    parts.append(f"margin ≈ {fmt.money(sized.notional / leverage)} at {fmt.leverage(leverage)}")
+            if sized.percent is not None:
+                parts.append(f"({fmt.exact(sized.percent)} % of {vp.name if vp else 'the VP'})")
+            text_ = " ".join(parts)
+        avail = fmt.money(available)
+        lev = f" · {fmt.leverage(leverage)}" if leverage else ""
+        self.preview.object = (f'{text_}<div class="hs-dim">available {avail.text} USDT{lev} · mark '
+                               f'{fmt.price(mark, inst.tick_size).text}</div>')
+
+    # -- actions ---------------------------------------------------------------------------------
+    def set_price(self, price: str) -> None:
+        """A price clicked on the chart: into the limit price (a Market ticket becomes Limit) or the stop."""
+        t = self.t
+        if t.type is OrderType.MARKET:
+            t.order_type = "Limit"
+        if t.type.has_limit_price:
+            t.price = price
+        else:
+            t.trigger = price
+
+    def on_key(self, key: str) -> None:
+        if key == "B":
+            self.t.side = Side.BUY.value
+        elif key == "S":
+            self.t.side = Side.SELL.value
+        elif key == "Enter":
+            if self.confirm.open:
+                self.confirm.confirm()
+            else:
+                self.submit()
+        elif key == "Escape":
+            if self.confirm.open:
+                self.confirm.cancel()
+            else:
+                self.t.clear()
+                self.feedback.show()
+                self.status.object = ""
+
+    def submit(self) -> None:
+        """Check locally (instantly) and send, or ask first when confirmations are on."""
+        t = self.t
+        inst, mark, available, leverage = self._context()
+        try:
+            request = t.build(self.vp, inst, mark, available, leverage)
+        except ValueError as exc:
+            with param.edit_constant(t):
+                t.local_error = str(exc)
+            self.feedback.show()
+            return
+        with param.edit_constant(t):
+            t.local_error = ""
+        if t.confirm:
+            self.confirm.ask(f"{request.summary}?", lambda: self.send(request))
+        else:
+            self.send(request)
+
+    def send(self, request: OrderRequest) -> None:
+        method = getattr(self.terminal, request.command)
+        self.status.object = ""
+
+        def done(ack: Any) -> str:
+            with param.edit_constant(self.t):
+                self.t.pending_cid = ack.client_order_id
+            if request.tpsl is not None:
+                self._attach[ack.client_order_id] = (request.args[0], request.tpsl)
+            self.on_orders()
+            return f"{ack.status.value} · {request.summary}"
+
+        self.commands.run(self.feedback, lambda: method(*request.args, **request.kwargs), done, orders=True)
+
+    def on_orders(self) -> None:
+        """Show the final status of the ticket's last order; attach its TP/SL once it has filled."""
+        cid = self.t.pending_cid
+        order = self.model.orders.get(cid or "")
+        if order is not None:
+            self.status.object = self._status_html(order)
+        for attach_cid, (vp_id, kwargs) in list(self._attach.items()):
+            o = self.model.orders.get(attach_cid)
+            if o is None:
+                continue
+            if o.filled_qty > 0:
+                del self._attach[attach_cid]
+                self.commands.run(self.feedback, lambda vp_id=vp_id, kwargs=kwargs: self.terminal.set_tpsl(
+                    vp_id, **kwargs), "TP/SL attached (the entry filled)", orders=True)
+            elif not o.is_open:
+                del self._attach[attach_cid]
+                self.feedback.show(error=f"TP/SL not attached: the entry ended {o.status.value} without a fill")
+
+    def _status_html(self, o: OrderView) -> str:
+        inst = self.model.instruments[o.symbol]
+        tick, step = inst.tick_size, inst.step_size
+        what = f"{o.side.value} {fmt.qty(o.qty, step)} {o.symbol}"
+        if o.status is OrderStatus.FILLED:
+            return (f'<span class="good"><b>FILLED</b></span> · {what} @ <b>{fmt.price(o.avg_price, tick)}</b> avg')
+        if o.status is OrderStatus.PARTIALLY_FILLED:
+            return (f'<span class="warn"><b>PARTIALLY FILLED</b></span> {fmt.qty(o.filled_qty, step)} of {what} @ '
+                    f'{fmt.price(o.avg_price, tick)} avg')
+        if o.status is OrderStatus.NEW:
+            at = o.price if o.price is not None else o.trigger_price
+            return f'<b>NEW</b> · resting {what} @ {fmt.price(at, tick)}'
+        if o.status in (OrderStatus.REJECTED, OrderStatus.EXPIRED, OrderStatus.EXPIRED_IN_MATCH,
+                        OrderStatus.CANCELED):
+            reason = f" — {o.reason}" if o.reason else ""
+            return f'<span class="bad"><b>{o.status.value}</b></span> · {what}{reason}'
+        return f"<b>{o.status.value}</b> · {what}"
+
+    def _show_feedback(self) -> None:
+        error = self.t.local_error or self.feedback.error
+        self.error_pane.object = f'<div class="hs-fb hs-fb-error">{error}</div>' if error else ""
+        result = self.feedback.result if not error else ""
+        self.result_pane.object = f'<div class="hs-fb hs-fb-result">{result}</div>' if result else ""
+
+    # -- layout ----------------------------------------------------------------------------------
+    def _text(self, key: str, placeholder: str, width: int | None = None) -> pn.widgets.TextInput:
+        """A box that updates the model on every keystroke (Enter must see what was typed)."""
+        kw: dict[str, Any] = {"width": width} if width else {"sizing_mode": "stretch_width"}
+        w = pn.widgets.TextInput(name="", placeholder=placeholder, css_classes=[f"hs-ticket-{key}"],
+                                 margin=(2, 4), **kw)
+        w.param.watch(lambda e: setattr(self.t, key, e.new), ["value_input"])
+        self.t.param.watch(lambda e: setattr(w, "value", e.new) if w.value_input != e.new else None, [key])
+        self._inputs[key] = w
+        return w
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        if self._layout is not None:
+            return self._layout
+        t = self.t
+        self.error_pane = TextHTML("", css_classes=["hs-ticket-error"], margin=(0, 6), sizing_mode="stretch_width")
+        self.result_pane = TextHTML("", css_classes=["hs-ticket-result"], margin=(0, 6),
+                                    sizing_mode="stretch_width")
+        side = pn.widgets.RadioButtonGroup.from_param(t.param.side, name="", css_classes=["hs-ticket-side"],
+                                                      sizing_mode="stretch_width", margin=(2, 4), height=34)
+        order_type = pn.widgets.RadioButtonGroup.from_param(t.param.order_type, name="",
+                                                            css_classes=["hs-ticket-type"],
+                                                            sizing_mode="stretch_width", margin=(2, 4))
+        unit = pn.widgets.Select.from_param(t.param.unit, name="", options={v: k for k, v in UNIT_LABELS.items()},
+                                            width=80, css_classes=["hs-ticket-unit"], margin=(2, 4))
+
+        def pct_button(p: str) -> pn.widgets.Button:
+            b = pn.widgets.Button(name=f"{p}%", css_classes=[f"hs-ticket-pct-{p}"], button_type="light",
+                                  sizing_mode="stretch_width", margin=(2, 3), height=26)
+            b.on_click(lambda _e: t.param.update(unit=SizeUnit.PCT.value, size=p))
+            return b
+
+        tpsl = pn.widgets.Checkbox.from_param(t.param.tpsl, name="TP/SL", css_classes=["hs-ticket-tpsl"],
+                                              margin=(8, 4), width=70)
+        post = pn.widgets.Checkbox.from_param(t.param.post_only, name="Post-only", css_classes=["hs-ticket-post"],
+                                              margin=(8, 4), width=86)
+        tif = pn.widgets.Select.from_param(t.param.tif, name="", width=70, css_classes=["hs-ticket-tif"],
+                                           margin=(2, 4))
+        self._inputs["post_only"] = post  # type: ignore[assignment]
+        self._inputs["tif"] = tif  # type: ignore[assignment]
+        confirm = pn.widgets.Checkbox.from_param(t.param.confirm, name="Confirm orders",
+                                                 css_classes=["hs-ticket-confirm-orders"], margin=(8, 4))
+        live = pn.widgets.Checkbox(name="Trade on the LIVE account (real money)", value=False,
+                                   visible=self.commands.needs_live_confirmation, css_classes=["hs-live-confirm"])
+        live.param.watch(lambda e: setattr(self.commands, "live_confirmed", bool(e.new)), ["value"])
+        self._layout = pn.Column(
+            live,
+            pn.Row(self.symbol_select, self.vp_select, margin=0, sizing_mode="stretch_width"),
+            side, self.hint, order_type,
+            self._text("price", "limit price"), self._text("trigger", "stop (trigger) price"),
+            pn.Row(self._text("size", "size"), unit, margin=0, sizing_mode="stretch_width"),
+            pn.Row(*(pct_button(p) for p in ("25", "50", "75", "100")), margin=0, sizing_mode="stretch_width"),
+            self.preview,
+            pn.Row(tpsl, self._text("tp", "TP price"), self._text("sl", "SL price"), margin=0,
+                   sizing_mode="stretch_width"),
+            pn.Row(post, tif, confirm, margin=0, sizing_mode="stretch_width"),
+            self.submit_button, self.confirm, self.error_pane, self.result_pane, self.status, self.hotkeys,
+            css_classes=["hs-ticket", "hs-card"], width=330, margin=(0, 0, 0, 6))
+        self.refresh()
+        self._show_feedback()
+        return self._layout
+
+
+__all__ += ["Hotkeys", "TicketView"]

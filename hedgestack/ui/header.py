@@ -1,0 +1,137 @@
+"""The header: the venue (SIM / TESTNET / LIVE), the connection's freshness, and the account's figures.
+
+The venue badge says which exchange this is (LIVE in red: real money); the connection badge says what the engine
+says about its link to that exchange: Connected, Syncing…, Stale, Disconnected (Starting, Stopped), with "last
+exchange event Xs ago". The age is counted in the browser (``Freshness``, a small JS component), so an idle page
+costs the server nothing each second; the server sends the time of the last event and its own clock once per
+change.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import panel as pn
+import param
+from panel.custom import JSComponent
+
+from hedgestack.ui import format as fmt
+from hedgestack.ui.models import AccountModel, now_ms
+from hedgestack.ui.widgets import TextHTML
+
+CONNECTION_LABELS = {"CONNECTED": "Connected", "SYNCING": "Syncing…", "STALE": "Stale", "DISCONNECTED": "Disconnected",
+                     "STARTING": "Starting…", "STOPPED": "Stopped"}
+
+
+class Freshness(JSComponent):
+    """Venue badge, connection badge and the age of the last exchange event (counted client-side)."""
+
+    venue = param.String(default="sim")
+    state = param.String(default="STARTING")
+    label = param.String(default="Starting…")
+    last_event_at = param.Integer(default=None, allow_None=True)
+    server_now = param.Integer(default=0)
+
+    _esm = """
+function age(ms) {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+}
+export function render({ model, el }) {
+  const venue = document.createElement("span");
+  const conn = document.createElement("span");
+  const ago = document.createElement("span");
+  ago.className = "hs-ago";
+  el.append(venue, conn, ago);
+  let offset = 0;
+  function draw() {
+    venue.className = `hs-badge hs-venue hs-venue-${model.venue}`;
+    venue.textContent = model.venue.toUpperCase();
+    venue.title = model.venue === "live" ? "the LIVE Binance account: real money" :
+      model.venue === "testnet" ? "Binance's testnet: no real money" : "the simulated exchange: no real money";
+    conn.className = `hs-badge hs-conn hs-conn-${model.state}`;
+    conn.dataset.state = model.state;
+    conn.textContent = model.label;
+    conn.title = "the engine's link to the exchange";
+    offset = Date.now() - model.server_now;
+    tick();
+  }
+  function tick() {
+    if (model.last_event_at === null || model.last_event_at === undefined) {
+      ago.textContent = "no exchange event yet";
+      return;
+    }
+    ago.textContent = `last exchange event ${age(Date.now() - offset - model.last_event_at)} ago`;
+  }
+  const timer = setInterval(tick, 1000);
+  model.on(["venue", "state", "label", "last_event_at", "server_now"], draw);
+  model.on("remove", () => clearInterval(timer));
+  draw();
+}
+"""
+    _stylesheets = ["""
+:host { display: flex; align-items: center; gap: 8px; white-space: nowrap; }
+.hs-badge { padding: 2px 9px; border-radius: 3px; font: 600 12px/18px system-ui, sans-serif; color: #fff; }
+.hs-venue-sim { background: #5e6673; } .hs-venue-testnet { background: #b7860b; }
+.hs-venue-live { background: #d9304e; box-shadow: 0 0 0 2px rgba(217, 48, 78, 0.35); }
+.hs-conn-CONNECTED { background: #0b8a5b; }
+.hs-conn-SYNCING, .hs-conn-STARTING { background: #b7860b; }
+.hs-conn-STALE { background: #d9730d; }
+.hs-conn-DISCONNECTED { background: #d9304e; }
+.hs-conn-STOPPED { background: #5e6673; }
+.hs-ago { font: 12px system-ui, sans-serif; color: var(--hs-muted, #848e9c); }
+"""]
+
+
+def _figure(label: str, value: fmt.Num, css: str, tone: str = "") -> str:
+    cls = f"hs-fig-value {tone or value.tone}".strip()
+    return (f'<span class="hs-fig {css}"><span class="hs-fig-label">{label}</span> '
+            f'<span class="{cls}" title="{value.title}">{value.text}</span></span>')
+
+
+class Header(pn.viewable.Viewer):
+    """Badges and the account's figures (wallet, available, margin ratio, uPnL and net PnL of the VPs)."""
+
+    def __init__(self, model: AccountModel, **params: Any) -> None:
+        super().__init__(**params)
+        self.model = model
+        self.freshness = Freshness(venue=model.venue, css_classes=["hs-freshness"], margin=(0, 8))
+        self.figures = TextHTML("", css_classes=["hs-figures"], margin=(0, 8), sizing_mode="stretch_width")
+        model.param.watch(lambda *_e: self._badges(), ["connection", "last_event_at"])
+        model.param.watch(lambda *_e: self._figures(), ["account", "positions_version"])
+        self._badges()
+        self._figures()
+
+    def _badges(self) -> None:
+        m = self.model
+        self.freshness.param.update(venue=m.venue, state=m.connection,
+                                    label=CONNECTION_LABELS.get(m.connection, m.connection.title()),
+                                    last_event_at=m.last_event_at, server_now=now_ms())
+
+    def _figures(self) -> None:
+        m, a = self.model, self.model.account
+        live = m.live_vps(include_system=True)
+        upnl = sum((vp.unrealized_pnl for vp in live), Decimal(0))
+        net = sum((vp.net_pnl for vp in live), Decimal(0))
+        ratio = fmt.ratio_pct(a.margin_ratio)
+        ratio_tone = ""
+        if a.margin_ratio is not None:
+            ratio_tone = "neg" if a.margin_ratio >= 80 else "warn" if a.margin_ratio >= 50 else "pos"
+        self.figures.object = "".join((
+            _figure("Wallet", fmt.money(a.wallet_balance), "hs-wallet"),
+            _figure("Available", fmt.money(a.available_balance), "hs-available"),
+            _figure("Margin balance", fmt.money(a.margin_balance), "hs-margin-balance"),
+            _figure("Margin ratio", ratio, "hs-margin-ratio", ratio_tone),
+            _figure("uPnL", fmt.pnl(upnl), "hs-upnl"),
+            _figure("Net PnL", fmt.pnl(net), "hs-net"),
+        ))
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Row(self.freshness, self.figures, css_classes=["hs-header"], sizing_mode="stretch_width",
+                      margin=0, align="center")
+
+
+__all__ = ["CONNECTION_LABELS", "Freshness", "Header"]
