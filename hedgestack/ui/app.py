@@ -68,11 +68,11 @@ class ChartView(pn.viewable.Viewer):
                                       height=CHART_HEIGHT, margin=0)
         self.feedback = Feedback()
         self.confirm = ConfirmBar(css="hs-drag-confirm")
-        self.symbol_select = pn.widgets.Select(name="", options=list(model.symbols), value=selection.symbol,
+        self.symbol_select = pn.widgets.Select(label="", options=list(model.symbols), value=selection.symbol,
                                                width=120, css_classes=["hs-chart-symbol"], margin=(2, 4))
-        self.interval_select = pn.widgets.RadioButtonGroup.from_param(self.param.interval, name="",
+        self.interval_select = pn.widgets.RadioButtonGroup.from_param(self.param.interval, label="",
                                                                       css_classes=["hs-timeframe"], margin=(2, 4),
-                                                                      button_type="light")
+                                                                      color="light")
         self.last = TextHTML("", css_classes=["hs-chart-last"], margin=(8, 6))
         self._shown: tuple[str, str] | None = None
         self._loading = False

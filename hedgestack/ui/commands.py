@@ -37,9 +37,12 @@ class Feedback(param.Parameterized):
 
 
 def describe(exc: BaseException) -> str:
-    """A refusal as the trader reads it: ``CODE: message`` for our typed errors, else the exception."""
+    """A refusal as the trader reads it: the REST envelope's ``CODE: message`` for our typed errors (an exchange
+    refusal keeps Binance's code and message: ``EXCHANGE_REJECTED: Binance -2019: Margin is insufficient.``),
+    else the exception."""
     if isinstance(exc, HedgestackError):
-        return f"{exc.code}: {exc.message}"
+        envelope = exc.to_envelope()
+        return f"{envelope['error']}: {envelope['message']}"
     return f"{type(exc).__name__}: {exc}"
 
 

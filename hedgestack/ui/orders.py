@@ -284,21 +284,21 @@ class OrdersView(pn.viewable.Viewer):
             return await asyncio.to_thread(read)
 
         return pn.widgets.FileDownload(callback=produce, filename=f"hedgestack-{what}.{kind}", embed=False,
-                                       label=f"{what.capitalize()} {kind.upper()}", button_type="light",
+                                       label=f"{what.capitalize()} {kind.upper()}", color="light",
                                        width=110, margin=(2, 3), css_classes=[f"hs-export-{what}-{kind}"])
 
     # -- layout ----------------------------------------------------------------------------------
     def _filters(self, f: OrdersFilter, *, role: bool = False, churn: bool = False) -> list[Any]:
-        vp = pn.widgets.Select.from_param(f.param.vp, name="", options=self._vp_options, width=200, margin=(2, 3),
+        vp = pn.widgets.Select.from_param(f.param.vp, label="", options=self._vp_options, width=200, margin=(2, 3),
                                           css_classes=["hs-filter-vp"])
         symbols = {"All symbols": ALL, **{s: s for s in self.model.symbols}}
-        symbol = pn.widgets.Select.from_param(f.param.symbol, name="", options=symbols, width=120, margin=(2, 3),
+        symbol = pn.widgets.Select.from_param(f.param.symbol, label="", options=symbols, width=120, margin=(2, 3),
                                               css_classes=["hs-filter-symbol"])
         self._selects.append((vp, "vp"))
         out: list[Any] = [vp, symbol]
         if role:
             roles = {"All roles": ALL, **{r.value: r.value for r in OrderRole}}
-            out.append(pn.widgets.Select.from_param(f.param.role, name="", options=roles, width=110, margin=(2, 3),
+            out.append(pn.widgets.Select.from_param(f.param.role, label="", options=roles, width=110, margin=(2, 3),
                                                     css_classes=["hs-filter-role"]))
         if churn:
             out.append(pn.widgets.Checkbox.from_param(f.param.hide_churn, margin=(10, 6),
@@ -306,22 +306,22 @@ class OrdersView(pn.viewable.Viewer):
         return out
 
     def _pager(self, f: OrdersFilter, label: pn.viewable.Viewable, css: str) -> list[Any]:
-        prev = pn.widgets.Button(name="‹ Prev", width=70, margin=(2, 3), css_classes=[f"{css}-prev"],
-                                 button_type="light")
-        nxt = pn.widgets.Button(name="Next ›", width=70, margin=(2, 3), css_classes=[f"{css}-next"],
-                                button_type="light")
+        prev = pn.widgets.Button(label="‹ Prev", width=70, margin=(2, 3), css_classes=[f"{css}-prev"],
+                                 color="light")
+        nxt = pn.widgets.Button(label="Next ›", width=70, margin=(2, 3), css_classes=[f"{css}-next"],
+                                color="light")
         prev.on_click(lambda _e: setattr(f, "page", max(1, f.page - 1)))
         nxt.on_click(lambda _e: setattr(f, "page", f.page + 1))
         return [prev, nxt, label]
 
     def open_tab(self) -> pn.viewable.Viewable:
         f = self.open_filter
-        amend = pn.widgets.Button(name="Amend selected", width=120, margin=(2, 3), css_classes=["hs-amend"],
-                                  button_type="light")
+        amend = pn.widgets.Button(label="Amend selected", width=120, margin=(2, 3), css_classes=["hs-amend"],
+                                  color="light")
         amend.on_click(self.amend)
-        price = pn.widgets.TextInput.from_param(f.param.amend_price, name="", placeholder="new price", width=110,
+        price = pn.widgets.TextInput.from_param(f.param.amend_price, label="", placeholder="new price", width=110,
                                                 margin=(2, 3), css_classes=["hs-amend-price"])
-        qty = pn.widgets.TextInput.from_param(f.param.amend_qty, name="", placeholder="new qty", width=90,
+        qty = pn.widgets.TextInput.from_param(f.param.amend_qty, label="", placeholder="new qty", width=90,
                                               margin=(2, 3), css_classes=["hs-amend-qty"])
         return pn.Column(pn.Row(*self._filters(f), price, qty, amend, feedback_pane(f, "hs-orders-feedback"),
                                 margin=0, sizing_mode="stretch_width"),

@@ -216,13 +216,13 @@ class PositionsView(pn.viewable.Viewer):
 
     def toolbar(self) -> pn.viewable.Viewable:
         c = self.creator
-        name = pn.widgets.TextInput.from_param(c.param.vp_name, placeholder="new VP name (e.g. Trend)", name="",
+        name = pn.widgets.TextInput.from_param(c.param.vp_name, placeholder="new VP name (e.g. Trend)", label="",
                                                width=190, css_classes=["hs-create-name"], margin=(2, 4))
-        symbol = pn.widgets.Select.from_param(c.param.symbol, name="", width=110, css_classes=["hs-create-symbol"],
+        symbol = pn.widgets.Select.from_param(c.param.symbol, label="", width=110, css_classes=["hs-create-symbol"],
                                               margin=(2, 4))
-        side = pn.widgets.RadioButtonGroup.from_param(c.param.position_side, name="", width=130,
+        side = pn.widgets.RadioButtonGroup.from_param(c.param.position_side, label="", width=130,
                                                       css_classes=["hs-create-side"], margin=(2, 4))
-        button = pn.widgets.Button(name="+ Create VP", button_type="primary", css_classes=["hs-create-submit"],
+        button = pn.widgets.Button(label="+ Create VP", color="primary", css_classes=["hs-create-submit"],
                                    width=110, margin=(2, 4))
         button.on_click(self.create)
         name.param.watch(lambda _e: self.create(), ["enter_pressed"])
@@ -260,7 +260,7 @@ class ActionsCard(pn.viewable.Viewer):
         self.confirm = ConfirmBar(css="hs-actions-confirm")
         self.title = TextHTML("", css_classes=["hs-actions-title"], margin=(2, 6), sizing_mode="stretch_width")
         self.lock_note = TextHTML("", css_classes=["hs-lock-note"], margin=(0, 6), sizing_mode="stretch_width")
-        self.transfer_select = pn.widgets.Select.from_param(self.inputs.param.transfer_to, name="", width=150,
+        self.transfer_select = pn.widgets.Select.from_param(self.inputs.param.transfer_to, label="", width=150,
                                                             css_classes=["hs-transfer-to"], margin=(2, 4))
         self._loaded: tuple[str | None, str, str, str, str] | None = None
         self._buttons: dict[str, pn.widgets.Button] = {}
@@ -398,7 +398,7 @@ class ActionsCard(pn.viewable.Viewer):
     # -- layout ----------------------------------------------------------------------------------
     def _button(self, key: str, label: str, handler: Any, kind: str = "default", width: int = 70,
                 **kw: Any) -> pn.widgets.Button:
-        b = pn.widgets.Button(name=label, button_type=kind, css_classes=[f"hs-{key.replace('_', '-')}"], width=width,
+        b = pn.widgets.Button(label=label, color=kind, css_classes=[f"hs-{key.replace('_', '-')}"], width=width,
                               margin=(2, 3), **kw)
         b.on_click(handler)
         self._buttons[key] = b
@@ -413,17 +413,17 @@ class ActionsCard(pn.viewable.Viewer):
             return self._button(f"close_{pct}", f"{pct} %", lambda _e, p=pct: self.close(p), "light", width=54)
 
         def box(param_: Any, css: str, width: int, placeholder: str) -> pn.widgets.TextInput:
-            return pn.widgets.TextInput.from_param(param_, name="", placeholder=placeholder, width=width,
+            return pn.widgets.TextInput.from_param(param_, label="", placeholder=placeholder, width=width,
                                                    css_classes=[css], margin=(2, 3))
 
         def label(txt: str) -> pn.pane.HTML:
             return pn.pane.HTML(f'<span class="hs-label">{txt}</span>', width=52, margin=(8, 2, 0, 6))
 
-        close_type = pn.widgets.RadioButtonGroup.from_param(a.param.close_type, name="", width=120,
+        close_type = pn.widgets.RadioButtonGroup.from_param(a.param.close_type, label="", width=120,
                                                             css_classes=["hs-close-type"], margin=(2, 3))
-        tp_trigger = pn.widgets.Select.from_param(a.param.tp_trigger, name="", width=70,
+        tp_trigger = pn.widgets.Select.from_param(a.param.tp_trigger, label="", width=70,
                                                   css_classes=["hs-tp-trigger"], margin=(2, 3))
-        sl_trigger = pn.widgets.Select.from_param(a.param.sl_trigger, name="", width=70,
+        sl_trigger = pn.widgets.Select.from_param(a.param.sl_trigger, label="", width=70,
                                                   css_classes=["hs-sl-trigger"], margin=(2, 3))
         self._layout = pn.Column(
             self.title, self.lock_note,

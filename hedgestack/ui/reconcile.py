@@ -136,7 +136,7 @@ class ReconcileView(pn.viewable.Viewer):
         super().__init__(**params)
         self.model, self.terminal, self.commands = model, terminal, commands
         self.rec = ReconcileModel()
-        self.side_select = pn.widgets.Select.from_param(self.rec.param.side_key, name="", width=260,
+        self.side_select = pn.widgets.Select.from_param(self.rec.param.side_key, label="", width=260,
                                                         css_classes=["hs-rec-side"], margin=(2, 4))
         self.reassign = pn.widgets.Checkbox.from_param(self.rec.param.reassign, css_classes=["hs-rec-reassign"],
                                                        margin=(10, 6))
@@ -144,10 +144,10 @@ class ReconcileView(pn.viewable.Viewer):
         self.inputs = pn.Row(css_classes=["hs-rec-inputs"], margin=0, sizing_mode="stretch_width")
         self.preview = DataGrid(PLAN_COLUMNS, css_classes=["hs-rec-preview"], sizing_mode="stretch_width",
                                 height=150)
-        self.review = pn.widgets.Button(name="Review and reconcile…", button_type="warning", width=190,
+        self.review = pn.widgets.Button(label="Review and reconcile…", color="warning", width=190,
                                         css_classes=["hs-rec-submit"], margin=(2, 4))
-        self.reset = pn.widgets.Button(name="Reset to current", width=130, css_classes=["hs-rec-reset"],
-                                       margin=(2, 4), button_type="light")
+        self.reset = pn.widgets.Button(label="Reset to current", width=130, css_classes=["hs-rec-reset"],
+                                       margin=(2, 4), color="light")
         self.warning = TextHTML("", css_classes=["hs-rec-warning"], margin=(2, 6))
         self.confirm = ConfirmBar(css="hs-rec-confirm")
         self._widgets: dict[str, pn.widgets.TextInput] = {}
@@ -203,7 +203,7 @@ class ReconcileView(pn.viewable.Viewer):
                 if vp.system:
                     continue
                 value = fmt.plain(vp.net_qty, fmt.places_of(inst.step_size), grouping=False)
-                w = pn.widgets.TextInput(name=f"{vp.name} gets", value=value, width=130, margin=(2, 4),
+                w = pn.widgets.TextInput(label=f"{vp.name} gets", value=value, width=130, margin=(2, 4),
                                          css_classes=["hs-rec-input", f"hs-rec-input-{vp.name}"])
                 w.param.watch(lambda _e: self.refresh(rebuild=False), ["value"])
                 self._widgets[vp.id] = w

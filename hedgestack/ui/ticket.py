@@ -340,14 +340,14 @@ class TicketView(pn.viewable.Viewer):
         self.hotkeys = Hotkeys()
         self.hotkeys.on_key(self.on_key)
         self._attach: dict[str, tuple[str, dict[str, Any]]] = {}  # cid -> (vp id, set_tpsl kwargs)
-        self.vp_select = pn.widgets.Select(name="", options={}, css_classes=["hs-ticket-vp"], margin=(2, 4),
+        self.vp_select = pn.widgets.Select(label="", options={}, css_classes=["hs-ticket-vp"], margin=(2, 4),
                                            sizing_mode="stretch_width")
-        self.symbol_select = pn.widgets.Select(name="", options=list(model.symbols), value=selection.symbol,
+        self.symbol_select = pn.widgets.Select(label="", options=list(model.symbols), value=selection.symbol,
                                                width=110, css_classes=["hs-ticket-symbol"], margin=(2, 4))
         self.hint = TextHTML("", css_classes=["hs-ticket-hint"], margin=(0, 6), sizing_mode="stretch_width")
         self.preview = TextHTML("", css_classes=["hs-ticket-preview"], margin=(0, 6), sizing_mode="stretch_width")
         self.status = TextHTML("", css_classes=["hs-ticket-status"], margin=(0, 6), sizing_mode="stretch_width")
-        self.submit_button = pn.widgets.Button(name="BUY", css_classes=["hs-ticket-submit", "hs-buy"],
+        self.submit_button = pn.widgets.Button(label="BUY", css_classes=["hs-ticket-submit", "hs-buy"],
                                                sizing_mode="stretch_width", margin=(4, 4), height=38)
         self.submit_button.on_click(lambda _e: self.submit())
         self._inputs: dict[str, pn.widgets.TextInput] = {}
@@ -408,7 +408,7 @@ class TicketView(pn.viewable.Viewer):
                                 f"{closing.value} closes. This {side.value} <b>{verb}s</b> it.")
             if vp.locked and verb == "close":
                 self.hint.object += ' <span class="bad">Locked: the side is in MISMATCH.</span>'
-        self.submit_button.name = f"{side.value} · {verb} {vp.name if vp else ''}".strip()
+        self.submit_button.label = f"{side.value} · {verb} {vp.name if vp else ''}".strip()
         self.submit_button.css_classes = ["hs-ticket-submit", "hs-buy" if side is Side.BUY else "hs-sell"]
         self.submit_button.disabled = vp is None
         t_type = t.type
@@ -553,7 +553,7 @@ class TicketView(pn.viewable.Viewer):
     def _text(self, key: str, placeholder: str, width: int | None = None) -> pn.widgets.TextInput:
         """A box that updates the model on every keystroke (Enter must see what was typed)."""
         kw: dict[str, Any] = {"width": width} if width else {"sizing_mode": "stretch_width"}
-        w = pn.widgets.TextInput(name="", placeholder=placeholder, css_classes=[f"hs-ticket-{key}"],
+        w = pn.widgets.TextInput(label="", placeholder=placeholder, css_classes=[f"hs-ticket-{key}"],
                                  margin=(2, 4), **kw)
         w.param.watch(lambda e: setattr(self.t, key, e.new), ["value_input"])
         self.t.param.watch(lambda e: setattr(w, "value", e.new) if w.value_input != e.new else None, [key])
@@ -567,31 +567,31 @@ class TicketView(pn.viewable.Viewer):
         self.error_pane = TextHTML("", css_classes=["hs-ticket-error"], margin=(0, 6), sizing_mode="stretch_width")
         self.result_pane = TextHTML("", css_classes=["hs-ticket-result"], margin=(0, 6),
                                     sizing_mode="stretch_width")
-        side = pn.widgets.RadioButtonGroup.from_param(t.param.side, name="", css_classes=["hs-ticket-side"],
+        side = pn.widgets.RadioButtonGroup.from_param(t.param.side, label="", css_classes=["hs-ticket-side"],
                                                       sizing_mode="stretch_width", margin=(2, 4), height=34)
-        order_type = pn.widgets.RadioButtonGroup.from_param(t.param.order_type, name="",
+        order_type = pn.widgets.RadioButtonGroup.from_param(t.param.order_type, label="",
                                                             css_classes=["hs-ticket-type"],
                                                             sizing_mode="stretch_width", margin=(2, 4))
-        unit = pn.widgets.Select.from_param(t.param.unit, name="", options={v: k for k, v in UNIT_LABELS.items()},
+        unit = pn.widgets.Select.from_param(t.param.unit, label="", options={v: k for k, v in UNIT_LABELS.items()},
                                             width=80, css_classes=["hs-ticket-unit"], margin=(2, 4))
 
         def pct_button(p: str) -> pn.widgets.Button:
-            b = pn.widgets.Button(name=f"{p}%", css_classes=[f"hs-ticket-pct-{p}"], button_type="light",
+            b = pn.widgets.Button(label=f"{p}%", css_classes=[f"hs-ticket-pct-{p}"], color="light",
                                   sizing_mode="stretch_width", margin=(2, 3), height=26)
             b.on_click(lambda _e: t.param.update(unit=SizeUnit.PCT.value, size=p))
             return b
 
-        tpsl = pn.widgets.Checkbox.from_param(t.param.tpsl, name="TP/SL", css_classes=["hs-ticket-tpsl"],
+        tpsl = pn.widgets.Checkbox.from_param(t.param.tpsl, label="TP/SL", css_classes=["hs-ticket-tpsl"],
                                               margin=(8, 4), width=70)
-        post = pn.widgets.Checkbox.from_param(t.param.post_only, name="Post-only", css_classes=["hs-ticket-post"],
+        post = pn.widgets.Checkbox.from_param(t.param.post_only, label="Post-only", css_classes=["hs-ticket-post"],
                                               margin=(8, 4), width=86)
-        tif = pn.widgets.Select.from_param(t.param.tif, name="", width=70, css_classes=["hs-ticket-tif"],
+        tif = pn.widgets.Select.from_param(t.param.tif, label="", width=70, css_classes=["hs-ticket-tif"],
                                            margin=(2, 4))
         self._inputs["post_only"] = post  # type: ignore[assignment]
         self._inputs["tif"] = tif  # type: ignore[assignment]
-        confirm = pn.widgets.Checkbox.from_param(t.param.confirm, name="Confirm orders",
+        confirm = pn.widgets.Checkbox.from_param(t.param.confirm, label="Confirm orders",
                                                  css_classes=["hs-ticket-confirm-orders"], margin=(8, 4))
-        live = pn.widgets.Checkbox(name="Trade on the LIVE account (real money)", value=False,
+        live = pn.widgets.Checkbox(label="Trade on the LIVE account (real money)", value=False,
                                    visible=self.commands.needs_live_confirmation, css_classes=["hs-live-confirm"])
         live.param.watch(lambda e: setattr(self.commands, "live_confirmed", bool(e.new)), ["value"])
         self._layout = pn.Column(

@@ -53,9 +53,9 @@ class ConfirmBar(pn.viewable.Viewer):
         self._on_confirm: Callable[[], None] | None = None
         self._on_cancel: Callable[[], None] | None = None
         self._text = TextHTML("", css_classes=["hs-confirm-text"], margin=(4, 6), sizing_mode="stretch_width")
-        self._yes = pn.widgets.Button(name="Confirm", button_type="primary", css_classes=["hs-confirm-yes"],
+        self._yes = pn.widgets.Button(label="Confirm", color="primary", css_classes=["hs-confirm-yes"],
                                       width=90, margin=(2, 4))
-        self._no = pn.widgets.Button(name="Cancel", css_classes=["hs-confirm-no"], width=80, margin=(2, 4))
+        self._no = pn.widgets.Button(label="Cancel", css_classes=["hs-confirm-no"], width=80, margin=(2, 4))
         self._yes.on_click(lambda _e: self.confirm())
         self._no.on_click(lambda _e: self.cancel())
         self._layout = pn.Row(self._text, self._yes, self._no, visible=False, css_classes=[self.css, "hs-confirm"],

@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from hedgestack.ui.models import OrderTicketModel
-from hedgestack.ui.views import LIVE_CONFIRMATION, Commands
+from hedgestack.ui.commands import LIVE_CONFIRMATION, Commands, Feedback
 
 
 class FakeTerminal:
@@ -28,22 +27,23 @@ async def order() -> dict[str, str]:
 @pytest.mark.parametrize("venue", ["sim", "testnet"])
 def test_off_live_orders_go_at_once(venue: str) -> None:
     terminal = FakeTerminal(venue)
-    commands = Commands(terminal, lambda envelope: None)
+    commands = Commands(terminal, lambda call: None)
     assert not commands.needs_live_confirmation
-    commands.run(OrderTicketModel(), order, orders=True)
-    assert len(terminal.submitted) == 1
+    feedback = Feedback()
+    commands.run(feedback, order, orders=True)
+    assert len(terminal.submitted) == 1 and feedback.error == "RuntimeError: stop here: submitted"
 
 
 def test_on_live_an_order_waits_for_the_sessions_confirmation() -> None:
     terminal = FakeTerminal("live")
-    commands = Commands(terminal, lambda envelope: None)
-    ticket = OrderTicketModel()
-    commands.run(ticket, order, orders=True)
-    assert terminal.submitted == [] and ticket.error.startswith(LIVE_CONFIRMATION)
-    commands.run(ticket, order)  # a command that sends no order (rename, transfer, cancel) is not held
+    commands = Commands(terminal, lambda call: None)
+    feedback = Feedback()
+    assert commands.run(feedback, order, orders=True) is False
+    assert terminal.submitted == [] and feedback.error.startswith(LIVE_CONFIRMATION)
+    commands.run(feedback, order)  # a command that sends no order (rename, transfer, cancel) is not held
     assert len(terminal.submitted) == 1
     commands.live_confirmed = True
-    commands.run(ticket, order, orders=True)
+    commands.run(feedback, order, orders=True)
     assert len(terminal.submitted) == 2
-    other_session = Commands(terminal, lambda envelope: None)  # each browser session confirms for itself
+    other_session = Commands(terminal, lambda call: None)  # each browser session confirms for itself
     assert other_session.needs_live_confirmation

@@ -1,0 +1,153 @@
+"""The whole screen on a fake TerminalApi (no browser): one selection, the ticket's commands and final status,
+TP/SL attached once the entry fills, hotkeys, a dragged TP line, notifications, refusals verbatim."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from hedgestack.domain.enums import OrderStatus, PositionSide, Side
+from hedgestack.domain.errors import VenueRejected
+from hedgestack.engine.views import OrderAck
+from hedgestack.ui.app import Dashboard
+from tests.ui.fakes import FakeTerminal, env, ext, fill, order, state, vp
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str]] = []
+
+    def __getattr__(self, level: str) -> Any:
+        return lambda text, duration=0: self.seen.append((level, text))
+
+
+@pytest.fixture
+def board() -> Dashboard:
+    snapshot = state(vps=[vp("a", "Trend", "0.010", "95000", tp="97000", sl="93000"), vp("b", "Swing"),
+                          vp("s", "Hedge", "0.004", "95000", side=PositionSide.SHORT),
+                          vp("e", "Eth", "1", "3500", symbol="ETHUSDT")],
+                     externals=[ext("0.010"), ext("0.004", side=PositionSide.SHORT)])
+    board = Dashboard(FakeTerminal(snapshot), theme="dark")
+    board.main()
+    board._notifications = Recorder()
+    return board
+
+
+def fake(board: Dashboard) -> FakeTerminal:
+    assert isinstance(board.terminal, FakeTerminal)
+    return board.terminal
+
+
+def test_clicking_a_row_selects_the_vp_everywhere(board: Dashboard) -> None:
+    assert board.selection.vp_id == "a"
+    board.positions.grid.selected = "s"  # what a click in the browser sets
+    assert board.selection.vp_id == "s"
+    assert "Hedge" in board.actions.title.object and board.ticket.vp_select.value == "s"
+    assert board.actions.inputs.tp_price == ""  # Hedge's own (empty) TP/SL, not Trend's
+    widths = {line["id"]: line["width"] for line in board.chart.chart.lines}
+    assert widths["entry:s"] == 2 and widths["entry:a"] == 1
+    board.positions.grid.selected = "a"
+    assert (board.actions.inputs.tp_price, board.actions.inputs.sl_price) == ("97000", "93000")
+    board.positions.grid.selected = "e"  # an ETH VP: ticket and chart follow the symbol
+    assert board.selection.symbol == "ETHUSDT" and board.ticket.symbol_select.value == "ETHUSDT"
+    assert board.chart.chart.label == "ETHUSDT · 1m"
+
+
+def test_ticket_market_order_and_its_final_status(board: Dashboard) -> None:
+    t = fake(board)
+    t.answers["place_order"] = OrderAck(order_id="1", client_order_id="VP-a-1", status=OrderStatus.NEW)
+    board.ticket.t.param.update(side="BUY", order_type="Market", size="0.002")
+    board.ticket.submit()
+    [(args, kwargs)] = t.commands("place_order")
+    assert args == ("a", "BUY", "MARKET", "0.002", None) and kwargs["reduce_only"] is False
+    board.feed.flush()
+    assert board.ticket.feedback.result.startswith("NEW · BUY 0.002 BTCUSDT LONG MARKET")
+    t.publish(env("ORDER_UPSERT", order("VP-a-1", "a", type_=board.ticket.t.type, price=None, qty="0.002",
+                                        status=OrderStatus.FILLED, filled="0.002", avg="95010.5")))
+    board.feed.flush()
+    assert "FILLED" in board.ticket.status.object and "95,010.5" in board.ticket.status.object
+
+
+def test_a_local_refusal_sends_nothing(board: Dashboard) -> None:
+    board.ticket.t.param.update(side="BUY", order_type="Limit", price="94000.05", size="0.002")
+    board.ticket.submit()
+    assert fake(board).commands("place_order") == []
+    assert board.ticket.t.local_error.startswith("PRICE_TICK_SIZE: Price not increased by tick size")
+    assert "PRICE_TICK_SIZE" in board.ticket.error_pane.object
+
+
+def test_the_exchanges_refusal_is_shown_verbatim(board: Dashboard) -> None:
+    fake(board).answers["place_order"] = VenueRejected("Margin is insufficient.", binance_code=-2019)
+    board.ticket.t.param.update(side="BUY", order_type="Market", size="0.002")
+    board.ticket.submit()
+    board.feed.flush()
+    assert board.ticket.feedback.error == "EXCHANGE_REJECTED: Binance -2019: Margin is insufficient."
+
+
+def test_tpsl_attached_once_the_entry_fills(board: Dashboard) -> None:
+    t = fake(board)
+    board.selection.vp_id = "b"
+    t.answers["place_order"] = OrderAck(order_id="2", client_order_id="VP-b-1", status=OrderStatus.NEW)
+    board.ticket.t.param.update(side="BUY", order_type="Limit", price="94000", size="0.002", tpsl=True, tp="97000",
+                                sl="92000")
+    board.ticket.submit()
+    board.feed.flush()
+    assert t.commands("set_tpsl") == []  # a flat VP has no TP/SL until the entry fills
+    t.publish(env("ORDER_UPSERT", order("VP-b-1", "b", qty="0.002", status=OrderStatus.PARTIALLY_FILLED,
+                                        filled="0.001", avg="94000")))
+    board.feed.flush()
+    assert t.commands("set_tpsl") == [(("b",), {"tp_price": "97000", "sl_price": "92000"})]
+    t.publish(env("ORDER_UPSERT", order("VP-b-1", "b", qty="0.002", status=OrderStatus.FILLED, filled="0.002")))
+    board.feed.flush()
+    assert len(t.commands("set_tpsl")) == 1  # once
+
+
+def test_hotkeys(board: Dashboard) -> None:
+    t = board.ticket
+    t.on_key("S")
+    assert t.t.side == "SELL" and "close Trend" in t.submit_button.label
+    t.on_key("B")
+    assert t.t.side == "BUY"
+    t.t.param.update(order_type="Market", size="0.002", confirm=True)
+    t.on_key("Enter")
+    assert t.confirm.open and fake(board).commands("place_order") == []  # confirmation first
+    t.on_key("Escape")
+    assert not t.confirm.open
+    t.on_key("Enter")
+    t.on_key("Enter")  # the second Enter confirms
+    assert len(fake(board).commands("place_order")) == 1
+    t.on_key("Escape")
+    assert t.t.size == ""
+
+
+def test_dragging_the_tp_line_asks_then_moves_it(board: Dashboard) -> None:
+    chart = board.chart
+    chart.on_drag("tp:a", "96500.0")
+    assert chart.confirm.open and "Move the TP of Trend from 97,000.0 to 96,500.0?" == chart.confirm.question
+    assert fake(board).commands("set_tpsl") == []
+    chart.confirm.confirm()
+    assert fake(board).commands("set_tpsl") == [(("a",), {"tp_price": "96500.0"})]
+    version = chart.chart.lines_version
+    chart.on_drag("sl:a", "93500.0")
+    chart.confirm.cancel()  # the line goes back
+    assert chart.chart.lines_version == version + 1 and len(fake(board).commands("set_tpsl")) == 1
+
+
+def test_a_click_on_the_chart_fills_the_tickets_price(board: Dashboard) -> None:
+    board.chart.chart._handle_msg({"type": "click", "price": "94500.0"})
+    assert (board.ticket.t.order_type, board.ticket.t.price) == ("Limit", "94500.0")
+
+
+def test_notifications_for_fills(board: Dashboard) -> None:
+    fake(board).publish(env("FILL", fill(9, "a", vp_name="Trend", side=Side.BUY, qty="0.002", cid="x")))
+    board.feed.flush()
+    assert board._notifications.seen == [("success", "Filled · Trend: BUY 0.002 BTCUSDT LONG @ 95,000.0")]
+
+
+def test_locked_vp_disables_its_reducing_controls(board: Dashboard) -> None:
+    fake(board).publish(env("VIRTUAL_POSITION_UPDATE", vp("a", "Trend", "0.010", "95000", locked=True)))
+    board.feed.flush()
+    buttons = board.actions._buttons
+    assert all(buttons[k].disabled for k in ("close_25", "close_100", "close_custom", "set_tpsl", "clear_tpsl"))
+    assert not buttons["transfer"].disabled and "MISMATCH" in board.actions.lock_note.object

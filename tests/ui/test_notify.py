@@ -1,0 +1,104 @@
+"""Notices for every event the issue lists, each once, fills grouped per order, bursts held back."""
+
+from __future__ import annotations
+
+from hedgestack.domain.enums import OrderRole, OrderStatus, OrderType, Side, SyncStatus
+from hedgestack.engine.views import ConnectionView, SideStatus, TpSlStatusView
+from hedgestack.ui.models import AccountModel
+from hedgestack.ui.notify import STICKY, Budget, Notice, Notifier
+from tests.ui.fakes import INSTRUMENTS, consistency, env, fill, order, state, vp
+
+
+def setup(**kw: object) -> tuple[AccountModel, Notifier]:
+    m = AccountModel(["BTCUSDT", "ETHUSDT"], INSTRUMENTS)
+    m.load(state(**kw))  # type: ignore[arg-type]
+    return m, Notifier(m)
+
+
+def run(m: AccountModel, n: Notifier, batch: list) -> list[Notice]:
+    m.apply(batch)
+    return n.notices(batch)
+
+
+def test_our_fill_names_vp_side_qty_price_and_realized() -> None:
+    m, n = setup(vps=[vp("a", "Trend", "0.010", "95000")])
+    batch = [env("ORDER_UPSERT", order("c1", "a", side=Side.SELL, role=OrderRole.CLOSE, status=OrderStatus.FILLED,
+                                       filled="0.010")),
+             env("FILL", fill(1, "a", vp_name="Trend", side=Side.SELL, qty="0.004", price="96000", cid="c1",
+                              realized="4")),
+             env("FILL", fill(2, "a", vp_name="Trend", side=Side.SELL, qty="0.006", price="96100", cid="c1",
+                              realized="6.6"))]
+    [notice] = run(m, n, batch)
+    assert notice.level == "success"
+    assert notice.text == ("Filled · Trend: SELL 0.010 BTCUSDT LONG @ 96,060.0 (2 fills) · realized +10.60")
+
+
+def test_foreign_fill_names_unassigned() -> None:
+    m, n = setup(vps=[vp("u", "UNASSIGNED", "0.004", "95000", system=True)])
+    [notice] = run(m, n, [env("FILL", fill(7, "u", vp_name="UNASSIGNED", side=Side.SELL, qty="0.004",
+                                           cid="web_x", order_id=77))])
+    assert notice.level == "warning"
+    assert notice.text == "Fill from another app → UNASSIGNED: SELL 0.004 BTCUSDT LONG @ 95,000.0"
+
+
+def test_tp_triggered_then_filled() -> None:
+    m, n = setup(vps=[vp("a", "Trend", "0.010", "95000", tp="97000")])
+    tp = order("tp1", "a", side=Side.SELL, type_=OrderType.TAKE_PROFIT_MARKET, price=None, trigger="97000",
+               role=OrderRole.TP)
+    assert run(m, n, [env("ORDER_UPSERT", tp)]) == []
+    [triggered] = run(m, n, [env("ORDER_UPSERT", order("tp1", "a", side=Side.SELL, type_=OrderType.TAKE_PROFIT_MARKET,
+                                                        price=None, trigger="97000", role=OrderRole.TP,
+                                                        status=OrderStatus.TRIGGERED))])
+    assert triggered.text == "TP triggered · Trend at 97,000.0"
+    [filled] = run(m, n, [env("FILL", fill(3, "a", vp_name="Trend", side=Side.SELL, price="97000", cid="tp1",
+                                            realized="20"))])
+    assert filled.text.startswith("TP filled · Trend: SELL 0.010 BTCUSDT LONG @ 97,000.0")
+    assert filled.text.endswith("realized +20.00")
+
+
+def test_rejection_carries_the_exchange_code_and_message_once() -> None:
+    m, n = setup(vps=[vp("a", "Trend")])
+    rejected = order("c9", "a", status=OrderStatus.REJECTED, reason="-2019: Margin is insufficient.")
+    [notice] = run(m, n, [env("ORDER_UPSERT", rejected)])
+    assert (notice.level, notice.duration) == ("error", STICKY)
+    assert notice.text == ("Order rejected · Trend: BUY LIMIT 0.010 BTCUSDT LONG @ 94,000.0 — "
+                           "-2019: Margin is insufficient.")
+    assert run(m, n, [env("ORDER_UPSERT", rejected)]) == []  # the same status again: said once
+
+
+def test_mismatch_raised_and_healed() -> None:
+    m, n = setup()
+    [raised] = run(m, n, [env("CONSISTENCY_STATUS", consistency(SideStatus.MISMATCH, "0.001", "0.005"))])
+    assert raised.level == "error" and raised.text.startswith(
+        "MISMATCH BTCUSDT LONG: the exchange holds 0.001, the VPs 0.005")
+    assert run(m, n, [env("CONSISTENCY_STATUS", consistency(SideStatus.MISMATCH, "0.001", "0.005"))]) == []
+    [healed] = run(m, n, [env("CONSISTENCY_STATUS", consistency(SideStatus.OK, "0.001", "0.001"))])
+    assert (healed.level, healed.text) == ("success", "BTCUSDT LONG matches the exchange again (OK)")
+
+
+def test_connection_lost_stale_restored_but_not_the_first_start() -> None:
+    m, n = setup(connection="SYNCING")
+    assert run(m, n, [env("CONNECTION_STATE", ConnectionView("CONNECTED", "SYNCING", 0))]) == []
+    [lost] = run(m, n, [env("CONNECTION_STATE", ConnectionView("DISCONNECTED", "CONNECTED", 1, reason="1006"))])
+    assert lost.level == "error" and "lost (1006)" in lost.text
+    assert run(m, n, [env("CONNECTION_STATE", ConnectionView("SYNCING", "DISCONNECTED", 1))]) == []
+    [restored] = run(m, n, [env("CONNECTION_STATE", ConnectionView("CONNECTED", "SYNCING", 1))])
+    assert restored.text == "Exchange connection restored"
+    [stale] = run(m, n, [env("CONNECTION_STATE", ConnectionView("STALE", "CONNECTED", 1))])
+    assert stale.level == "warning"
+
+
+def test_tpsl_not_live_is_loud() -> None:
+    m, n = setup(vps=[vp("a", "Trend", "0.010", "95000", tp="97000")])
+    [notice] = run(m, n, [env("TPSL_SYNC_STATUS", TpSlStatusView("a", SyncStatus.ERROR, "-4509 TIF", None, None))])
+    assert notice.level == "error" and notice.text == "TP/SL of Trend is not live on the exchange: -4509 TIF"
+
+
+def test_budget_holds_a_burst_but_never_an_error() -> None:
+    budget = Budget(burst=2, window_ms=1000)
+    many = [Notice("warning", f"fill {i}") for i in range(5)] + [Notice("error", "rejected")]
+    shown = budget.admit(many, 0)
+    assert [x.text for x in shown] == ["fill 0", "fill 1", "rejected"]
+    assert budget.admit([], 500) == []
+    [summary] = budget.admit([], 1500)
+    assert summary.text == "3 more events (see the history tabs)"
