@@ -37,8 +37,8 @@ POSITION_COLUMNS = (
     Column("tpsl", "TP / SL"),
     Column("status", "Status", "center"),
 )
-EMPTY = ("<b>No virtual position yet.</b> Create one above (a name, a symbol, LONG or SHORT) to start, then trade "
-         "it from the order ticket.")
+EMPTY = ("<b>No virtual position yet</b>: create a virtual position to start (above: a name, a symbol, LONG or "
+         "SHORT), then trade it from the order ticket.")
 STATUS_TONE = {SideStatus.OK: "good", SideStatus.SYNCING: "warn", SideStatus.STALE: "warn",
                SideStatus.MISMATCH: "bad"}
 

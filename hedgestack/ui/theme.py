@@ -82,7 +82,8 @@ SIDE = """
                                                 border-color: var(--hs-neg) !important; }
 """
 SUBMIT = """
-.bk-btn { font: 700 14px var(--hs-font) !important; color: #fff !important; border: none !important; }
+.bk-btn { font: 700 14px var(--hs-font) !important; color: #fff !important; border: none !important;
+         transition: none !important; }
 :host(.hs-buy) .bk-btn { background: var(--hs-pos) !important; }
 :host(.hs-sell) .bk-btn { background: var(--hs-neg) !important; }
 .bk-btn:disabled { opacity: 0.45; }

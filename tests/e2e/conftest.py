@@ -78,7 +78,7 @@ def terminal(sim: SimServer, control: Control, tmp_path_factory: pytest.TempPath
 @pytest.fixture(scope="module")
 def served(terminal: Terminal) -> Iterator[str]:
     """The dashboard served on a free port (the served page: ``Dashboard.template()``); yields its URL."""
-    pn.extension("tabulator", inline=True)
+    pn.extension(inline=True, notifications=True)
     port = free_port()
     server = pn.serve({"/": lambda: dashboard(terminal).template()}, port=port, address="127.0.0.1",
                       show=False, threaded=True, start=True, websocket_origin=[f"127.0.0.1:{port}"])
