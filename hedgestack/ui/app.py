@@ -176,13 +176,15 @@ class ChartView(pn.viewable.Viewer):
         self.chart.lines_version += 1
 
     def __panel__(self) -> pn.viewable.Viewable:
+        # the answers and the drag's question stay in the toolbar: the chart never moves under the mouse
+        hint = pn.pane.HTML('<span class="hs-dim">click: ticket price · drag TP/SL to move</span>', margin=(8, 6),
+                            visible=pn.bind(lambda e, r: not (e or r), self.feedback.param.error,
+                                            self.feedback.param.result))
         return pn.Column(
-            pn.Row(self.symbol_select, self.interval_select, self.last,
-                   pn.pane.HTML('<span class="hs-dim">click: ticket price · drag TP/SL to move</span>',
-                                margin=(8, 6)),
-                   margin=0, sizing_mode="stretch_width"),
-            self.confirm, feedback_pane(self.feedback, "hs-chart-feedback"), self.chart,
-            css_classes=["hs-chart-panel", "hs-card"], sizing_mode="stretch_width", margin=0)
+            pn.Row(self.symbol_select, self.interval_select, self.last, hint,
+                   feedback_pane(self.feedback, "hs-chart-feedback"), self.confirm, margin=0,
+                   sizing_mode="stretch_width", height=36),
+            self.chart, css_classes=["hs-chart-panel", "hs-card"], sizing_mode="stretch_width", margin=0)
 
 
 def fmt_price(value: Any, tick: Any) -> str:
@@ -354,9 +356,11 @@ class Dashboard(pn.viewable.Viewer):
         header = pn.Row(pn.pane.HTML('<b class="hs-title">hedgestack</b>', margin=(6, 8)), self.header,
                         sizing_mode="stretch_width", css_classes=["hs-inline-header"])
         dress(header)
-        return pn.Column(header, self.main(), sizing_mode="stretch_width", height=980,
-                         styles={k: v for k, v in css.VARIABLES[self.theme].items()} | {"background": "var(--hs-bg)"},
-                         stylesheets=[":host { --hs-font: system-ui, sans-serif; }"])
+        layout = pn.Column(header, self.main(), sizing_mode="stretch_width", height=980,
+                           styles={k: v for k, v in css.VARIABLES[self.theme].items()} | {"background": "var(--hs-bg)"},
+                           stylesheets=[":host { --hs-font: system-ui, sans-serif; }"])
+        layout._hooks.append(inline_stylesheets)
+        return layout
 
     def template(self, title: str = "hedgestack") -> pn.template.BootstrapTemplate:
         """The served page: the header bar with the badges and figures, the trading layout below. Bootstrap's
@@ -376,8 +380,31 @@ class Dashboard(pn.viewable.Viewer):
         return self.__panel__().servable(title=title or "hedgestack", **kwargs)
 
 
+def inline_stylesheets(viewable: Any, root: Any, changed: Any = None, old_models: Any = None) -> None:
+    """A preprocessing hook: outside a server session with ``inline=True`` (a notebook, ``pn.ipywidget`` in VS
+    Code or Voila), Panel's component stylesheets are inlined, not fetched from its CDN. Panel does this for its
+    own notebook output but not for ``pn.ipywidget``, where the page would go to the CDN (and offline lose every
+    widget's style)."""
+    from bokeh.models import UIElement
+    from panel.io.notebook import patch_inline_stylesheets
+
+    doc = root.document
+    if not pn.config.inline or (doc is not None and doc.session_context is not None):
+        return
+    target = changed if changed is not None else viewable
+    ref = root.ref["id"]
+    models = [target._models[ref][0]] if ref in getattr(target, "_models", {}) else [root]
+    for model in models:
+        for sub in model.select({"type": UIElement}):
+            patch_inline_stylesheets(sub)
+
+
 def session_theme() -> str:
-    """The theme a served page asks for (``?theme=light``); dark by default."""
+    """Served: the theme the page asks for (``?theme=light``), dark by default. Inline (a notebook): the
+    notebook's Panel theme, so the dashboard's colours match Panel's widgets there."""
+    doc = pn.state.curdoc
+    if doc is None or doc.session_context is None:
+        return "dark" if pn.config.theme == "dark" else "light"
     args = pn.state.session_args if isinstance(pn.state.session_args, dict) else {}
     raw = (args.get("theme") or [b""])[0]
     wanted = raw.decode() if isinstance(raw, bytes) else str(raw)

@@ -29,7 +29,7 @@ def feedback_pane(feedback: Feedback, css: str) -> pn.viewable.Viewable:
         return ""
 
     return TextHTML(pn.bind(html, feedback.param.error, feedback.param.result), css_classes=[css, "hs-feedback"],
-                    margin=(0, 6), sizing_mode="stretch_width")
+                    margin=(4, 6), sizing_mode="stretch_width")
 
 
 def _escape(text: str) -> str:

@@ -18,7 +18,8 @@ pytestmark = pytest.mark.ui
 
 def test_empty_state_says_how_to_start(page: Page, served: str, artifacts: Path) -> None:
     open_dashboard(page, served)
-    expect(page.locator(".hs-positions .hs-grid-empty")).to_contain_text("create a virtual position to start", timeout=TIMEOUT)
+    expect(page.locator(".hs-positions .hs-grid-empty")).to_contain_text("create a virtual position to start",
+                                                                      timeout=TIMEOUT)
     expect(page.locator(".hs-ticket-hint")).to_contain_text("No VP of BTCUSDT selected")
     expect(page.locator(".hs-ticket-submit button")).to_be_disabled()
     shot(page, artifacts / "ui_empty.png")

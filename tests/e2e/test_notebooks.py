@@ -1,5 +1,6 @@
 """Notebooks: nbval runs every notebook in notebooks/; terminal.ipynb renders inline in JupyterLab in the
-browser and as an app under ``panel serve``, both with local resources only (no CDN)."""
+browser and as an app under ``panel serve``, and ``pn.ipywidget(dashboard(t))`` renders through the ipywidgets
+manager (jupyter_bokeh), all with local resources only (no CDN)."""
 
 from __future__ import annotations
 
@@ -58,12 +59,26 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.kill()
 
 
-@pytest.fixture
-def lab(tmp_path: Path) -> Iterator[str]:
+WIDGET_NOTEBOOK = {
+    "cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": [
+        "import tempfile\n", "import panel as pn\n", "from hedgestack.engine.terminal import Terminal\n",
+        "from hedgestack.ui import dashboard\n", "pn.extension(inline=True)\n",
+        "t = Terminal.sim(tempfile.mkdtemp(), market='static', seed=1).start_sync()\n",
+        "vp = t.sync.create_vp('Demo', 'BTCUSDT', 'LONG')\n",
+        "t.sync.place_order(vp.id, 'BUY', 'MARKET', '0.010')\n",
+        "t.sync.wait_idle()\n", "pn.ipywidget(dashboard(t))"]}],
+    "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
+    "nbformat": 4, "nbformat_minor": 5}
+
+
+def _lab(tmp_path: Path, notebook: str) -> Iterator[str]:
     """JupyterLab, headless, on a free port with a token, over a copy of the notebook."""
     work = tmp_path / "lab"
     work.mkdir()
-    shutil.copy(NOTEBOOKS / "terminal.ipynb", work / "terminal.ipynb")
+    if notebook == "widget.ipynb":
+        (work / notebook).write_text(json.dumps(WIDGET_NOTEBOOK))
+    else:
+        shutil.copy(NOTEBOOKS / notebook, work / notebook)
     port, token = free_port(), "hedgestack-e2e"
     env = {**os.environ, "HEDGESTACK_KEEP_RUNNING": "1", "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"),
            "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt"), "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "ws")}
@@ -71,19 +86,27 @@ def lab(tmp_path: Path) -> Iterator[str]:
                    f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={work}",
                    "--allow-root", "--LabApp.news_url=",
                    "--ServerApp.disable_check_xsrf=True"], f"http://127.0.0.1:{port}/api?token={token}", env, work)
-    yield f"http://127.0.0.1:{port}/lab/tree/terminal.ipynb?token={token}"
+    yield f"http://127.0.0.1:{port}/lab/tree/{notebook}?token={token}"
     _stop(proc)
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[str]:
+    yield from _lab(tmp_path, "terminal.ipynb")
+
+
+@pytest.fixture
+def widget_lab(tmp_path: Path) -> Iterator[str]:
+    yield from _lab(tmp_path, "widget.ipynb")
 
 
 def _offsite(requests_seen: list[str]) -> list[str]:
     return [u for u in requests_seen if u.startswith("http") and "127.0.0.1" not in u and "localhost" not in u]
 
 
-def test_notebook_renders_inline_in_jupyterlab(page: Page, lab: str, artifacts: Path) -> None:
-    seen: list[str] = []
-    page.on("request", lambda r: seen.append(r.url))
+def _run_all(page: Page, url: str) -> None:
     page.set_viewport_size({"width": 1500, "height": 1200})
-    page.goto(lab)
+    page.goto(url)
     page.locator(".jp-Notebook").wait_for(timeout=60_000)
     select = page.locator(".jp-Dialog button", has_text="Select")
     try:  # JupyterLab may ask which kernel to start
@@ -93,9 +116,29 @@ def test_notebook_renders_inline_in_jupyterlab(page: Page, lab: str, artifacts: 
     expect(page.locator("#jp-main-statusbar")).to_contain_text("Idle", timeout=60_000)
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+
+
+def test_ipywidget_renders_in_jupyterlab(page: Page, widget_lab: str, artifacts: Path) -> None:
+    seen: list[str] = []
+    page.on("request", lambda r: seen.append(r.url))
+    _run_all(page, widget_lab)
+    output = page.locator(".jp-OutputArea-output")
+    try:
+        expect(output.locator(".hs-positions tr.vp", has_text="Demo")).to_be_visible(timeout=90_000)
+    finally:
+        page.screenshot(path=str(artifacts / "ui_ipywidget_jupyterlab.png"))
+    expect(output.locator(".hs-freshness .hs-conn")).to_have_text("Connected", timeout=30_000)
+    page.screenshot(path=str(artifacts / "ui_ipywidget_jupyterlab.png"))
+    assert _offsite(seen) == [], _offsite(seen)
+
+
+def test_notebook_renders_inline_in_jupyterlab(page: Page, lab: str, artifacts: Path) -> None:
+    seen: list[str] = []
+    page.on("request", lambda r: seen.append(r.url))
+    _run_all(page, lab)
     positions = page.locator(".hs-positions")
     expect(positions).to_be_visible(timeout=90_000)
-    expect(positions.locator(".tabulator-row", has_text="Demo")).to_be_visible(timeout=30_000)
+    expect(positions.locator("tr.vp", has_text="Demo")).to_be_visible(timeout=30_000)
     positions.scroll_into_view_if_needed()
     page.screenshot(path=str(artifacts / "ui_jupyterlab.png"))
     assert _offsite(seen) == [], _offsite(seen)
@@ -110,8 +153,8 @@ def test_notebook_serves_under_panel_serve(page: Page, tmp_path: Path, artifacts
         seen: list[str] = []
         page.on("request", lambda r: seen.append(r.url))
         page.goto(f"http://127.0.0.1:{port}/terminal")
-        expect(page.locator(".hs-positions .tabulator-row", has_text="Demo")).to_be_visible(timeout=60_000)
-        expect(page.locator(".hs-header")).to_contain_text("CONNECTED", timeout=30_000)
+        expect(page.locator(".hs-positions tr.vp", has_text="Demo")).to_be_visible(timeout=60_000)
+        expect(page.locator(".hs-freshness .hs-conn")).to_have_text("Connected", timeout=30_000)
         page.screenshot(path=str(artifacts / "ui_panel_serve.png"), full_page=True)
         assert _offsite(seen) == [], _offsite(seen)
     finally:

@@ -169,7 +169,9 @@ export function render({ model, el }) {
         drawn.delete(id);
       }
     }
-    box.dataset.lines = JSON.stringify([...drawn.values()].map((l) => ({ id: l.spec.id, pinned: l.pinned })));
+    // for tests and tools: each line's id, whether it is pinned, and where it is drawn (px from the top)
+    box.dataset.lines = JSON.stringify([...drawn.values()].map((l) => ({
+      id: l.spec.id, pinned: l.pinned, y: l.pinned ? null : candles.priceToCoordinate(l.spec.price) })));
     drawPins(edgeOf, range);
   }
 
@@ -272,6 +274,12 @@ export function render({ model, el }) {
     watermark.applyOptions({ lines: [{ text: model.label || "", color: theme.watermark, fontSize: 28 }] });
   }
 
+  // where a line is drawn now (px from the top of the chart; null when pinned or unknown): for tests and tools
+  box.hsLineY = (id) => {
+    const line = drawn.get(id);
+    return line === undefined || line.pinned ? null : candles.priceToCoordinate(line.spec.price);
+  };
+
   // -- interaction: click fills the ticket's price, dragging a TP/SL line moves it ----------------------
   function grabbable(y) {
     let best = null;
@@ -365,8 +373,11 @@ export function render({ model, el }) {
   model.on("markers", setMarkers);
   model.on("theme", setTheme);
   model.on(["precision", "min_move"], setFormat);
-  model.on("label", () => watermark.applyOptions({
-    lines: [{ text: model.label || "", color: theme.watermark, fontSize: 28 }] }));
+  model.on("label", () => {
+    box.dataset.label = model.label || "";
+    watermark.applyOptions({ lines: [{ text: model.label || "", color: theme.watermark, fontSize: 28 }] });
+  });
+  box.dataset.label = model.label || "";
   model.on("resize", queuePlace);
   model.on("remove", () => chart.remove());
   setFormat();
