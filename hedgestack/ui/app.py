@@ -51,6 +51,8 @@ log = logging.getLogger("hedgestack.ui")
 
 #: inline (no server document to tick): how often the notebook's session drains its feed (ms)
 INLINE_DRAIN_MS = 100
+#: notices go out this long after the figures of their batch (ms)
+ANNOUNCE_DELAY_MS = 60
 CHART_HEIGHT = 400
 
 
@@ -236,6 +238,7 @@ class Dashboard(pn.viewable.Viewer):
         self._callbacks: list[Any] = []
         self._started = False
         self._notifications: Any = None
+        self._doc: Any = None
         self.model.load(terminal.sync.state(recent_fills=200), self._order_history())
         self.selection.follow()
         self.notifier = Notifier(self.model)
@@ -285,11 +288,22 @@ class Dashboard(pn.viewable.Viewer):
             return
 
     def _announce(self, notices: list[Notice]) -> None:
+        """Show the notices a moment after the batch's figures went out: a Panel notification re-walks the
+        whole document (~0.1 s here), which must not hold up the figures of this or another session."""
         area = self._notifications
-        if area is None:
+        if area is None or not notices:
             return
-        for notice in self.budget.admit(notices, now_ms()):
-            getattr(area, notice.level)(notice.text, duration=notice.duration)
+        admitted = self.budget.admit(notices, now_ms())
+
+        def show() -> None:
+            for notice in admitted:
+                getattr(area, notice.level)(notice.text, duration=notice.duration)
+
+        doc = self._doc
+        if doc is None:
+            show()
+        else:
+            doc.add_timeout_callback(show, ANNOUNCE_DELAY_MS)
 
     # -- session lifecycle -----------------------------------------------------------------------
     def _start(self, doc: Any | None) -> None:
@@ -297,6 +311,7 @@ class Dashboard(pn.viewable.Viewer):
             return
         self._started = True
         self._notifications = pn.state.notifications
+        self._doc = doc
         self.feed.attach(doc)
         if doc is None:  # inline: no server document to tick, drain on a short period
             self._callbacks.append(pn.state.add_periodic_callback(self.feed.drain, period=INLINE_DRAIN_MS))
@@ -327,7 +342,9 @@ class Dashboard(pn.viewable.Viewer):
 
     def _on_tab(self, event: Any) -> None:
         names = ["positions", "open", "history", "fills", "reconcile"]
-        self.orders.show_tab(names[event.new] if 0 <= event.new < len(names) else None)
+        name = names[event.new] if 0 <= event.new < len(names) else None
+        self.orders.show_tab(name)
+        self.reconcile.show(name == "reconcile")
 
     # -- layout ----------------------------------------------------------------------------------
     def main(self) -> pn.viewable.Viewable:
@@ -344,9 +361,11 @@ class Dashboard(pn.viewable.Viewer):
                             ("Reconcile", self.reconcile), css_classes=["hs-tabs"], sizing_mode="stretch_both",
                             min_height=300, margin=(6, 0, 0, 0), dynamic=False)
         self.tabs.param.watch(self._on_tab, ["active"])
+        self.reconcile.show(False)
         top = pn.Row(self.chart, self.ticket, sizing_mode="stretch_width", margin=0, css_classes=["hs-top"])
         layout = pn.Column(top, self.tabs, sizing_mode="stretch_both", css_classes=["hs-dashboard"], margin=0)
         dress(layout)
+        self.reconcile._input_css = [css.INPUT, css.TEXT]
         self._layout = layout
         return layout
 

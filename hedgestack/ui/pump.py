@@ -7,9 +7,11 @@ engine step: when the listener runs inside an event loop it asks that loop to ca
 that published (``call_soon``), so everything one engine action publishes together (a fill's FILL, ORDER_UPSERT
 and VIRTUAL_POSITION_UPDATE) goes out as one batch without waiting a fixed time. ``_kick`` asks each woken
 session's Bokeh document for a tick (``add_next_tick_callback``, the one thread-safe document call). On the
-session's loop the feed then flushes at once (1 ms) when it has been quiet for ``MIN_INTERVAL``, else when
-``MIN_INTERVAL`` has passed since its last batch, so bursts never back the browser up (one update per fill at
-100 fills/s backs a browser up by seconds). Without a server document (inline in a notebook) a periodic callback
+session's loop the feed then flushes at once (1 ms) when it has been quiet, else once a pause as long as its last
+batch took to apply has passed since that batch ended (at least ``MIN_GAP``, at most ``MAX_INTERVAL``): a
+lone change (a click's fill) goes out at once, while a burst is coalesced into batches that leave the server's
+loop at least half free, so bursts never back the browser up (one update per fill at 100 fills/s backs a
+browser up by seconds). Without a server document (inline in a notebook) a periodic callback
 drains the feed.
 
 Besides envelopes a feed carries *callbacks* (``send_call``): a command's answer, shown after the batch it came
@@ -30,9 +32,11 @@ from hedgestack.engine.views import ALL_EVENT_TYPES, Envelope
 
 Item = Envelope | Callable[[], None]
 
-#: at most one batch per session this often (seconds) while events keep coming; the first after a quiet
-#: spell goes at once
-MIN_INTERVAL = 0.05
+#: the pause after a batch before the next (seconds): as long as the last batch took to apply, within these
+MIN_GAP = 0.005
+MAX_INTERVAL = 0.1
+#: kept for the benchmarks' reports: the longest pause between two batches of a session
+MIN_INTERVAL = MAX_INTERVAL
 #: a session that has not taken its queue for this many items is cut off (a hung browser cannot grow memory)
 MAX_QUEUE = 50_000
 
@@ -46,7 +50,8 @@ class SessionFeed:
         self._lock = threading.Lock()
         self._queue: list[Item] = []
         self._scheduled = False
-        self._last_flush = 0.0
+        self._last_flush = 0.0  # when the last batch ended (monotonic seconds)
+        self._last_cost = 0.0  # how long it took to apply
         self.closed = False
         self.overflowed = False
         #: batches applied and envelopes in them (for benchmarks and tests)
@@ -98,7 +103,8 @@ class SessionFeed:
             self.close()
 
     def _tick(self) -> None:
-        wait = self._last_flush + MIN_INTERVAL - time.monotonic()
+        pause = min(MAX_INTERVAL, max(MIN_GAP, self._last_cost))
+        wait = self._last_flush + pause - time.monotonic()
         if self._doc is not None:
             # always through a timeout callback, even when quiet (1 ms): applying the batch inside this
             # next-tick callback loses what an async widget callback changed in the same loop iteration
@@ -113,14 +119,18 @@ class SessionFeed:
             self._scheduled = False
         if not batch or self.closed:
             return
-        self._last_flush = time.monotonic()
+        started = time.monotonic()
         envelopes = [item for item in batch if isinstance(item, Envelope)]
         self.batches += 1
         self.envelopes += len(envelopes)
-        self._apply(envelopes)
-        for item in batch:
-            if not isinstance(item, Envelope):
-                item()
+        try:
+            self._apply(envelopes)
+            for item in batch:
+                if not isinstance(item, Envelope):
+                    item()
+        finally:
+            self._last_flush = time.monotonic()
+            self._last_cost = self._last_flush - started
 
     def drain(self) -> None:
         """Periodic flush for sessions without a server document (inline in a notebook)."""
@@ -203,4 +213,4 @@ class Pump:
 
 _CACHE_LOCK = threading.Lock()
 
-__all__ = ["MIN_INTERVAL", "Pump", "SessionFeed"]
+__all__ = ["MAX_INTERVAL", "MIN_GAP", "MIN_INTERVAL", "Pump", "SessionFeed"]

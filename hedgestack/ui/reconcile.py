@@ -151,8 +151,14 @@ class ReconcileView(pn.viewable.Viewer):
         self.warning = TextHTML("", css_classes=["hs-rec-warning"], margin=(2, 6))
         self.confirm = ConfirmBar(css="hs-rec-confirm")
         self._widgets: dict[str, pn.widgets.TextInput] = {}
+        self._pool: dict[tuple[str, str], pn.widgets.TextInput] = {}
+        self._input_css: list[str] = []  # the dashboard's look for boxes made later (set by the dashboard)
+        self._filling = False
         self._baseline: dict[str, str] = {}
         self._members: tuple[str, ...] = ()
+        #: refreshed only while shown (the dashboard says when); stale until then
+        self.shown = True
+        self._stale = False
         self.review.on_click(self.ask)
         self.reset.on_click(lambda _e: self.fill_current())
         self.rec.param.watch(lambda _e: self.fill_current(), ["side_key"])
@@ -194,26 +200,45 @@ class ReconcileView(pn.viewable.Viewer):
 
     # -- inputs ----------------------------------------------------------------------------------
     def fill_current(self) -> None:
-        """Put every VP's current quantity in its box (the start of every reconcile)."""
+        """Put every VP's current quantity in its box (the start of every reconcile). The boxes are reused
+        while the side's VPs stay the same (a new Bokeh model per refresh would cost the whole page a
+        re-layout)."""
         key = self._side()
-        self._widgets, self._baseline = {}, {}
+        wanted: dict[str, tuple[str, str]] = {}
         if key is not None:
             inst = self.model.instruments[key[0]]
             for vp in self._members_of(*key):
-                if vp.system:
-                    continue
-                value = fmt.plain(vp.net_qty, fmt.places_of(inst.step_size), grouping=False)
-                w = pn.widgets.TextInput(label=f"{vp.name} gets", value=value, width=130, margin=(2, 4),
-                                         css_classes=["hs-rec-input", f"hs-rec-input-{vp.name}"])
-                w.param.watch(lambda _e: self.refresh(rebuild=False), ["value"])
-                self._widgets[vp.id] = w
-                self._baseline[vp.id] = value
+                if not vp.system:
+                    wanted[vp.id] = (vp.name, fmt.plain(vp.net_qty, fmt.places_of(inst.step_size), grouping=False))
             self._members = tuple(v.id for v in self._members_of(*key))
-        self.inputs.objects = list(self._widgets.values())
+        self._filling = True
+        try:
+            widgets: dict[str, pn.widgets.TextInput] = {}
+            for vp_id, (name, value) in wanted.items():
+                w = self._pool.get((vp_id, name))
+                if w is None:
+                    w = pn.widgets.TextInput(label=f"{name} gets", value=value, width=130, margin=(2, 4),
+                                             css_classes=["hs-rec-input", f"hs-rec-input-{name}"],
+                                             stylesheets=self._input_css)
+                    w.param.watch(self._on_input, ["value"])
+                    self._pool[(vp_id, name)] = w
+                elif w.value != value:
+                    w.value = value
+                widgets[vp_id] = w
+            self._baseline = {vp_id: value for vp_id, (_name, value) in wanted.items()}
+            if list(widgets.values()) != list(self._widgets.values()):
+                self.inputs.objects = list(widgets.values())
+            self._widgets = widgets
+        finally:
+            self._filling = False
         with param.edit_constant(self.rec):
             self.rec.warning = ""
         self.confirm.cancel()
         self.refresh(rebuild=False)
+
+    def _on_input(self, _event: Any) -> None:
+        if not self._filling:
+            self.refresh(rebuild=False)
 
     def dirty(self) -> bool:
         return any(w.value.strip() != self._baseline.get(vp_id) for vp_id, w in self._widgets.items())
@@ -233,7 +258,16 @@ class ReconcileView(pn.viewable.Viewer):
                 return Plan((), ext.qty, ext.avg_entry_price, ZERO, f"{m.vp_name(vp_id)}: {exc}")
         return plan(self._members_of(*key), ext, inputs, m.instruments[key[0]].step_size)
 
+    def show(self, shown: bool) -> None:
+        self.shown = shown
+        if shown and self._stale:
+            self.refresh()
+
     def refresh(self, rebuild: bool = True) -> None:
+        if not self.shown:
+            self._stale = True
+            return
+        self._stale = False
         m = self.model
         set_options(self.side_select, self._options())
         if self.rec.side_key not in self.side_select.options.values():
