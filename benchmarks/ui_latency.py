@@ -10,7 +10,7 @@ exchange and the other app do in reality, so the figure is the terminal's and th
 simulator's. ``--sim thread`` runs them in this process (simulator, driver, engine and Panel then share one
 interpreter and its GIL), as the first version of this benchmark did.
 
-In the page a MutationObserver on the positions table records (Date.now(), Qty) whenever the UNASSIGNED Qty
+In the page a MutationObserver on the positions table records (Date.now(), Size) whenever the UNASSIGNED Size
 text changes, and the time of the next animation frame after it (the frame that paints the change). A fill's
 latency = the first time a Qty ≥ its cumulative quantity is in the DOM (or painted) − the simulator's trade
 time (one machine, one wall clock). Coalesced updates are counted honestly: a fill shown in a later batch
@@ -50,10 +50,10 @@ OBSERVER_JS = """
   window.__painted = []; // [Date.now() at the next animation frame, qty]
   let last = null;
   const read = () => {
-    for (const row of table.querySelectorAll('.tabulator-row')) {
-      const vp = row.querySelector('.tabulator-cell[tabulator-field="VP"]');
+    for (const row of table.querySelectorAll('tr.vp')) {
+      const vp = row.querySelector('td[data-col="pos"]');
       if (vp && vp.textContent.trim() === 'UNASSIGNED') {
-        const qty = row.querySelector('.tabulator-cell[tabulator-field="Qty"]').textContent.trim();
+        const qty = row.querySelector('td[data-col="size"]').textContent.trim();
         if (qty !== last) {
           last = qty;
           window.__seen.push([Date.now(), qty]);
@@ -174,15 +174,15 @@ def run_rate(page: Any, sim: Simulator, terminal: Any, feeds: list[Any], rate: f
     fills: list[tuple[int, Decimal, int]] = []  # (sim trade time ms, qty, engine publish time ms)
     lock = threading.Lock()
 
-    def on_event(env: dict[str, Any]) -> None:
-        p = env["payload"]
-        if env["type"] == "FILL" and p["vp_name"] == "UNASSIGNED" and p["side"] == "BUY":
+    def on_event(env: Any) -> None:
+        p = env.payload
+        if env.type == "FILL" and p.vp_name == "UNASSIGNED" and p.side.value == "BUY":
             with lock:
-                fills.append((int(p["time"]), Decimal(p["qty"]), int(env["ts"])))
+                fills.append((int(p.time), p.qty, int(env.ts)))
 
-    base = Decimal(page.evaluate("() => (window.__seen.at(-1) || [0, '0'])[1]") or "0")
+    base = Decimal(page.evaluate("() => (window.__seen.at(-1) || [0, '0'])[1]").replace(",", "") or "0")
     batches_before = sum(f.batches for f in feeds)
-    remove = terminal.bus.add_listener(on_event)
+    remove = terminal.add_listener(on_event, ["FILL"])
     count = max(50, int(rate * seconds))
     load_before = os.getloadavg()[0]
     sent_for = sim.drive(rate, count)
@@ -190,13 +190,13 @@ def run_rate(page: Any, sim: Simulator, terminal: Any, feeds: list[Any], rate: f
     deadline = time.time() + 30
     while time.time() < deadline:
         seen = page.evaluate("() => window.__seen")
-        if seen and Decimal(seen[-1][1] or "0") >= final:
+        if seen and Decimal((seen[-1][1] or "0").replace(",", "")) >= final:
             break
         time.sleep(0.1)
     time.sleep(0.2)  # the last animation frame
     remove()
-    seen = [(int(t), Decimal(q or "0")) for t, q in page.evaluate("() => window.__seen")]
-    painted = [(int(t), Decimal(q or "0")) for t, q in page.evaluate("() => window.__painted")]
+    seen = [(int(t), Decimal((q or "0").replace(",", ""))) for t, q in page.evaluate("() => window.__seen")]
+    painted = [(int(t), Decimal((q or "0").replace(",", ""))) for t, q in page.evaluate("() => window.__painted")]
     with lock:
         ordered = sorted(fills)
     in_dom: list[float] = []
@@ -244,14 +244,14 @@ def main() -> None:
     requests.post(sim.control + "/price", json={"symbol": "BTCUSDT", "last": "95000", "mark": "95000"},
                   timeout=10).raise_for_status()
     terminal = Terminal.sim(tempfile.mkdtemp(prefix="hedgestack-uibench-"), sim_url=sim.url).start_sync()
-    pn.extension("tabulator", inline=True)
+    pn.extension(inline=True, notifications=True)
     port = free_port()
     feeds: list[Any] = []
 
     def app() -> Any:
         board = dashboard(terminal)
         feeds.append(board.feed)
-        return board.__panel__()
+        return board.template()
 
     server = pn.serve({"/": app}, port=port, address="127.0.0.1", show=False, threaded=True,
                       websocket_origin=[f"127.0.0.1:{port}"])
@@ -266,10 +266,10 @@ def main() -> None:
                     break
                 except Exception:  # noqa: BLE001 - the server is still starting
                     time.sleep(0.2)
-            page.locator(".hs-positions .tabulator").wait_for(timeout=30_000)
+            page.locator(".hs-positions table").wait_for(timeout=30_000)
             sim.drive(1, 1)  # a first foreign fill so the UNASSIGNED row exists before observing
-            page.locator(".hs-positions .tabulator-row", has_text="UNASSIGNED").wait_for(timeout=30_000)
-            page.locator(".hs-positions .tabulator").evaluate(OBSERVER_JS)
+            page.locator(".hs-positions tr.vp", has_text="UNASSIGNED").wait_for(timeout=30_000)
+            page.locator(".hs-positions table").evaluate(OBSERVER_JS)
             for rate in args.rates:
                 results.append(run_rate(page, sim, terminal, feeds, rate, args.seconds))
                 time.sleep(1.0)

@@ -17,6 +17,7 @@ header's toggle for light); inline in a notebook it is the same layout, :meth:`D
 from __future__ import annotations
 
 import logging
+import time
 from concurrent.futures import Future
 from typing import Any
 
@@ -51,6 +52,8 @@ log = logging.getLogger("hedgestack.ui")
 
 #: inline (no server document to tick): how often the notebook's session drains its feed (ms)
 INLINE_DRAIN_MS = 100
+#: marks (and the uPnL they move) are shown at most this often per session (seconds)
+MARK_UI_INTERVAL = 1.0
 #: notices go out this long after the figures of their batch (ms)
 ANNOUNCE_DELAY_MS = 60
 CHART_HEIGHT = 400
@@ -135,7 +138,7 @@ class ChartView(pn.viewable.Viewer):
         if limit == HISTORY_BARS:
             self.chart.candles = rows
             self.draw_markers()
-        elif rows:
+        elif rows and rows != self.chart.tail:  # an unchanged forming bar sends nothing
             self.chart.tail = rows
         if rows:
             inst = self.model.instruments[wanted[0]]
@@ -239,6 +242,9 @@ class Dashboard(pn.viewable.Viewer):
         self._started = False
         self._notifications: Any = None
         self._doc: Any = None
+        self._held_marks: dict[str, Envelope] = {}
+        self._marks_shown = 0.0
+        self._marks_due = False
         self.model.load(terminal.sync.state(recent_fills=200), self._order_history())
         self.selection.follow()
         self.notifier = Notifier(self.model)
@@ -268,13 +274,41 @@ class Dashboard(pn.viewable.Viewer):
         return list(orders[-2000:])
 
     def _apply(self, batch: list[Envelope]) -> None:
-        """Fold a batch into the view-model (the views re-render once each, inside one hold), then announce."""
+        """Fold a batch into the view-model (the views re-render once each, inside one hold), then announce.
+        Marks are shown at most once per ``MARK_UI_INTERVAL`` (the latest of each symbol): a moving market must
+        not keep an idle page busy."""
+        batch = self._hold_marks(batch)
+        if not batch:
+            return
         previous = self.model.connection
         with pn.io.hold():
             self.model.apply(batch)
         self._announce(self.notifier.notices(batch))
         if self.model.connection == "CONNECTED" and previous != "CONNECTED" and previous != "STARTING":
             self._resync()
+
+    def _hold_marks(self, batch: list[Envelope]) -> list[Envelope]:
+        now = time.monotonic()
+        others = [env for env in batch if env.type != "MARK_PRICE"]
+        for env in batch:
+            if env.type == "MARK_PRICE":
+                self._held_marks[getattr(env.payload, "symbol", "")] = env
+        if not self._held_marks:
+            return others
+        wait = self._marks_shown + MARK_UI_INTERVAL - now
+        if wait <= 0 or self._doc is None:
+            held, self._held_marks = list(self._held_marks.values()), {}
+            self._marks_shown = now
+            return others + held
+        if not self._marks_due:
+            self._marks_due = True
+
+            def release() -> None:
+                self._marks_due = False
+                self._apply([])
+
+            self._doc.add_timeout_callback(release, int(wait * 1000) + 1)
+        return others
 
     def _resync(self) -> None:
         """After a reconnect: a fresh snapshot, folded like an event."""
@@ -322,7 +356,7 @@ class Dashboard(pn.viewable.Viewer):
                     cb.stop()
 
             pn.state.on_session_destroyed(destroyed)
-        self._callbacks.append(pn.state.add_periodic_callback(self.chart.refresh_tail, period=int(REFRESH_S * 1000)))
+        self._callbacks.append(periodic(doc, self.chart.refresh_tail, int(REFRESH_S * 1000)))
         self.chart.show()
         self.feed.flush()
 
@@ -399,6 +433,28 @@ class Dashboard(pn.viewable.Viewer):
         return self.__panel__().servable(title=title or "hedgestack", **kwargs)
 
 
+class _DocTimer:
+    """A periodic callback on a session's Bokeh document: unlike Panel's, it marks the page busy on no tick
+    (Panel's spins the busy indicator and logs every run, which cost an idle page most of its CPU)."""
+
+    def __init__(self, doc: Any, callback: Any, period_ms: int) -> None:
+        self._doc = doc
+        self._handle = doc.add_periodic_callback(callback, period_ms)
+
+    def stop(self) -> None:
+        try:
+            self._doc.remove_periodic_callback(self._handle)
+        except ValueError:  # removed already (the session ended)
+            pass
+
+
+def periodic(doc: Any | None, callback: Any, period_ms: int) -> Any:
+    """Call ``callback`` every ``period_ms`` on the session's loop (inline: Panel's periodic callback)."""
+    if doc is None:
+        return pn.state.add_periodic_callback(callback, period=period_ms)
+    return _DocTimer(doc, callback, period_ms)
+
+
 def inline_stylesheets(viewable: Any, root: Any, changed: Any = None, old_models: Any = None) -> None:
     """A preprocessing hook: outside a server session with ``inline=True`` (a notebook, ``pn.ipywidget`` in VS
     Code or Voila), Panel's component stylesheets are inlined, not fetched from its CDN. Panel does this for its
@@ -445,7 +501,7 @@ def dress(layout: pn.viewable.Viewable) -> None:
             extra = [css.CHECKBOX, css.TEXT]
         elif isinstance(obj, (pn.widgets.TextInput, pn.widgets.Select)):
             extra = [css.INPUT, css.TEXT]
-        elif isinstance(obj, pn.pane.HTML):
+        elif isinstance(obj, (pn.pane.HTML, TextHTML)):
             extra = [css.TEXT]
         elif isinstance(obj, pn.Tabs):
             extra = [css.TABS]

@@ -7,16 +7,29 @@ from typing import Any
 
 import panel as pn
 import param
+from panel.custom import JSComponent
 
 from hedgestack.ui.commands import Feedback
 
 
-class TextHTML(pn.pane.HTML):
-    """An HTML pane whose updates send only the new text (Panel's HTML pane re-sends its stylesheets, styles and
-    classes on every change, and the browser re-applies them)."""
+class TextHTML(JSComponent):
+    """A piece of HTML that changes often (figures, answers, hints). Panel's HTML pane re-sends its stylesheets,
+    styles and classes on every change and makes Bokeh lay the whole page out again (an idle page on a moving
+    market spent most of its CPU there); this one only replaces its own content. ``object`` may be a reference
+    (``pn.bind(...)``)."""
 
-    def _update(self, ref: str, model: Any) -> None:
-        model.update(text=self._transform_object(self.object)["object"])
+    object = param.String(default="", allow_refs=True)
+
+    _esm = """
+export function render({ model, el }) {
+  const draw = () => { el.innerHTML = model.object; };
+  model.on("object", draw);
+  draw();
+}
+"""
+
+    def __init__(self, object: Any = "", **params: Any) -> None:  # noqa: A002 - Panel's pane API
+        super().__init__(object=object, **params)
 
 
 def feedback_pane(feedback: Feedback, css: str) -> pn.viewable.Viewable:

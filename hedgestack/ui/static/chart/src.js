@@ -169,9 +169,10 @@ export function render({ model, el }) {
         drawn.delete(id);
       }
     }
-    // for tests and tools: each line's id, whether it is pinned, and where it is drawn (px from the top)
-    box.dataset.lines = JSON.stringify([...drawn.values()].map((l) => ({
-      id: l.spec.id, pinned: l.pinned, y: l.pinned ? null : candles.priceToCoordinate(l.spec.price) })));
+    // for tests and tools: each line's id and whether it is pinned (touched only when it changes: a DOM change
+    // costs the page a style pass)
+    const summary = JSON.stringify([...drawn.values()].map((l) => ({ id: l.spec.id, pinned: l.pinned })));
+    if (box.dataset.lines !== summary) box.dataset.lines = summary;
     drawPins(edgeOf, range);
   }
 
@@ -181,7 +182,12 @@ export function render({ model, el }) {
   pins.style.cssText = "position:absolute;inset:0;pointer-events:none;z-index:3;";
   box.append(pins);
 
+  let pinsKey = "";
   function drawPins(edgeOf, range) {
+    const key = range === null ? "" : JSON.stringify([...edgeOf.entries()].map(([id, e]) => [id, e,
+      (specs.find((s) => s.id === id) || {}).title, chart.priceScale("right").width(), range.height]));
+    if (key === pinsKey) return;
+    pinsKey = key;
     const labels = [];
     if (range !== null) {
       const right = chart.priceScale("right").width() + 4;
@@ -230,7 +236,8 @@ export function render({ model, el }) {
       candles.update(b);
       volumes.update(volume(row, theme));
     }
-    box.dataset.bars = String(candles.data().length);
+    const bars = String(candles.data().length);
+    if (box.dataset.bars !== bars) box.dataset.bars = bars;
     queuePlace();
   }
 
