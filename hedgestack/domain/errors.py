@@ -16,6 +16,7 @@ attached by :func:`error_context`.
     │   ├── VenueRejected           Binance answered with {"code", "msg"}
     │   ├── RateLimited / IpBanned
     │   └── VenueUnavailable
+    │       └── AnswerLost      a request left, its answer did not come back (outcome unknown)
     └── StoreError                  the event log
 """
 
@@ -115,6 +116,12 @@ class IpBanned(VenueError):
 
 class VenueUnavailable(VenueError):
     code = "VENUE_UNAVAILABLE"
+
+
+class AnswerLost(VenueUnavailable):
+    """A request left but no answer came back: it may have been executed (find out; never send it again)."""
+
+    code = "ANSWER_LOST"
 
 
 class StoreError(HedgestackError):
