@@ -47,6 +47,15 @@ class ConsistencyWatch:
         self.clock = clock
         self._restart_stream = restart_stream
         self._was_mismatch: dict[tuple[str, PositionSide], bool] = {}
+        self._wake = asyncio.Event()
+
+    def suspect(self, reason: str) -> None:
+        """Evidence that the stream missed something (an order's answer said it traded, no fill came): STALE now,
+        and the next poll (a catch-up) runs at once."""
+        if self.link.state == "CONNECTED":
+            self.link.stats.stalls += 1
+            self.link.set("STALE", reason)
+        self._wake.set()
 
     # -- reading the exchange ------------------------------------------------------------------------
     async def refresh(self) -> None:
@@ -56,7 +65,8 @@ class ConsistencyWatch:
         for symbol, side in changed:
             self.presenter.side_changed(symbol, side, status=False)
         now = self.clock()
-        stalls = [s for s in surprises if stalled(s, now=now, last_event_at=self.link.last_event_at)]
+        stalls = [s for s in self.truth.unreported.values()
+                  if stalled(s, now=now, last_event_at=self.link.last_event_at)]
         if stalls and self.link.state == "CONNECTED":
             first = stalls[0]
             self.link.stats.stalls += 1
@@ -100,7 +110,11 @@ class ConsistencyWatch:
         """positionRisk every ``poll_interval``: even an event lost without a disconnect is noticed."""
         polls = 0
         while True:
-            await asyncio.sleep(self.poll_interval)
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+            except TimeoutError:
+                pass
+            self._wake.clear()
             if not self.link.live:
                 continue
             polls += 1
@@ -110,6 +124,7 @@ class ConsistencyWatch:
                 await self.refresh()
                 if self.link.state == "STALE":  # the catch-up of a stall: the book is complete again
                     await self.recovery.catch_up()
+                    self.truth.unreported.clear()
                     await self.refresh()
                     self.link.set("CONNECTED")
                 if self.truth.diverging():

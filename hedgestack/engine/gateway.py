@@ -48,7 +48,8 @@ PENDING_AFTER_MS = 3_000
 
 
 class OrderGateway:
-    def __init__(self, book: Book, market: Market, venue: Venue, stats: Stats, clock: Callable[[], int]) -> None:
+    def __init__(self, book: Book, market: Market, venue: Venue, stats: Stats, clock: Callable[[], int], *,
+                 on_missing_fills: Callable[[str], None] = lambda reason: None) -> None:
         self.book = book
         self.market = market
         self.venue = venue
@@ -59,6 +60,7 @@ class OrderGateway:
         self._started_ms = clock()
         self._in_flight: set[str] = set()  # clientOrderIds whose create request has not returned yet
         self._last_attempt: dict[str, int] = {}  # clientOrderId → when its create request gave up (answer lost)
+        self._on_missing_fills = on_missing_fills
         self._filled = asyncio.Event()  # set after every append (the fill waiter re-checks)
         book.on_append(lambda _result: self._filled.set())
 
@@ -144,8 +146,9 @@ class OrderGateway:
         while self.book.ledger.orders[cid].filled < executed:
             remaining = deadline - asyncio.get_running_loop().time()
             if remaining <= 0:
-                log.info("order %s: %s traded, its fills not yet in the book (the stream or recovery brings them)",
-                         cid, executed)
+                log.warning("order %s: the exchange says %s traded, no fill arrived on the stream in %g s", cid,
+                            executed, FILL_WAIT)
+                self._on_missing_fills(f"order {cid} traded {executed}, no fill on the user stream in {FILL_WAIT:g} s")
                 return
             self._filled.clear()
             try:

@@ -124,7 +124,8 @@ class _Parts:
         self.book = Book(store, t.link.stats)
         self.presenter = Presenter(self.book, t.market, t.truth, t.link, t.bus, venue_name=t.venue_name,
                                    mark_interval=t.mark_event_interval)
-        self.gateway = OrderGateway(self.book, t.market, t.venue, t.link.stats, clock)
+        self.gateway = OrderGateway(self.book, t.market, t.venue, t.link.stats, clock,
+                                    on_missing_fills=lambda reason: self.watch.suspect(reason))
         self.tpsl = TpSlManager(self.book, t.market, self.gateway, t.bus, clock)
         self.recovery = Recovery(self.book, t.venue, t.market, self.gateway, t.link.stats, clock)
         self.watch = ConsistencyWatch(t.truth, self.book, self.presenter, t.link, t.venue, self.recovery,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hedgestack.domain.numbers import to_str
 from hedgestack.venue.binance import schemas as w
@@ -21,9 +21,7 @@ from hedgestack.venue.sim.entry import boolean
 from hedgestack.venue.sim.errors import BinanceCodeError
 from hedgestack.venue.sim.exchange import fixed
 from hedgestack.venue.sim.history import INTERVALS, bucket_end
-
-if TYPE_CHECKING:
-    from hedgestack.venue.sim.server import SimServer
+from hedgestack.venue.sim.host import MarketHost
 
 Params = dict[str, str]
 Weight = int | Callable[[Params], int]
@@ -116,7 +114,7 @@ def _as_params(item: Any) -> Params:
 class BinanceApi:
     """The handlers, bound to one server (its exchange, streams and market data)."""
 
-    def __init__(self, server: SimServer) -> None:
+    def __init__(self, server: MarketHost) -> None:
         self.server = server
         s, k = "SIGNED", "KEY"
         self.table: dict[tuple[str, str], Endpoint] = {
