@@ -17,7 +17,7 @@ import polars as pl
 from hedgestack.domain.errors import ValidationError
 from hedgestack.store.eventlog import EventLog
 from hedgestack.store.publish import DATASETS, PUBLISHED_DIR, manifest_files, read_manifest
-from hedgestack.store.schema import EOD_COLUMNS, eod_current
+from hedgestack.store.schema import EOD_COLUMNS, EQUITY_COLUMNS, eod_current
 
 _DEC = "DECIMAL(38,18)"
 _QTY = "DECIMAL(38,10)"
@@ -38,11 +38,12 @@ _EMPTY_COLUMNS = {
               "mark_at_intent {d}, trigger_price {d}, trigger_type VARCHAR, time_in_force VARCHAR, is_algo BOOLEAN, "
               "status VARCHAR, filled_qty {d}, updated_at BIGINT, reason VARCHAR, date DATE",
     "marks": "symbol VARCHAR, ts BIGINT, mark {d}, date DATE",
+    "marks_eod": "symbol VARCHAR, day DATE, ts BIGINT, mark {d}, month VARCHAR",
     "vp_equity": "vp_id VARCHAR, vp_name VARCHAR, symbol VARCHAR, position_side VARCHAR, ts BIGINT, mark {d}, "
                  "net_qty {q}, avg_entry {d}, realized {d}, unrealized {e}, equity {e}, fees {d}, funding {d}, "
                  "net_equity {e}, date DATE",
     "vp_eod": "vp_id VARCHAR, day DATE, seq BIGINT, ts BIGINT, name VARCHAR, symbol VARCHAR, position_side VARCHAR, "
-              "net_qty {q}, avg_entry {d}, realized_pnl {d}, fees {d}, funding {d}, archived BOOLEAN, date DATE",
+              "net_qty {q}, avg_entry {d}, realized_pnl {d}, fees {d}, funding {d}, archived BOOLEAN, month VARCHAR",
 }
 
 
@@ -158,9 +159,11 @@ def open_published(data_dir: str | Path) -> Analytics:
                 paths = ", ".join(f"'{path}'" for path in files)
                 if not files:
                     body = _empty(_EMPTY_COLUMNS[name])
-                elif name == "vp_equity":  # one schema, written by us: no hive or by-name reconciliation (~0.3 s
-                    # over a year of files); its date is the ts's
-                    body = f"SELECT *, CAST(epoch_ms(ts) AS DATE) AS date FROM read_parquet([{paths}])"
+                elif name == "vp_equity":  # one schema, written by us: no by-name reconciliation; the VP is the
+                    # directory (a filter on it skips the other VPs' files unopened), the date the ts's
+                    body = (f"SELECT {', '.join(EQUITY_COLUMNS)}, CAST(epoch_ms(ts) AS DATE) AS date "
+                            f"FROM read_parquet([{paths}], hive_partitioning = true, "
+                            "hive_types = {'vp_id': VARCHAR})")
                 else:
                     body = f"SELECT * FROM read_parquet([{paths}], hive_partitioning = true, union_by_name = true)"
                 con.execute(f"CREATE OR REPLACE VIEW published_{name} AS {body}")
@@ -169,6 +172,8 @@ def open_published(data_dir: str | Path) -> Analytics:
             return
         eod_mark = int(read_manifest(root / "vp_eod")["mark"]) if listed["vp_eod"] else 0
         history_mark = max(int(read_manifest(root / name)["mark"]) for name in ("fills", "vp_changes"))
+        marks_eod_mark = int(read_manifest(root / "marks_eod")["mark"]) if listed["marks_eod"] else -1
+        marks_mark = int(read_manifest(root / "marks")["mark"])
         con.execute(f"CREATE OR REPLACE VIEW fills AS {_FILLS_READER.format(**sources)}")
         con.execute(f"CREATE OR REPLACE VIEW vp_history AS {_VP_HISTORY_READER.format(**sources)}")
         con.execute(f"CREATE OR REPLACE VIEW marks AS SELECT * FROM {sources['marks']}")
@@ -179,6 +184,12 @@ def open_published(data_dir: str | Path) -> Analytics:
         else:
             current = eod_current(sources["vp_eod"], "vp_history", str(max(eod_mark, 0)))
         con.execute(f"CREATE OR REPLACE VIEW vp_eod_current AS {current}")
+        marks_eod = f"SELECT symbol, day, ts, mark FROM {sources['marks_eod']}"
+        if marks_eod_mark < marks_mark:  # marks published after the rollup's publication: their days on top
+            marks_eod = (f"SELECT symbol, day, max(ts) AS ts, arg_max(mark, ts) AS mark FROM ({marks_eod} UNION ALL "
+                         f"SELECT symbol, CAST(epoch_ms(ts // 86400000 * 86400000) AS DATE) AS day, ts, mark "
+                         f"FROM {sources['marks']} WHERE ts > {max(marks_eod_mark, 0)}) GROUP BY symbol, day")
+        con.execute(f"CREATE OR REPLACE VIEW marks_eod AS {marks_eod}")
 
     refresh()
     return Analytics(con, refresh=refresh)

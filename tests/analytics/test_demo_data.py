@@ -19,7 +19,7 @@ from hedgestack.store.eventlog import EventLog
 from hedgestack.store.publish import Publisher, manifest_files, read_manifest
 
 DATASETS = {"fills": "seq", "orders": "client_order_id", "vp_changes": "seq, vp_id", "marks": "symbol, ts",
-            "vp_eod": "vp_id, day", "vp_equity": "vp_id, ts"}
+            "vp_eod": "vp_id, day", "marks_eod": "symbol, day", "vp_equity": "vp_id, ts"}
 
 
 @pytest.fixture(scope="module")
