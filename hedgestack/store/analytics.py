@@ -38,13 +38,17 @@ _EMPTY_COLUMNS = {
               "mark_at_intent {d}, trigger_price {d}, trigger_type VARCHAR, time_in_force VARCHAR, is_algo BOOLEAN, "
               "status VARCHAR, filled_qty {d}, updated_at BIGINT, reason VARCHAR, date DATE",
     "marks": "symbol VARCHAR, ts BIGINT, mark {d}, date DATE",
-    "marks_eod": "symbol VARCHAR, day DATE, ts BIGINT, mark {d}, month VARCHAR",
+    "marks_eod": "symbol VARCHAR, day DATE, ts BIGINT, mark {d}",
     "vp_equity": "vp_id VARCHAR, vp_name VARCHAR, symbol VARCHAR, position_side VARCHAR, ts BIGINT, mark {d}, "
                  "net_qty {q}, avg_entry {d}, realized {d}, unrealized {e}, equity {e}, fees {d}, funding {d}, "
                  "net_equity {e}, date DATE",
     "vp_eod": "vp_id VARCHAR, day DATE, seq BIGINT, ts BIGINT, name VARCHAR, symbol VARCHAR, position_side VARCHAR, "
-              "net_qty {q}, avg_entry {d}, realized_pnl {d}, fees {d}, funding {d}, archived BOOLEAN, month VARCHAR",
+              "net_qty {q}, avg_entry {d}, realized_pnl {d}, fees {d}, funding {d}, archived BOOLEAN",
 }
+
+
+#: the datasets in the time layout, and the column their date comes from
+_DATED = {"fills": "ts", "vp_changes": "ts", "marks": "ts", "orders": "created_at"}
 
 
 def _empty(columns: str) -> str:
@@ -164,8 +168,11 @@ def open_published(data_dir: str | Path) -> Analytics:
                     body = (f"SELECT {', '.join(EQUITY_COLUMNS)}, CAST(epoch_ms(ts) AS DATE) AS date "
                             f"FROM read_parquet([{paths}], hive_partitioning = true, "
                             "hive_types = {'vp_id': VARCHAR})")
+                elif name in _DATED:  # month and day files: a row's date is its time's, not its directory's
+                    body = (f"SELECT *, CAST(epoch_ms({_DATED[name]}) AS DATE) AS date "
+                            f"FROM read_parquet([{paths}], hive_partitioning = false, union_by_name = true)")
                 else:
-                    body = f"SELECT * FROM read_parquet([{paths}], hive_partitioning = true, union_by_name = true)"
+                    body = f"SELECT * FROM read_parquet([{paths}], hive_partitioning = false, union_by_name = true)"
                 con.execute(f"CREATE OR REPLACE VIEW published_{name} AS {body}")
             sources[name] = f"published_{name}"
         if not changed:

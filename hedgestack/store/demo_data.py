@@ -34,7 +34,15 @@ import numpy as np
 import polars as pl
 
 from hedgestack.progress import progress as progress_bar
-from hedgestack.store.layout import PUBLISHED_DIR, month_start, period_column, save_manifest, write_partitioned
+from hedgestack.store.layout import (
+    PUBLISHED_DIR,
+    equity_parts,
+    month_parts,
+    month_start,
+    save_manifest,
+    time_parts,
+    write_parts,
+)
 from hedgestack.store.publish import EQUITY_FILE_COLUMNS
 from hedgestack.store.schema import MARKS_EOD_SELECT, eod_rows, equity_from_scratch
 
@@ -227,16 +235,15 @@ def generate(out_dir: str | Path, fills: int = 10_000_000, seed: int = 1, progre
             con.register("history_src", history)
             con.register("marks_src", marks_frame)
             con.execute(f"CREATE TEMP TABLE vp_history AS SELECT * FROM ({queries['vp_history']})")
-            con.execute(f"CREATE TEMP TABLE marks AS SELECT * EXCLUDE (date) FROM ({queries['marks']})")
-            for dataset, partition, mark in (("fills", ("date",), last_seq), ("orders", ("date",), last_seq),
-                                             ("vp_changes", ("date",), last_seq), ("marks", ("date",), marks_mark),
-                                             ("vp_eod", ("month",), last_seq), ("marks_eod", ("month",), marks_mark)):
-                _write(con, root / dataset, queries[dataset], partition, mark)
+            con.execute(f"CREATE TEMP TABLE marks AS SELECT * FROM ({queries['marks']}) ORDER BY ts")
+            for dataset, layout, mark in (("fills", "time", last_seq), ("orders", "created", last_seq),
+                                          ("vp_changes", "time", last_seq), ("marks", "time", marks_mark),
+                                          ("vp_eod", "month", last_seq), ("marks_eod", "month", marks_mark)):
+                _write(con, root / dataset, queries[dataset], layout, mark)
                 bar.advance(task)
             # vp_equity: the equity curve computed once from scratch, as the terminal's first refresh would
-            current = month_start(marks_mark)
-            _write(con, root / "vp_equity", f"SELECT vp_id, {EQUITY_FILE_COLUMNS}, {period_column(current)} "
-                   f"FROM ({equity_from_scratch()}) ORDER BY vp_id, ts", ("vp_id", "period"), 1)
+            con.execute(f"CREATE TEMP TABLE vp_equity AS SELECT * FROM ({equity_from_scratch()}) ORDER BY vp_id, ts")
+            _write(con, root / "vp_equity", "SELECT * FROM vp_equity", "equity", 1)
             bar.advance(task)
         finally:
             con.close()
@@ -381,12 +388,10 @@ def _dataset_queries() -> dict[str, str]:
                         CAST(realized_delta AS {dec}) AS realized_pnl, CAST(realized_delta AS {dec}) AS exchange_rp,
                         maker, CAST(vp_net_qty AS {qty}) AS vp_net_qty, CAST(vp_avg_entry AS {dec}) AS vp_avg_entry,
                         CAST(vp_realized AS {dec}) AS vp_realized, CAST(vp_fees AS {dec}) AS vp_fees,
-                        CAST(vp_funding AS {dec}) AS vp_funding, false AS vp_archived,
-                        CAST(epoch_ms(ts) AS DATE) AS date
-                     FROM fills_src ORDER BY seq""",
-        "vp_changes": f"SELECT *, CAST(epoch_ms(ts) AS DATE) AS date FROM {history} WHERE event_kind <> 'fill'",
-        "marks": f"SELECT symbol, ts, CAST(mark AS {dec}) AS mark, CAST(epoch_ms(ts) AS DATE) AS date FROM marks_src "
-                 "ORDER BY symbol, ts",
+                        CAST(vp_funding AS {dec}) AS vp_funding, false AS vp_archived
+                     FROM fills_src""",
+        "vp_changes": f"SELECT * FROM {history} WHERE event_kind <> 'fill'",
+        "marks": f"SELECT symbol, ts, CAST(mark AS {dec}) AS mark FROM marks_src",
         "orders": f"""SELECT intent_ts AS created_at, client_order_id, order_id, vp_id, symbol, position_side, side,
                          CASE WHEN maker THEN 'LIMIT' ELSE 'MARKET' END AS order_type,
                          CASE WHEN opening THEN 'ENTRY' ELSE 'CLOSE' END AS role, CAST(qty AS {dec}) AS qty,
@@ -394,21 +399,44 @@ def _dataset_queries() -> dict[str, str]:
                          CAST(mark AS {dec}) AS mark_at_intent, CAST(NULL AS {dec}) AS trigger_price,
                          CAST(NULL AS VARCHAR) AS trigger_type,
                          CASE WHEN maker THEN 'GTC' END AS time_in_force, false AS is_algo, 'FILLED' AS status,
-                         CAST(qty AS {dec}) AS filled_qty, ts AS updated_at, CAST(NULL AS VARCHAR) AS reason,
-                         CAST(epoch_ms(intent_ts) AS DATE) AS date
+                         CAST(qty AS {dec}) AS filled_qty, ts AS updated_at, CAST(NULL AS VARCHAR) AS reason
                       FROM fills_src""",
-        "vp_eod": f"SELECT *, strftime(day, '%Y-%m') AS month FROM ({eod_rows(history)})",
-        "marks_eod": f"SELECT *, strftime(day, '%Y-%m') AS month FROM ({MARKS_EOD_SELECT} GROUP BY symbol, day)",
+        "vp_eod": f"SELECT * FROM ({eod_rows(history)})",
+        "marks_eod": f"{MARKS_EOD_SELECT} GROUP BY symbol, day",
         "vp_history": history[1:-1],
     }
 
 
-def _write(con: duckdb.DuckDBPyConnection, base: Path, query: str, partition_by: tuple[str, ...], mark: int) -> None:
-    """Write ``query`` in the publisher's layout (replacing what is there), then the dataset's manifest (its files,
-    and ``mark``: the seq, ts or refresh it is published up to)."""
+_ORDERS = {"fills": "seq", "orders": "created_at, client_order_id", "vp_changes": "seq, vp_id",
+           "marks": "symbol, ts", "vp_eod": "vp_id, day", "marks_eod": "symbol, day", "vp_equity": "ts"}
+
+
+def _write(con: duckdb.DuckDBPyConnection, base: Path, query: str, layout: str, mark: int) -> None:
+    """Write ``query`` in the publisher's layout (``time``, ``created`` (by order time), ``month`` or
+    ``equity``), replacing what is there, then the dataset's manifest (its files, and ``mark``: the seq, ts or
+    refresh it is published up to)."""
     shutil.rmtree(base, ignore_errors=True)
-    names = write_partitioned(con, base, query, partition_by, "data")
-    save_manifest(base, {"files": sorted(names), "mark": mark, "retired": []})
+    # materialized in time order first: each file's COPY then reads only the row groups of its period
+    time_column = {"created": "created_at", "month": "day", "equity": "vp_id, ts"}.get(layout, "ts")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _out AS SELECT * FROM ({query}) ORDER BY {time_column}")
+    source = "SELECT * FROM _out"
+    manifest: dict[str, Any] = {"mark": mark, "retired": []}
+    try:
+        if layout == "month":
+            parts = month_parts(con, source, "data")
+        else:
+            ts = "created_at" if layout == "created" else "ts"
+            current = month_start(int(con.execute(f"SELECT max({ts}) FROM _out").fetchall()[0][0]))
+            if layout == "equity":
+                parts = equity_parts(con, source, "data", current)
+            else:
+                parts = time_parts(con, source, "data", current, ts=ts)
+                manifest["current"] = current
+        columns = EQUITY_FILE_COLUMNS if layout == "equity" else "*"
+        names = write_parts(con, base, source, parts, columns=columns, order=_ORDERS[base.name])
+    finally:
+        con.execute("DROP TABLE IF EXISTS _out")
+    save_manifest(base, {"files": sorted(names), **manifest})
 
 
 # -- CLI ----------------------------------------------------------------------------------------------------

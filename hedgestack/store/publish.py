@@ -38,36 +38,38 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 
 from hedgestack.progress import progress as progress_bar
-from hedgestack.store.eventlog import EventLog
 from hedgestack.store.layout import (
-    DATE_COLUMN,
     MANIFEST,
-    PARQUET_OPTIONS,
     PUBLISHED_DIR,
-    file_partition,
+    Part,
+    copy_file,
+    equity_parts,
+    file_directory,
     file_period,
     file_vp,
     is_day,
     manifest_files,
+    month_parts,
     month_start,
-    period_column,
     period_end,
     period_start,
     read_manifest,
     save_manifest,
-    write_partitioned,
+    time_parts,
+    write_parts,
 )
 from hedgestack.store.schema import EQUITY_COLUMNS, MARKS_EOD_SELECT
 
-__all__ = ["COMPACT_AT", "DATASETS", "GRACE_SECONDS", "MANIFEST", "MARKS_EOD_SELECT", "PARQUET_OPTIONS",
-           "PUBLISHED_DIR", "PublishReport", "Publisher", "manifest_files", "read_manifest"]
+__all__ = ["COMPACT_AT", "DATASETS", "GRACE_SECONDS", "MANIFEST", "MARKS_EOD_SELECT", "PUBLISHED_DIR",
+           "PublishReport", "Publisher", "manifest_files", "read_manifest"]
 
 COMPACT_AT = 32  # parts of one date before they are merged
 GRACE_SECONDS = 120.0
@@ -82,17 +84,17 @@ FILL_SELECT = """seq, ts, trade_id, order_id, client_order_id, coalesce(booked_v
 #: the published vp_equity: the rollup's columns but vp_id (the directory names it)
 EQUITY_FILE_COLUMNS = ", ".join(c for c in EQUITY_COLUMNS if c != "vp_id")
 
-# append-only datasets: (source rows in (since, upto] of a mark: seq, or ts for marks; the mark's column)
+# append-only datasets: (source rows in (since, upto] of a mark: seq, or ts for marks; the order of a file's
+# rows: the log's tables hold them in seq order, which a COPY keeps without sorting, and marks in time order)
 _APPEND: dict[str, tuple[str, str]] = {
-    "fills": (f"SELECT {FILL_SELECT}, {DATE_COLUMN} FROM events WHERE kind = 'fill' AND seq > $since "
-              "AND seq <= $upto", "seq"),
-    "vp_changes": (f"SELECT *, {DATE_COLUMN} FROM vp_changes WHERE seq > $since AND seq <= $upto", "seq"),
-    "marks": (f"SELECT *, {DATE_COLUMN} FROM marks WHERE ts > $since AND ts <= $upto ORDER BY symbol, ts", "ts"),
+    "fills": (f"SELECT {FILL_SELECT} FROM events WHERE kind = 'fill' AND seq > $since AND seq <= $upto", "seq"),
+    "vp_changes": ("SELECT * FROM vp_changes WHERE seq > $since AND seq <= $upto", "seq, vp_id"),
+    "marks": ("SELECT * FROM marks WHERE ts > $since AND ts <= $upto", "ts, symbol"),
 }
-_COMPACT_ORDER = {"fills": "seq", "vp_changes": "seq, vp_id", "marks": "symbol, ts"}
-_ORDERS_SOURCE = "SELECT *, CAST(epoch_ms(created_at) AS DATE) AS date FROM orders"
-_ORDERS_TOUCHED = (
-    "SELECT DISTINCT CAST(epoch_ms(ts) AS DATE) FROM events WHERE kind = 'order_intent' "
+#: datasets whose table order is their file order (no ORDER BY when their parts are written)
+_TABLE_ORDER = {"fills", "vp_changes", "marks"}
+_ORDERS_TOUCHED = (  # the creation times of the orders (intents) touched by the events after a seq
+    "SELECT DISTINCT ts FROM events WHERE kind = 'order_intent' "
     "AND payload->>'client_order_id' IN (SELECT coalesce(client_order_id, payload->>'client_order_id') "
     "FROM events WHERE seq > ? AND kind IN ('order_intent', 'order_update', 'fill'))")
 
@@ -105,10 +107,23 @@ class PublishReport:
     files: dict[str, int] = field(default_factory=dict)  # dataset -> files written
 
 
-class Publisher:
-    """Publishes one EventLog's datasets into ``<data_dir>/published``."""
+class PublishedLog(Protocol):
+    """What a publisher reads of a log (an :class:`~hedgestack.store.eventlog.EventLog`)."""
 
-    def __init__(self, log: EventLog, data_dir: str | Path) -> None:
+    @property
+    def last_seq(self) -> int: ...
+
+    def cursor(self) -> duckdb.DuckDBPyConnection: ...
+
+    def refresh_rollups(self, upto_seq: int | None = None) -> int: ...
+
+    def equity_mark_from(self, cur: duckdb.DuckDBPyConnection) -> dict[str, Any]: ...
+
+
+class Publisher:
+    """Publishes one log's datasets into ``<data_dir>/published``."""
+
+    def __init__(self, log: PublishedLog, data_dir: str | Path) -> None:
         self.log = log
         self.root = Path(data_dir) / PUBLISHED_DIR
         self.root.mkdir(parents=True, exist_ok=True)
@@ -134,65 +149,90 @@ class Publisher:
                     tasks[dataset] = bar.add_task(f"publishing {dataset}", total=max(total, 1))
                 bar.update(tasks[dataset], completed=done if total else 1, total=max(total, 1))
 
-            cur = self.log.cursor()
             upto = self.log.last_seq
             report = PublishReport(seq=upto)
-            marks_upto = int(cur.execute("SELECT coalesce(max(ts), 0) FROM marks").fetchall()[0][0])
-            for dataset, (source, _) in _APPEND.items():
-                report.files[dataset] = self._append(cur, dataset, source, marks_upto if dataset == "marks" else upto,
-                                                     step)
-            report.files["orders"] = self._orders(cur, upto)
-            step("orders", 1, 1)
-            report.files["vp_eod"] = self._eod(cur, upto)
-            step("vp_eod", 1, 1)
-            report.files["marks_eod"] = self._marks_eod(cur, marks_upto)
-            step("marks_eod", 1, 1)
-            report.files["vp_equity"] = self._equity(cur)
-            step("vp_equity", 1, 1)
+            marks_upto = int(self.log.cursor().execute("SELECT coalesce(max(ts), 0) FROM marks").fetchall()[0][0])
+
+            def appends() -> dict[str, int]:
+                cur = self.log.cursor()  # this thread's own
+                return {dataset: self._append(cur, dataset, source, order, marks_upto if dataset == "marks" else upto,
+                                              step) for dataset, (source, order) in _APPEND.items()}
+
+            def rewrites() -> dict[str, int]:
+                cur = self.log.cursor()
+                files = {"orders": self._orders(cur, upto)}
+                step("orders", 1, 1)
+                files["vp_eod"] = self._eod(cur, upto)
+                step("vp_eod", 1, 1)
+                files["marks_eod"] = self._marks_eod(cur, marks_upto)
+                step("marks_eod", 1, 1)
+                files["vp_equity"] = self._equity(cur, step)
+                return files
+
+            # the append-only datasets and the rewritten ones in two threads: DuckDB writes a small file on one
+            # core, so a long first publication uses both cores of this project's machine
+            with ThreadPoolExecutor(2) as pool:
+                appended, rewritten = pool.submit(appends), pool.submit(rewrites)
+                report.files.update(appended.result())
+                report.files.update(rewritten.result())
+            report.files = {name: report.files[name] for name in DATASETS}
             return report
 
     # -- append-only datasets ---------------------------------------------------------------------
-    def _append(self, cur: duckdb.DuckDBPyConnection, dataset: str, source: str, upto: int, step: Progress) -> int:
+    def _append(self, cur: duckdb.DuckDBPyConnection, dataset: str, source: str, order: str, upto: int,
+                step: Progress) -> int:
+        """The rows new since the last publication, as new parts in the time layout (a long backlog in chunks of
+        :data:`CHUNK` events); then the directories to compact."""
         base = self.root / dataset
         manifest = read_manifest(base)
         since = int(manifest["mark"])
         if upto <= since:
             self._retire(base, manifest, [])
             return 0
-        # seq-marked datasets in chunks of CHUNK events; marks (ts-marked, small) at once
-        bounds = list(range(since, upto, CHUNK)) + [upto] if dataset != "marks" else [since, upto]
+        latest = cur.execute(f"SELECT max(ts) FROM ({source})", {"since": since, "upto": upto}).fetchall()[0][0]
         written: list[str] = []
-        for low, high in zip(bounds, bounds[1:], strict=False):
-            step(dataset, low - since, upto - since)
-            written += write_partitioned(cur, base, source, ("date",), f"part-{low + 1:015d}-{high:015d}",
-                                         {"since": low, "upto": high})
+        if latest is not None:
+            current = max(month_start(int(latest)), int(manifest.get("current", 0)))
+            # seq-marked datasets in chunks of CHUNK events; marks (ts-marked, small) at once
+            bounds = list(range(since, upto, CHUNK)) + [upto] if dataset != "marks" else [since, upto]
+            for low, high in zip(bounds, bounds[1:], strict=False):
+                step(dataset, low - since, upto - since)
+                params = {"since": low, "upto": high}
+                parts = time_parts(cur, source, f"part-{low + 1:015d}-{high:015d}", current, params)
+                written += write_parts(cur, base, source, parts, params,
+                                       order=None if dataset in _TABLE_ORDER else order)
+            manifest["current"] = current
         step(dataset, upto - since, upto - since)
         manifest["files"] = sorted(set(manifest["files"]) | set(written))
         manifest["mark"] = upto
-        retired = self._compact(cur, base, manifest, _COMPACT_ORDER[dataset])
+        retired = self._compact(cur, base, manifest, order)
         self._save(base, manifest, retired)
         return len(written)
 
     def _compact(self, cur: duckdb.DuckDBPyConnection, base: Path, manifest: dict[str, Any], order: str) -> list[str]:
-        """Merge the parts of every date that has too many; return the names retired."""
-        by_date: dict[str, list[str]] = {}
+        """Merge the day files of a month that is over into one month file, and the files of any directory that
+        has :data:`COMPACT_AT` of them into one; return the names retired."""
+        current = int(manifest.get("current", 0))
+        groups: dict[str, list[str]] = {}
         for name in manifest["files"]:
-            by_date.setdefault(name.split("/", 1)[0], []).append(name)
+            kind, value = file_directory(name)
+            if kind == "date" and period_start(value) < current:
+                groups.setdefault(f"month={value[:7]}", []).append(name)  # a month that is over
+            else:
+                groups.setdefault(f"{kind}={value}", []).append(name)
         retired: list[str] = []
-        for date_dir, names in by_date.items():
-            if len(names) < COMPACT_AT:
+        for directory, names in sorted(groups.items()):
+            over = any(file_directory(name)[0] == "date" for name in names) and directory.startswith("month=")
+            if len(names) < COMPACT_AT and not over:
                 continue
             files = ", ".join(f"'{(base / n).as_posix()}'" for n in sorted(names))
-            merged = f"{date_dir}/merged-{time.time_ns()}.parquet"
-            temp = base / date_dir / f".{Path(merged).name}.tmp"
-            cur.execute(f"COPY (SELECT * FROM read_parquet([{files}]) ORDER BY {order}) TO '{temp.as_posix()}' "
-                        f"({PARQUET_OPTIONS})")
-            temp.replace(base / merged)
+            merged = copy_file(cur, base, f"SELECT * FROM read_parquet([{files}], union_by_name = true) "
+                                          f"ORDER BY {order}", f"{directory}/merged-{time.time_ns()}")
             manifest["files"] = sorted((set(manifest["files"]) - set(names)) | {merged})
             retired.extend(names)
         return retired
 
-    # -- orders: rewrite the dates whose orders changed ---------------------------------------------
+    # -- orders: rewrite the periods whose orders changed -------------------------------------------
     def _orders(self, cur: duckdb.DuckDBPyConnection, upto: int) -> int:
         base = self.root / "orders"
         manifest = read_manifest(base)
@@ -200,13 +240,28 @@ class Publisher:
         if upto <= since:
             self._retire(base, manifest, [])
             return 0
-        dates = [row[0].isoformat() for row in cur.execute(_ORDERS_TOUCHED, [since]).fetchall()]
+        touched: list[int] = []
+        if cur.execute("SELECT 1 FROM events WHERE kind = 'order_intent' AND seq <= ? LIMIT 1", [upto]).fetchall():
+            touched = [int(row[0]) for row in cur.execute(_ORDERS_TOUCHED, [since]).fetchall()]
         written: list[str] = []
-        if dates:
-            listed = ", ".join(f"DATE '{d}'" for d in dates)
-            written = write_partitioned(cur, base, f"SELECT * FROM ({_ORDERS_SOURCE}) WHERE date IN ({listed})",
-                                        ("date",), f"orders-{upto:015d}")
-        return self._replace(base, manifest, written, lambda name: file_partition(name) in dates, upto)
+        periods: set[str] = set()
+        if touched:
+            latest = cur.execute("SELECT max(ts) FROM events WHERE kind = 'order_intent'").fetchall()[0][0]
+            current = max(month_start(int(latest)), int(manifest.get("current", 0)))
+            manifest["current"] = current
+            periods = {_period(ts, current) for ts in touched}
+            # every file of a period the touched orders fall in is written again, with the period's other orders
+            spans = " OR ".join(f"(created_at >= {period_start(p)} AND created_at < {period_end(p)})"
+                                for p in sorted(periods))
+            cur.execute(f"CREATE OR REPLACE TEMP TABLE _orders_out AS SELECT * FROM orders WHERE {spans}")
+            try:
+                source = "SELECT * FROM _orders_out"
+                written = write_parts(cur, base, source, time_parts(cur, source, f"orders-{upto:015d}", current,
+                                                                    ts="created_at"),
+                                      order="created_at, client_order_id")
+            finally:
+                cur.execute("DROP TABLE IF EXISTS _orders_out")
+        return self._replace(base, manifest, written, lambda name: file_period(name) in periods, upto)
 
     # -- the daily rollups: rewrite the months from the earliest changed day on --------------------
     def _eod(self, cur: duckdb.DuckDBPyConnection, upto: int) -> int:
@@ -219,8 +274,9 @@ class Publisher:
             self._retire(base, manifest, [])
             return 0
         low = cur.execute("SELECT min(ts) FROM vp_eod WHERE seq > ? AND seq <= ?", [since, mark]).fetchall()[0][0]
-        return self._rewrite_months(cur, base, manifest, "SELECT *, strftime(day, '%Y-%m') AS month FROM vp_eod",
-                                    "day", low, mark, "eod")
+        return self._rewrite_months(
+            cur, base, manifest, lambda start: f"SELECT * FROM vp_eod WHERE day >= CAST(epoch_ms({start}) AS DATE)",
+            low, mark, "eod", "vp_id, day")
 
     def _marks_eod(self, cur: duckdb.DuckDBPyConnection, upto: int) -> int:
         """The last mark per symbol per day, brought up to the marks published (ts ``upto``)."""
@@ -231,26 +287,26 @@ class Publisher:
             self._retire(base, manifest, [])
             return 0
         low = cur.execute("SELECT min(ts) FROM marks WHERE ts > ? AND ts <= ?", [since, upto]).fetchall()[0][0]
-        source = (f"SELECT *, strftime(day, '%Y-%m') AS month FROM ({MARKS_EOD_SELECT} WHERE ts <= {int(upto)} "
-                  "AND ts >= $low GROUP BY symbol, day)")
-        return self._rewrite_months(cur, base, manifest, source, "day", low, upto, "marks-eod")
+        return self._rewrite_months(
+            cur, base, manifest,
+            lambda start: f"{MARKS_EOD_SELECT} WHERE ts >= {start} AND ts <= {int(upto)} GROUP BY symbol, day",
+            low, upto, "marks-eod", "symbol, day")
 
-    def _rewrite_months(self, cur: duckdb.DuckDBPyConnection, base: Path, manifest: dict[str, Any], source: str,
-                        day_column: str, low: int | None, mark: int, stem: str) -> int:
-        """Rewrite the month files of ``source`` (which has ``month`` and ``day_column``) from the month of ``low``
-        (Unix ms) on; set the mark."""
+    def _rewrite_months(self, cur: duckdb.DuckDBPyConnection, base: Path, manifest: dict[str, Any],
+                        source: Callable[[int], str], low: int | None, mark: int, stem: str, order: str) -> int:
+        """Rewrite the month files from the month of ``low`` (Unix ms) on: ``source(start)`` gives the rows (with a
+        DATE ``day``) from the first millisecond ``start`` of that month; set the mark."""
         written: list[str] = []
         first = "9999-99"
         if low is not None:
             start = month_start(int(low))
             first = time.strftime("%Y-%m", time.gmtime(start // 1000))
-            query = source.replace("$low", str(start)) if "$low" in source else source
-            written = write_partitioned(cur, base, f"SELECT * FROM ({query}) WHERE {day_column} >= "
-                                        f"CAST(epoch_ms({start}) AS DATE)", ("month",), f"{stem}-{mark:015d}")
-        return self._replace(base, manifest, written, lambda name: file_partition(name) >= first, mark)
+            query = source(start)
+            written = write_parts(cur, base, query, month_parts(cur, query, f"{stem}-{mark:015d}"), order=order)
+        return self._replace(base, manifest, written, lambda name: file_period(name) >= first, mark)
 
     # -- vp_equity: per VP, from its earliest new row on --------------------------------------------
-    def _equity(self, cur: duckdb.DuckDBPyConnection) -> int:
+    def _equity(self, cur: duckdb.DuckDBPyConnection, step: Progress) -> int:
         """The vp_equity rollup (refreshed by :meth:`_eod`): for each VP, its periods from its earliest row written
         by the refreshes since the last time on (a late fill's recomputed rows included), and the day files of a
         month that is over merged into a month file. The manifest's mark is the refresh."""
@@ -275,20 +331,17 @@ class Publisher:
                 lows[vp_id] = min(int(lows.get(vp_id, start)), start)
         starts = {vp_id: (month_start(int(low)) if int(low) < current else int(low) // 86_400_000 * 86_400_000)
                   for vp_id, low in lows.items()}
-        written: list[str] = []
-        if starts:
-            listing = ", ".join(f"('{vp_id}', {start})" for vp_id, start in sorted(starts.items()))
-            query = (f"SELECT e.vp_id, {', '.join('e.' + c for c in EQUITY_FILE_COLUMNS.split(', '))}, "
-                     f"{period_column(current, 'e.ts')} "
-                     f"FROM vp_equity e JOIN (VALUES {listing}) s(vp_id, start) ON e.vp_id = s.vp_id "
-                     "WHERE e.ts >= s.start ORDER BY e.vp_id, e.ts")
-            written = write_partitioned(cur, base, query, ("vp_id", "period"), f"{gen:012d}")
+        parts: list[Part] = []
+        for vp_id, start in sorted(starts.items()):
+            parts += equity_parts(cur, f"SELECT vp_id, ts FROM vp_equity WHERE vp_id = '{vp_id}' AND ts >= {start}",
+                                  f"{gen:012d}", current)
+        written = write_parts(cur, base, "SELECT * FROM vp_equity", parts, columns=EQUITY_FILE_COLUMNS, order="ts",
+                              step=lambda done, total: step("vp_equity", done, total))
+        step("vp_equity", 1, 1)
 
         def replaced(name: str) -> bool:
             start = starts.get(file_vp(name))
-            if start is None:
-                return False
-            return period_end(file_period(name)) > start
+            return start is not None and period_end(file_period(name)) > start
 
         return self._replace(base, manifest, written, replaced, gen)
 
@@ -321,3 +374,9 @@ class Publisher:
         manifest["retired"] = keep
         if save and changed:
             self._save(base, manifest, [])
+
+
+def _period(ts: int, current: int) -> str:
+    """The time-layout period of a time: its month before ``current``, else its day."""
+    moment = time.gmtime(ts // 1000)
+    return time.strftime("%Y-%m" if ts < current else "%Y-%m-%d", moment)
