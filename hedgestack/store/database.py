@@ -10,7 +10,7 @@ events: the log, replay and rollups are built on it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -113,3 +113,41 @@ class Database:
     def close(self) -> None:
         with self.lock:
             self._con.close()
+
+
+def tracked(cur: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | dict[str, Any] | None = None,
+            progress: Callable[[float], None] | None = None, *, poll: float = 0.2) -> None:
+    """Run one statement on ``cur``; with ``progress``, the statement runs on a thread of its own while this one
+    reports DuckDB's own estimate of how far it is (0 to 100) every ``poll`` seconds (for a progress bar)."""
+    if progress is None:
+        cur.execute(sql, params)
+        return
+    cur.execute("SET enable_progress_bar = true")
+    cur.execute("SET enable_progress_bar_print = false")
+    failure: list[BaseException] = []
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            cur.execute(sql, params)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            failure.append(exc)
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=run, name="duckdb-statement", daemon=True)
+    worker.start()
+    try:
+        while not done.wait(poll):
+            share = cur.query_progress()
+            if share >= 0:
+                progress(min(float(share), 100.0))
+    except BaseException:
+        cur.interrupt()  # Ctrl-C in the caller: the statement stops too
+        worker.join()
+        raise
+    worker.join()
+    cur.execute("SET enable_progress_bar = false")
+    if failure:
+        raise failure[0]
+    progress(100.0)

@@ -441,17 +441,25 @@ def _write(con: duckdb.DuckDBPyConnection, base: Path, query: str, layout: str, 
 
 # -- CLI ----------------------------------------------------------------------------------------------------
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """``hedgestack demo-data --fills N --out DIR [--seed N] [--days N]``."""
+    """``hedgestack demo-data --fills N --out DIR [--seed N] [--days N] [--json]``."""
     parser.add_argument("--fills", type=int, default=10_000_000, help="number of fills (default 10 000 000)")
     parser.add_argument("--out", required=True, help="data directory to write (its published/ folder)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--days", type=int, default=None, help="history length (default: by the fill count)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout (no progress bar)")
 
 
 def run(args: argparse.Namespace) -> int:
+    import json
+    import sys
+
     from rich.console import Console
 
-    summary = generate(args.out, fills=args.fills, seed=args.seed, days=args.days)
-    Console(stderr=True).print(f"{summary['fills']:,} fills over {summary['days']} days written to "
-                               f"{summary['out']}/{PUBLISHED_DIR} in {summary['seconds']:.1f} s")
+    summary = generate(args.out, fills=args.fills, seed=args.seed, days=args.days,
+                       progress=getattr(args, "progress", None))
+    if args.json:
+        sys.stdout.write(json.dumps(summary) + "\n")
+    else:
+        Console(stderr=True).print(f"{summary['fills']:,} fills over {summary['days']} days written to "
+                                   f"{summary['out']}/{PUBLISHED_DIR} in {summary['seconds']:.1f} s")
     return 0
