@@ -1,9 +1,41 @@
 """Analytics over the fill history as polars frames: live (owning process) or from published Parquet.
 
 Both give the same surface: ``fills()``, ``orders()``, ``vp_history()`` and ``sql(query)``, where the query
-sees views named ``fills``, ``orders``, ``vp_history``, ``marks``, ``vp_eod_current`` (the last state of
-each VP per UTC day, from the rollup the log keeps incrementally) and ``vp_equity`` (each VP's equity at each
-mark sample, the log's other rollup; published, it is as of the publication that wrote it).
+sees views named ``fills``, ``orders``, ``vp_history``, ``marks``, ``marks_eod`` (the last mark per symbol per
+UTC day), ``vp_eod_current`` (the last state of each VP per UTC day, from the rollup the log keeps
+incrementally) and ``vp_equity`` (each VP's equity at each mark sample, the log's other rollup; published, it is
+as of the publication that wrote it). :mod:`hedgestack.store.metrics` adds its ``metric_*`` views.
+
+One meaning of a fill everywhere. Every fills frame and view (``fills()``, the ``fills`` view of ``sql()``, the
+published Parquet, ``Terminal.fills()``, ``/v1/fills?format=parquet|arrow``) has the same snake_case columns
+with the same meanings:
+
+==================  ==========================================================================================
+``seq``             the event's position in the log (unique, increasing)
+``ts``              the trade time, Unix ms (published readers add ``date``, its UTC date)
+``trade_id``        the exchange's trade id (unique per symbol)
+``order_id``        the exchange's order id
+``client_order_id`` the clientOrderId (``VP-...`` for our orders; the Binance app's or NULL for foreign fills)
+``vp_id``           the VP the fill was booked to (the ``UNASSIGNED`` VP of its side for a foreign fill)
+``vp_name``         that VP's name when the fill was booked
+``symbol``          e.g. ``BTCUSDT``
+``side``            ``BUY`` or ``SELL``
+``position_side``   ``LONG`` or ``SHORT``
+``qty``, ``price``  exact decimals (DECIMAL(38, 10) and DECIMAL(38, 18))
+``commission``      the fee, in ``commission_asset`` (USDT, or BNB when BNB-burn is on)
+``realized_pnl``    **the VP's realized PnL from this fill**, as our ledger books it against the VP's own
+                    average entry (0 for a fill that opens or adds; ``d x qty x (price - avg_entry)`` for one
+                    that reduces), gross of fees; summed over a VP's fills it is the VP's realized PnL
+``exchange_rp``     **the exchange's own realized PnL** for the fill (Binance's ``rp``), computed against the
+                    whole side's average entry: it differs from ``realized_pnl`` whenever several VPs share a
+                    side; summed over a side's fills it is what Binance reports
+``maker``           whether the fill was a maker fill
+==================  ==========================================================================================
+
+In JSON (the stream's ``FILL``, ``/v1/state.fills``, ``/v1/fills?format=json``) the same two figures are
+``realizedPnl`` (the VP's) and ``exchange_rp`` (the exchange's).
+
+Money and quantities stay exact: DECIMAL columns live and published, polars ``Decimal`` in frames.
 """
 
 from __future__ import annotations

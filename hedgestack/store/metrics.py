@@ -32,13 +32,23 @@ import duckdb
 import polars as pl
 
 from hedgestack.store.analytics import where_clause
-from hedgestack.store.risk_sql import FREQS, drawdown_sql, leverage_table, named, report_sql, risk_sql, scope
+from hedgestack.store.risk_sql import (
+    FREQS,
+    curve_sql,
+    drawdown_sql,
+    leverage_table,
+    named,
+    report_sql,
+    risk_sql,
+    scope,
+)
 from hedgestack.store.schema import EQUITY_COLUMNS, unrealized_sql
 
 __all__ = [
     "METRIC_VIEWS",
     "daily_pnl",
     "drawdown",
+    "drawdown_curve",
     "equity_curve",
     "exposure",
     "fee_funding_drag",
@@ -510,6 +520,24 @@ def drawdown(source: Source, *, by: str = "vp", freq: str = "day") -> pl.DataFra
     if by == "vp":
         sql = named(sql)
     return _query(source, f"SELECT * FROM ({sql}) ORDER BY {group.names}", [])
+
+
+def drawdown_curve(source: Source, *, by: str = "all", freq: str = "day") -> pl.DataFrame:
+    """The equity series behind :func:`drawdown`, to plot it: per scope and point, ``equity``, its running
+    ``peak`` and the ``drawdown`` (peak - equity), starting with the zero before the first point.
+
+    ``freq="day"``: one row per UTC day (``day``, the equity at its end); ``"sample"``: one per kept mark sample
+    (``ts``, Unix ms). Columns: the scope's keys, ``day`` or ``ts``, equity, peak, drawdown.
+
+    Example (daily net PnL +10, -4, -3, +5, +1 from day 1): rows for day 0 (0, 0, 0), then equity 10, 6, 3, 8,
+    9 with peak 10 and drawdown 0, 4, 7, 2, 1.
+    """
+    group = scope(by)
+    if freq not in FREQS:
+        raise ValueError(f"freq must be one of {FREQS}, not {freq!r}")
+    when = "CAST(epoch_ms(t * 86400000) AS DATE) AS day" if freq == "day" else "t AS ts"
+    return _query(source, f"SELECT {group.names}, {when}, equity, peak, drawdown FROM ({curve_sql(group, freq)}) "
+                          f"ORDER BY {group.names}, t, o", [])
 
 
 def risk_adjusted(source: Source, *, by: str = "vp", leverage: Leverage = 1) -> pl.DataFrame:

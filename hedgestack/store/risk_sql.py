@@ -107,6 +107,23 @@ FROM (SELECT {s.names}, t, CAST(sum(change) AS {_EQ}) AS change
       GROUP BY ALL)"""
 
 
+def curve_sql(s: Scope, freq: str) -> str:
+    """SQL: the scope's equity series with its running peak and drawdown at each point ``(keys..., t, equity,
+    peak, drawdown)``, the zero before the first point included (``t`` as :func:`series_sql`)."""
+    unit = 1 if freq == "day" else 0
+    return f"""
+WITH series AS ({series_sql(s, freq)}
+), points AS (
+    SELECT {s.names}, t, 1 AS o, equity FROM series
+    UNION ALL
+    SELECT {s.names}, min(t) - {unit} AS t, 0 AS o, 0 AS equity FROM series GROUP BY {s.names}
+)
+SELECT {s.names}, t, o, CAST(equity AS {_EQ if freq == "sample" else _DEC}) AS equity,
+       CAST(max(equity) OVER w AS {_EQ if freq == "sample" else _DEC}) AS peak,
+       CAST(max(equity) OVER w - equity AS {_EQ if freq == "sample" else _DEC}) AS drawdown
+FROM points WINDOW w AS (PARTITION BY {s.names} ORDER BY t, o ROWS UNBOUNDED PRECEDING)"""
+
+
 def drawdown_sql(s: Scope, freq: str) -> str:
     """SQL: per scope, the drawdown figures of its equity series (see the module docstring)."""
     unit = 1 if freq == "day" else 0  # the zero before the first point: the day before, or the first sample

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
+import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
@@ -246,3 +247,14 @@ def test_report_of_one_vp_and_live_equals_published(tmp_path: Path) -> None:
             D(9), D(7), 2, 5)
         assert (trend["mark"], trend["unrealized"], trend["last_day"]) == (D(109), D(9), DAYS[4])
         assert metrics.report(here, symbol="ETHUSDT")["vp_id"].to_list() == [HEDGE]
+
+
+def test_drawdown_curve(risk: Analytics) -> None:
+    curve = metrics.drawdown_curve(risk, by="vp").filter(pl.col("vp_id") == TREND)
+    assert curve["day"].to_list() == [dt.date(2025, 11, 24), *DAYS]  # the zero the day before
+    assert curve["equity"].to_list() == [D(0), D(10), D(6), D(3), D(8), D(9)]
+    assert curve["peak"].to_list() == [D(0), D(10), D(10), D(10), D(10), D(10)]
+    assert curve["drawdown"].to_list() == [D(0), D(0), D(4), D(7), D(2), D(1)]
+    samples = metrics.drawdown_curve(risk, freq="sample")
+    assert samples["scope"].unique().to_list() == ["ALL"] and samples["drawdown"].max() == D(6)
+    assert samples["equity"].to_list()[-1] == D(9)
