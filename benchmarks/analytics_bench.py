@@ -36,14 +36,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from hedgestack.store import demo_data, metrics
 from hedgestack.store.analytics import live, open_published
-from hedgestack.store.database import Database
 from hedgestack.store.layout import PUBLISHED_DIR, manifest_files
 from hedgestack.store.publish import Publisher
-from hedgestack.store.rollups import Rollups, equity_mark_from
+from hedgestack.store.stored import StoredLog
 
 GOALS = {"published_daily_pnl_s": 0.3, "published_equity_curve_one_vp_s": 0.3, "publish_10m_fills_s": 15.0}
 
@@ -63,48 +60,26 @@ def _files(published: Path, dataset: str) -> str:
     return "[" + ", ".join(f"'{p.as_posix()}'" for p in manifest_files(published / dataset)) + "]"
 
 
-class LoadedLog:
-    """A DuckDB file with the log's schema, its tables loaded in bulk (not appended event by event): what a
-    publisher and live analytics read of an EventLog, without folding 10 M events into a ledger first."""
-
-    def __init__(self, path: Path) -> None:
-        self.db = Database(path)
-        self.rollups = Rollups(self.db)
-        self.last_seq = 0
-
-    def load(self, published: Path) -> None:
-        """Fills as events carrying their VP projection (as the published fills do), the other vp_history rows
-        into vp_changes, and the marks. The rollups are left empty: the first refresh builds them."""
-        self.db.execute(f"""
-            INSERT INTO events (seq, ts, recv_ts, kind, dedupe_key, payload, symbol, trade_id, order_id,
-                                client_order_id, vp_id, side, position_side, qty, price, commission,
-                                commission_asset, exchange_rp, maker, booked_vp_id, vp_name, vp_net_qty,
-                                vp_avg_entry, vp_realized, vp_realized_delta, vp_fees, vp_funding, vp_archived)
-            SELECT seq, ts, ts, 'fill', 'fill:' || symbol || ':' || trade_id, NULL, symbol, trade_id, order_id,
-                   client_order_id, vp_id, side, position_side, qty, price, commission, commission_asset,
-                   exchange_rp, maker, CASE WHEN vp_net_qty IS NOT NULL THEN vp_id END, vp_name, vp_net_qty,
-                   vp_avg_entry, vp_realized, realized_pnl, vp_fees, vp_funding, vp_archived
-            FROM read_parquet({_files(published, "fills")}) ORDER BY seq""")
-        self.db.execute(f"INSERT INTO vp_changes SELECT * EXCLUDE (date) FROM read_parquet("
-                        f"{_files(published, 'vp_changes')}, hive_partitioning = true)")
-        self.db.execute(f"INSERT INTO marks SELECT symbol, ts, mark FROM read_parquet({_files(published, 'marks')}) "
-                        "ORDER BY ts, symbol")
-        self.last_seq = int(self.db.scalar("SELECT coalesce(max(seq), 0) FROM (SELECT seq FROM events UNION ALL "
-                                           "SELECT seq FROM vp_changes)"))
-
-    # what Publisher and live analytics read
-    def cursor(self) -> duckdb.DuckDBPyConnection:
-        return self.db.cursor()
-
-    def execute(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
-        return self.db.execute(sql, params or [])
-
-    def refresh_rollups(self, upto_seq: int | None = None) -> int:
-        return self.rollups.refresh(self.last_seq if upto_seq is None else min(int(upto_seq), self.last_seq))
-
-    @staticmethod
-    def equity_mark_from(cur: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-        return equity_mark_from(cur)
+def load(log: StoredLog, published: Path) -> None:
+    """Fill a log's tables in bulk from the demo Parquet (not appended event by event): fills as events carrying
+    their VP projection (as the published fills do), the other vp_history rows into vp_changes, and the marks.
+    The rollups are left empty: the first refresh builds them."""
+    log.db.execute(f"""
+        INSERT INTO events (seq, ts, recv_ts, kind, dedupe_key, payload, symbol, trade_id, order_id,
+                            client_order_id, vp_id, side, position_side, qty, price, commission,
+                            commission_asset, exchange_rp, maker, booked_vp_id, vp_name, vp_net_qty,
+                            vp_avg_entry, vp_realized, vp_realized_delta, vp_fees, vp_funding, vp_archived)
+        SELECT seq, ts, ts, 'fill', 'fill:' || symbol || ':' || trade_id, NULL, symbol, trade_id, order_id,
+               client_order_id, vp_id, side, position_side, qty, price, commission, commission_asset,
+               exchange_rp, maker, CASE WHEN vp_net_qty IS NOT NULL THEN vp_id END, vp_name, vp_net_qty,
+               vp_avg_entry, vp_realized, realized_pnl, vp_fees, vp_funding, vp_archived
+        FROM read_parquet({_files(published, "fills")}, union_by_name = true) ORDER BY seq""")
+    log.db.execute(f"INSERT INTO vp_changes SELECT seq, ts, vp_id, name, symbol, position_side, event_kind, net_qty, "
+                   f"avg_entry, realized_pnl, realized_delta, fees, funding, archived "
+                   f"FROM read_parquet({_files(published, 'vp_changes')}, union_by_name = true) ORDER BY seq")
+    log.db.execute(f"INSERT INTO marks SELECT symbol, ts, mark FROM read_parquet({_files(published, 'marks')}, "
+                   "union_by_name = true) ORDER BY ts, symbol")
+    log.reread()
 
 
 def measure(fills: int, data: Path, repeat: int, publish_repeat: int) -> dict[str, Any]:
@@ -126,13 +101,13 @@ def measure(fills: int, data: Path, repeat: int, publish_repeat: int) -> dict[st
         result["equity_curve_rows"] = metrics.equity_curve(published, vp=vp).height
         result["published_report_s"], _ = _median(lambda: metrics.report(published), max(1, repeat // 2))
 
-        log = LoadedLog(work / "hedgestack.duckdb")
-        log.load(data / PUBLISHED_DIR)
+        log = StoredLog(work / "hedgestack.duckdb")
+        load(log, data / PUBLISHED_DIR)
         started = time.perf_counter()
         log.refresh_rollups()
         result["live_rollup_first_build_s"] = round(time.perf_counter() - started, 3)
         result["live_equity_rows"] = int(log.execute("SELECT count(*) FROM vp_equity")[0][0])
-        analytics = live(log)  # type: ignore[arg-type]
+        analytics = live(log)  # type: ignore[arg-type]  # a StoredLog reads like an EventLog
         result["live_daily_pnl_s"], _ = _median(lambda: metrics.daily_pnl(analytics), repeat)
         result["live_equity_curve_one_vp_s"], _ = _median(lambda: metrics.equity_curve(analytics, vp=vp), repeat)
 
@@ -152,6 +127,7 @@ def measure(fills: int, data: Path, repeat: int, publish_repeat: int) -> dict[st
             log.refresh_rollups()
 
         result["live_equity_refresh_one_sample_s"], _ = _median(one_more_sample, repeat)
+        log.close()
         result["goals"] = GOALS
         return result
     finally:
@@ -184,6 +160,7 @@ def main() -> None:
             if not args.baseline_data_dir:
                 parser.error("--baseline needs --baseline-data-dir (a demo dataset in the baseline's layout)")
             before = baseline(Path(args.baseline).resolve(), args.fills, Path(args.baseline_data_dir), args.repeat)
+            print(json.dumps({"baseline": before}), file=sys.stderr, flush=True)  # noqa: T201 - kept if this fails
         now = measure(args.fills, data, args.repeat, args.publish_repeat or args.repeat)
         if before is None:
             print(json.dumps(now))  # noqa: T201

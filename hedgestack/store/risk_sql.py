@@ -182,9 +182,9 @@ SELECT {s.prefixed('l')},
 FROM last_point l LEFT JOIN worst w ON {s.join('w', 'l')} LEFT JOIN longest g ON {s.join('g', 'l')}"""
 
 
-def risk_sql(s: Scope, leverage: str) -> str:
+def risk_sql(s: Scope, leverage: str, trips: str = "metric_round_trips") -> str:
     """SQL: per scope, the risk-adjusted figures (see the module docstring); ``leverage`` is a relation
-    (symbol, leverage)."""
+    (symbol, leverage), ``trips`` the round trips (``metric_round_trips``, or a materialized copy of it)."""
     return f"""
 WITH daily AS (
     SELECT {s.names}, day, CAST(sum(net_pnl) AS {_DEC}) AS net_pnl
@@ -206,7 +206,7 @@ WITH daily AS (
     FROM (SELECT *, row_number() OVER (PARTITION BY {s.names} ORDER BY close_ts, vp, trip_no)
                     - row_number() OVER (PARTITION BY {s.names}, result = 'LOSS' ORDER BY close_ts, vp, trip_no)
                     AS run
-          FROM (SELECT {s.select}, vp_id AS vp, trip_no, close_ts, result FROM metric_round_trips WHERE closed))
+          FROM (SELECT {s.select}, vp_id AS vp, trip_no, close_ts, result FROM {trips} WHERE closed))
     WHERE result = 'LOSS' GROUP BY {s.names}, run
 ), history AS (
     SELECT {s.select}, h.vp_id AS vp, h.ts, h.seq,
@@ -231,6 +231,10 @@ WITH daily AS (
            sum(CASE WHEN open_vps > 0 THEN coalesce(next_ts, (SELECT ts FROM data_end)) - ts ELSE 0 END) AS held_ms,
            (SELECT ts FROM data_end) - min(ts) AS span_ms, max(margin) AS peak_margin
     FROM held GROUP BY {s.names}
+), day_streak AS (
+    SELECT {s.names}, max(length) AS length FROM day_runs GROUP BY {s.names}
+), trip_streak AS (
+    SELECT {s.names}, max(length) AS length FROM trip_runs GROUP BY {s.names}
 )
 SELECT {s.prefixed('m')}, m.first_ts, st.days, st.net_pnl, st.mean_daily_pnl, st.stdev_daily_pnl,
        st.downside_deviation,
@@ -238,14 +242,14 @@ SELECT {s.prefixed('m')}, m.first_ts, st.days, st.net_pnl, st.mean_daily_pnl, st
        CASE WHEN st.downside_deviation > 0 THEN st.mean_daily_pnl / st.downside_deviation * sqrt(365) END
            AS sortino,
        st.winning_days, st.losing_days,
-       coalesce((SELECT max(length) FROM day_runs r WHERE {s.join('r', 'm')}), 0) AS losing_streak_days,
-       coalesce((SELECT max(length) FROM trip_runs r WHERE {s.join('r', 'm')}), 0) AS losing_streak_trips,
+       coalesce(ds.length, 0) AS losing_streak_days, coalesce(ts.length, 0) AS losing_streak_trips,
        CAST(m.held_ms AS BIGINT) AS time_in_market_ms,
        CASE WHEN m.span_ms > 0 THEN m.held_ms / m.span_ms END AS time_in_market,
        CAST(m.peak_margin AS {_DEC}) AS peak_margin,
        CASE WHEN m.peak_margin > 0 THEN CAST(st.net_pnl AS DOUBLE) / CAST(m.peak_margin AS DOUBLE) END
            AS return_on_margin
-FROM market m LEFT JOIN stats st ON {s.join('st', 'm')}"""
+FROM market m LEFT JOIN stats st ON {s.join('st', 'm')} LEFT JOIN day_streak ds ON {s.join('ds', 'm')}
+LEFT JOIN trip_streak ts ON {s.join('ts', 'm')}"""
 
 
 def named(sql: str) -> str:
@@ -255,34 +259,47 @@ def named(sql: str) -> str:
 
 
 def report_sql(leverage: str) -> str:
-    """SQL: the per-VP report, one row per VP (every VP), ``leverage`` a relation (symbol, leverage)."""
+    """SQL: the per-VP report, one row per VP (every VP), ``leverage`` a relation (symbol, leverage). The round
+    trips and the fills are read once (materialized) for the figures that use them."""
     vp = scope("vp")
     return f"""
-WITH last_day AS (
+WITH trips AS MATERIALIZED (
+    SELECT * FROM metric_round_trips
+), trip_figures AS (
+    SELECT vp_id, count(*) FILTER (WHERE closed) AS trips, bool_or(NOT closed) AS open_trip,
+           count(*) FILTER (WHERE result = 'WIN') / count(*) FILTER (WHERE closed) AS win_rate,
+           CAST(avg(net_pnl) FILTER (WHERE result = 'WIN') / abs(avg(net_pnl) FILTER (WHERE result = 'LOSS'))
+                AS DOUBLE) AS payoff_ratio,
+           CAST(sum(net_pnl) FILTER (WHERE result = 'WIN') / abs(sum(net_pnl) FILTER (WHERE result = 'LOSS'))
+                AS DOUBLE) AS profit_factor,
+           CAST(avg(net_pnl) FILTER (WHERE closed) AS DOUBLE) AS expectancy,
+           avg(holding_ms) FILTER (WHERE closed) AS avg_holding_ms
+    FROM trips GROUP BY vp_id
+), last_day AS (
     SELECT vp_id, arg_max_null(mark, day) AS mark, arg_max_null(unrealized_eod, day) AS unrealized,
            arg_max_null(net_equity_eod, day) AS net_equity, max(day) AS last_day
     FROM metric_daily_pnl GROUP BY vp_id
-), open_trips AS (
-    SELECT vp_id, bool_or(NOT closed) AS open_trip FROM metric_round_trips GROUP BY vp_id
+), fill_figures AS (
+    SELECT vp_id, count(*) AS fills, count(*) FILTER (WHERE maker) / count(*) AS maker_share
+    FROM fills GROUP BY vp_id
 ), slip AS (
     SELECT vp_id, CAST(sum(slippage_cost) AS DOUBLE)
                   / CAST(sum(CAST(qty AS DECIMAL(38, 10)) * mark_at_intent) AS DOUBLE) * 10000 AS slippage_bps
     FROM metric_slippage GROUP BY vp_id
 ), dd AS ({drawdown_sql(vp, "day")}
-), risk AS ({risk_sql(vp, leverage)}
+), risk AS ({risk_sql(vp, leverage, "trips")}
 )
 SELECT v.vp_id, v.vp_name, v.symbol, v.position_side, v.archived, v.first_day, d.last_day,
        v.net_qty, v.avg_entry, d.mark, CAST(d.unrealized AS {_DEC}) AS unrealized,
        v.realized, v.fees, v.funding, CAST(v.realized - v.fees + v.funding AS {_DEC}) AS net_pnl,
        CAST(d.net_equity AS {_DEC}) AS net_equity,
-       m.fills, m.maker_share, s.slippage_bps,
-       w.trips, coalesce(o.open_trip, false) AS open_trip, w.win_rate, w.payoff_ratio, w.profit_factor,
-       w.expectancy, w.avg_holding_ms,
+       coalesce(f.fills, 0) AS fills, f.maker_share, s.slippage_bps,
+       coalesce(t.trips, 0) AS trips, coalesce(t.open_trip, false) AS open_trip, t.win_rate, t.payoff_ratio,
+       t.profit_factor, t.expectancy, t.avg_holding_ms,
        dd.max_drawdown, dd.max_drawdown_start, dd.max_drawdown_trough, dd.max_drawdown_recovered,
        dd.longest_drawdown_days, dd.current_drawdown,
        r.time_in_market, r.peak_margin, r.return_on_margin, r.sharpe, r.sortino,
        r.losing_streak_days, r.losing_streak_trips, r.days
 FROM metric_vps v
-LEFT JOIN last_day d USING (vp_id) LEFT JOIN open_trips o USING (vp_id) LEFT JOIN slip s USING (vp_id)
-LEFT JOIN metric_maker_taker m USING (vp_id) LEFT JOIN metric_win_rate w USING (vp_id)
-LEFT JOIN dd USING (vp_id) LEFT JOIN risk r USING (vp_id)"""
+LEFT JOIN last_day d USING (vp_id) LEFT JOIN trip_figures t USING (vp_id) LEFT JOIN slip s USING (vp_id)
+LEFT JOIN fill_figures f USING (vp_id) LEFT JOIN dd USING (vp_id) LEFT JOIN risk r USING (vp_id)"""
