@@ -141,7 +141,7 @@ WITH h AS (
     SELECT vp_id, trip_no, arg_max(name, seq) AS vp_name, any_value(symbol) AS symbol,
            any_value(position_side) AS position_side,
            min(ts) FILTER (WHERE NOT flat) AS open_ts, max(ts) FILTER (WHERE flat) AS close_ts,
-           max(CAST(net_qty AS {_DEC})) AS max_qty, count(*) FILTER (WHERE NOT flat) AS changes,
+           CAST(max(net_qty) AS {_DEC}) AS max_qty, count(*) FILTER (WHERE NOT flat) AS changes,
            CAST(arg_min(realized_before, seq) AS {_DEC}) AS realized_at_open,
            CAST(arg_max(realized_pnl, seq) AS {_DEC}) - CAST(arg_min(realized_before, seq) AS {_DEC}) AS realized,
            CAST(arg_max(fees, seq) AS {_DEC}) - CAST(arg_min(fees_before, seq) AS {_DEC}) AS fees,
@@ -321,8 +321,13 @@ def equity_curve(source: Source, *, vp: str | None = None, symbol: str | None = 
     and the publisher publishes sorted by (vp_id, ts): one VP's curve reads only its rows.
     """
     where, params = where_clause(vp=vp, symbol=symbol, since=since, until=until)
-    # sorted by polars: ~15 ms on half a million rows already in order, against ~80 ms for DuckDB's ORDER BY
-    return _query(source, f"SELECT {_EQUITY_SELECT} FROM vp_equity{where}", params).sort("vp_id", "ts")
+    curve = _query(source, f"SELECT {_EQUITY_SELECT} FROM vp_equity{where}", params)
+    # each VP's rows come in time order (the rollup appends them so, the published files are sorted and listed
+    # chronologically): checked here, and sorted only when they are not (~80 ms of DuckDB's ORDER BY saved on
+    # half a million rows)
+    if vp is not None and curve["ts"].is_sorted():
+        return curve
+    return curve.sort("vp_id", "ts")
 
 
 def daily_pnl(source: Source, *, vp: str | None = None, symbol: str | None = None,

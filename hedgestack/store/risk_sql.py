@@ -186,7 +186,9 @@ def risk_sql(s: Scope, leverage: str, trips: str = "metric_round_trips") -> str:
     """SQL: per scope, the risk-adjusted figures (see the module docstring); ``leverage`` is a relation
     (symbol, leverage), ``trips`` the round trips (``metric_round_trips``, or a materialized copy of it)."""
     return f"""
-WITH daily AS (
+WITH rt AS MATERIALIZED (  -- the round trips, read once for the streaks and the time in market
+    SELECT vp_id, symbol, position_side, trip_no, open_ts, close_ts, closed, result FROM {trips}
+), daily AS (
     SELECT {s.names}, day, CAST(sum(net_pnl) AS {_DEC}) AS net_pnl
     FROM (SELECT {s.select}, day, net_pnl FROM metric_daily_pnl) GROUP BY ALL
 ), stats AS (
@@ -206,31 +208,28 @@ WITH daily AS (
     FROM (SELECT *, row_number() OVER (PARTITION BY {s.names} ORDER BY close_ts, vp, trip_no)
                     - row_number() OVER (PARTITION BY {s.names}, result = 'LOSS' ORDER BY close_ts, vp, trip_no)
                     AS run
-          FROM (SELECT {s.select}, vp_id AS vp, trip_no, close_ts, result FROM {trips} WHERE closed))
+          FROM (SELECT {s.select}, vp_id AS vp, trip_no, close_ts, result FROM rt WHERE closed))
     WHERE result = 'LOSS' GROUP BY {s.names}, run
 ), history AS (
-    SELECT {s.select}, h.vp_id AS vp, h.ts, h.seq,
-           CASE WHEN h.net_qty > 0 THEN 1 ELSE 0 END AS open,
-           -- the cost basis held (exact), over the leverage (a division: rounded to 1e-18)
-           CASE WHEN l.leverage = 1 THEN CAST(CAST(h.net_qty AS DECIMAL(38, 10)) * h.avg_entry AS {_DEC})
-                ELSE CAST(CAST(h.net_qty AS DECIMAL(38, 10)) * h.avg_entry / l.leverage AS {_DEC}) END AS margin
+    SELECT {s.select}, h.vp_id AS vp, h.ts, h.seq, l.leverage,
+           CAST(h.net_qty AS DECIMAL(38, 10)) * h.avg_entry AS basis  -- the cost basis held, exact
     FROM vp_history h JOIN {leverage} l USING (symbol)
-), changes AS (
-    SELECT {s.names}, ts, seq,
-           open - coalesce(lag(open) OVER v, 0) AS opened,
-           margin - coalesce(lag(margin) OVER v, 0) AS margin_change
-    FROM history WINDOW v AS (PARTITION BY vp ORDER BY seq)
-), held AS (
-    SELECT {s.names}, ts, sum(opened) OVER w AS open_vps, sum(margin_change) OVER w AS margin,
-           lead(ts) OVER w AS next_ts
-    FROM changes WINDOW w AS (PARTITION BY {s.names} ORDER BY ts, seq ROWS UNBOUNDED PRECEDING)
 ), data_end AS (
     SELECT greatest((SELECT max(ts) FROM vp_history), coalesce((SELECT max(ts) FROM marks), 0)) AS ts
+), edges AS (  -- each round trip holds a position from its open to its close (or the end of the data)
+    SELECT {s.select}, open_ts AS ts, 1 AS held FROM rt
+    UNION ALL
+    SELECT {s.select}, coalesce(close_ts, (SELECT ts FROM data_end)), -1 FROM rt
+), held AS (
+    SELECT {s.names}, sum(CASE WHEN holding > 0 THEN coalesce(next_ts, ts) - ts ELSE 0 END) AS held_ms
+    FROM (SELECT {s.names}, ts, sum(held) OVER w AS holding, lead(ts) OVER w AS next_ts
+          FROM edges WINDOW w AS (PARTITION BY {s.names} ORDER BY ts, held DESC ROWS UNBOUNDED PRECEDING))
+    GROUP BY {s.names}
+), margins AS ({_margins_sql(s)}
 ), market AS (
-    SELECT {s.names}, min(ts) AS first_ts,
-           sum(CASE WHEN open_vps > 0 THEN coalesce(next_ts, (SELECT ts FROM data_end)) - ts ELSE 0 END) AS held_ms,
-           (SELECT ts FROM data_end) - min(ts) AS span_ms, max(margin) AS peak_margin
-    FROM held GROUP BY {s.names}
+    SELECT {s.prefixed('m')}, m.first_ts, coalesce(h.held_ms, 0) AS held_ms,
+           (SELECT ts FROM data_end) - m.first_ts AS span_ms, m.peak_margin
+    FROM margins m LEFT JOIN held h ON {s.join('h', 'm')}
 ), day_streak AS (
     SELECT {s.names}, max(length) AS length FROM day_runs GROUP BY {s.names}
 ), trip_streak AS (
@@ -250,6 +249,23 @@ SELECT {s.prefixed('m')}, m.first_ts, st.days, st.net_pnl, st.mean_daily_pnl, st
            AS return_on_margin
 FROM market m LEFT JOIN stats st ON {s.join('st', 'm')} LEFT JOIN day_streak ds ON {s.join('ds', 'm')}
 LEFT JOIN trip_streak ts ON {s.join('ts', 'm')}"""
+
+
+def _margins_sql(s: Scope) -> str:
+    """SQL (over the CTE ``history``): per scope, its first time and the largest margin it held at once. One VP:
+    the largest of its rows; a group: the running sum of its VPs' changes (a window over every history row)."""
+    if s.keys == ("vp_id",):  # the largest basis, then over the leverage (a division: rounded to 1e-18)
+        return (f"SELECT vp_id, min(ts) AS first_ts, CASE WHEN any_value(leverage) = 1 THEN CAST(max(basis) AS {_DEC}) "
+                f"ELSE CAST(max(basis) / any_value(leverage) AS {_DEC}) END AS peak_margin FROM history GROUP BY vp_id")
+    return f"""
+    SELECT {s.names}, min(ts) AS first_ts, max(margin) AS peak_margin
+    FROM (SELECT {s.names}, ts, sum(margin_change) OVER (PARTITION BY {s.names} ORDER BY ts, seq
+                                                        ROWS UNBOUNDED PRECEDING) AS margin
+          FROM (SELECT {s.names}, ts, seq, margin - coalesce(lag(margin) OVER (PARTITION BY vp ORDER BY seq), 0)
+                           AS margin_change
+                FROM (SELECT *, CASE WHEN leverage = 1 THEN CAST(basis AS {_DEC})
+                                     ELSE CAST(basis / leverage AS {_DEC}) END AS margin FROM history)))
+    GROUP BY {s.names}"""
 
 
 def named(sql: str) -> str:
