@@ -195,11 +195,15 @@ def open_published(data_dir: str | Path) -> Analytics:
                 paths = ", ".join(f"'{path}'" for path in files)
                 if not files:
                     body = _empty(_EMPTY_COLUMNS[name])
-                elif name == "vp_equity":  # one schema, written by us: no by-name reconciliation; the VP is the
-                    # directory (a filter on it skips the other VPs' files unopened), the date the ts's
+                elif name == "vp_equity" and all(Path(f).parent.name.startswith("vp_id=") for f in files):
+                    # one schema, written by us: no by-name reconciliation; the VP is the directory (a filter on
+                    # it skips the other VPs' files unopened), the date the ts's
                     body = (f"SELECT {', '.join(EQUITY_COLUMNS)}, CAST(epoch_ms(ts) AS DATE) AS date "
                             f"FROM read_parquet([{paths}], hive_partitioning = true, "
                             "hive_types = {'vp_id': VARCHAR})")
+                elif name == "vp_equity":  # files of an older layout (by date, the VP a column): until rewritten
+                    body = (f"SELECT {', '.join(EQUITY_COLUMNS)}, CAST(epoch_ms(ts) AS DATE) AS date "
+                            f"FROM read_parquet([{paths}], hive_partitioning = false, union_by_name = true)")
                 elif name in _DATED:  # month and day files: a row's date is its time's, not its directory's
                     body = (f"SELECT *, CAST(epoch_ms({_DATED[name]}) AS DATE) AS date "
                             f"FROM read_parquet([{paths}], hive_partitioning = false, union_by_name = true)")

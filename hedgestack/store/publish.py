@@ -261,7 +261,14 @@ class Publisher:
                                       order="created_at, client_order_id")
             finally:
                 cur.execute("DROP TABLE IF EXISTS _orders_out")
-        return self._replace(base, manifest, written, lambda name: file_period(name) in periods, upto)
+        spans = [(period_start(p), period_end(p)) for p in periods]
+
+        def replaced(name: str) -> bool:  # a file whose period overlaps one written again (day or month files)
+            period = file_period(name)
+            low, high = period_start(period), period_end(period)
+            return any(low < end and start < high for start, end in spans)
+
+        return self._replace(base, manifest, written, replaced, upto)
 
     # -- the daily rollups: rewrite the months from the earliest changed day on --------------------
     def _eod(self, cur: duckdb.DuckDBPyConnection, upto: int) -> int:
@@ -321,6 +328,8 @@ class Publisher:
         if latest is None:
             return self._replace(base, manifest, [], lambda name: False, gen)
         current = month_start(int(latest))
+        if any(file_directory(name)[0] != "vp_id" for name in manifest["files"]):  # an older layout: all again
+            since = 0
         lows = dict(cur.execute("SELECT vp_id, min(ts) FROM vp_equity WHERE gen > ? GROUP BY vp_id",
                                 [since]).fetchall())
         for name in manifest["files"]:  # a month over whose days are still day files: merged now
@@ -340,6 +349,8 @@ class Publisher:
         step("vp_equity", 1, 1)
 
         def replaced(name: str) -> bool:
+            if file_directory(name)[0] != "vp_id":
+                return True  # a file of an older layout (by date): every VP was written again
             start = starts.get(file_vp(name))
             return start is not None and period_end(file_period(name)) > start
 

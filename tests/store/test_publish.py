@@ -141,3 +141,61 @@ def test_a_long_backlog_is_published_in_chunks_with_progress(tmp_path: Path, mon
         assert report.files["fills"] == 3  # seqs 1-4, 5-8, 9-11: one part each (one date)
         assert hedgestack.analytics.open(tmp_path).fills()["trade_id"].to_list() == list(range(1, 11))
         assert capsys.readouterr().out == ""  # no bar unless asked for
+
+
+def test_a_directory_published_in_the_older_layout_is_read_and_then_rewritten(tmp_path: Path) -> None:
+    """Before this layout, vp_equity, vp_eod and orders lay in date=YYYY-MM-DD/ files (vp_equity with its VP as a
+    column): a reader still reads such a directory, and the next publication rewrites what it must."""
+    import json
+
+    from hedgestack.store import metrics
+    from hedgestack.store.analytics import live
+
+    base = tmp_path / "published" / "vp_equity"
+    with EventLog(tmp_path / "hedgestack.duckdb") as log:
+        publisher = Publisher(log, tmp_path)
+        log.append([vp(VP_A), fill(VP_A, "BUY", "1", "100", trade_id=1, ts=JAN30 + HOUR)])
+        log.append_marks([("BTCUSDT", JAN30 + k * 12 * HOUR, Decimal(100 + k)) for k in range(1, 4)])
+        publisher.publish()
+        # the same rows as the older publisher wrote them
+        old = base / "date=2026-01-30"
+        old.mkdir()
+        rows = log.execute("SELECT count(*) FROM vp_equity")[0][0]
+        log.cursor().execute(f"COPY (SELECT * EXCLUDE (gen) FROM vp_equity ORDER BY vp_id, ts) "
+                             f"TO '{(old / 'equity-000000000001-0.parquet').as_posix()}' (FORMAT parquet)")
+        manifest = read_manifest(base)
+        manifest.update(files=["date=2026-01-30/equity-000000000001-0.parquet"], retired=[])
+        (base / "_manifest.json").write_text(json.dumps(manifest))
+        reader = hedgestack.analytics.open(tmp_path)
+        assert metrics.equity_curve(reader).height == rows  # read as it is
+        log.append_marks([("BTCUSDT", JAN30 + 4 * 12 * HOUR, Decimal(105))])
+        publisher.publish()  # every VP written again in the VP/period layout, the old file retired
+        manifest = read_manifest(base)
+        assert all(name.startswith("vp_id=") for name in manifest["files"])
+        assert [name for name, _ in manifest["retired"]] == ["date=2026-01-30/equity-000000000001-0.parquet"]
+        assert metrics.equity_curve(reader).equals(metrics.equity_curve(live(log)))
+
+
+def test_orders_rewritten_by_period_without_a_row_twice(tmp_path: Path) -> None:
+    """An order of January updated in February: January's day files become one month file, no order twice."""
+    from hedgestack.domain.enums import OrderStatus
+    from hedgestack.domain.events import OrderUpdate
+    from tests.factories import intent
+
+    base = tmp_path / "published" / "orders"
+    with EventLog(tmp_path / "hedgestack.duckdb") as log:
+        publisher = Publisher(log, tmp_path)
+        log.append([vp(VP_A), fill(VP_A, "BUY", "1", "100", trade_id=1, ts=JAN30),
+                    intent("VP-aaaaaa-1-001", VP_A, "0.5", ts=JAN30 + HOUR),
+                    intent("VP-aaaaaa-2-002", VP_A, "0.5", ts=JAN30 + 30 * HOUR)])
+        publisher.publish()
+        assert sorted(name.split("/")[0] for name in read_manifest(base)["files"]) == ["date=2026-01-30",
+                                                                                        "date=2026-01-31"]
+        log.append([intent("VP-aaaaaa-3-003", VP_A, "0.5", ts=JAN30 + 60 * HOUR),  # February 1
+                    OrderUpdate(ts=JAN30 + 61 * HOUR, client_order_id="VP-aaaaaa-1-001", status=OrderStatus.CANCELED)])
+        publisher.publish()
+        assert sorted(name.split("/")[0] for name in read_manifest(base)["files"]) == ["date=2026-02-01",
+                                                                                        "month=2026-01"]
+        orders = hedgestack.analytics.open(tmp_path).orders()
+        assert orders["client_order_id"].to_list() == ["VP-aaaaaa-1-001", "VP-aaaaaa-2-002", "VP-aaaaaa-3-003"]
+        assert orders["status"].to_list()[0] == "CANCELED"
