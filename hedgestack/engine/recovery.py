@@ -39,6 +39,8 @@ log = logging.getLogger("hedgestack.recovery")
 
 WEEK_MS = 7 * 24 * 3600 * 1000
 PAGE = 1000
+#: the income history (weight 30) is read by a catch-up at most this often (ms)
+FUNDING_EVERY_MS = 300_000
 
 
 def fill_of(trade: Trade, vp_id: str, client_order_id: str | None) -> Fill:
@@ -60,20 +62,27 @@ class Recovery:
         self.stats = stats
         self.clock = clock
         self._lock = asyncio.Lock()
+        self._funding_at = 0
 
     async def catch_up(self) -> None:
-        """Orders, fills and funding the stream may have missed (one catch-up at a time)."""
+        """Orders, fills and funding the stream may have missed (one catch-up at a time). Funding is read at
+        most every FUNDING_EVERY_MS here (settlements come three times a day; each one's ACCOUNT_UPDATE also
+        fetches it)."""
         async with self._lock:
             await self.orders()
             for symbol in self.market.symbols:
                 await self.trades(symbol)
-            await self.funding(since=None, live=False)
+            now = self.clock()
+            if now - self._funding_at >= FUNDING_EVERY_MS:
+                self._funding_at = now
+                await self.funding(since=None, live=False)
 
     # -- orders -----------------------------------------------------------------------------------
     async def orders(self) -> None:
         ledger = self.book.ledger
-        regular = {o.client_order_id: o for o in await self.venue.open_orders()}
-        algo = {a.client_algo_id: a for a in await self.venue.open_algo_orders()}
+        regular = {o.client_order_id: o for symbol in self.market.symbols for o in await self.venue.open_orders(symbol)}
+        algo = {a.client_algo_id: a for symbol in self.market.symbols
+                for a in await self.venue.open_algo_orders(symbol)}
         events: list[Event] = []
         now = self.clock()
         for order in [o for o in ledger.orders.values() if o.is_open]:
@@ -164,7 +173,7 @@ class Recovery:
             return
         events: list[Event] = []
         now = self.clock()
-        algos = await self.venue.open_algo_orders() + await self.venue.all_algo_orders(
+        algos = await self.venue.open_algo_orders(symbol) + await self.venue.all_algo_orders(
             symbol, start=now - WEEK_MS + 60_000)
         for algo in algos:  # algo children: actualOrderId → clientAlgoId
             if algo.actual_order_id in unknown and algo.client_algo_id in ledger.orders:

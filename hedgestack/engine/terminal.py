@@ -88,8 +88,8 @@ T = TypeVar("T")
 CANDLE_INTERVALS = ("1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w", "1M")
 #: at start, the log is published before the terminal reports itself started when its backlog is this small
 START_PUBLISH_MAX = 100_000
-#: how long start() waits for the first connect and catch-up (s)
-START_TIMEOUT = 30.0
+#: how long start() waits for the first connect and catch-up (s): a catch-up may wait out a minute of request weight
+START_TIMEOUT = 90.0
 
 
 class HedgeModeRequired(DomainError):
@@ -277,7 +277,7 @@ class Terminal:
         await self._call(self._start)
         return self
 
-    def start_sync(self, timeout: float = 90.0) -> Terminal:
+    def start_sync(self, timeout: float = 120.0) -> Terminal:
         self.run_sync(self._start(), timeout)
         return self
 

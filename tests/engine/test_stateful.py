@@ -80,7 +80,7 @@ class TerminalMachine(RuleBasedStateMachine):
         return SimServer.start_in_thread(SimConfig(market="static", seed=7, persist=str(self.sim_state)))
 
     def _terminal(self) -> Terminal:
-        return Terminal.sim(self.root / "data", sim_url=self.sim.url, poll_interval=0.3, mismatch_grace=0.5,
+        return Terminal.sim(self.root / "data", sim_url=self.sim.url, poll_interval=0.5, mismatch_grace=0.5,
                             publish_interval=1.0, check_invariants_live=True).start_sync()
 
     def teardown(self) -> None:
