@@ -9,9 +9,12 @@ import importlib
 import json
 import sys
 import time
-from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
 def _bench_ledger(args: argparse.Namespace) -> int:
@@ -94,7 +97,7 @@ def _rebuild(args: argparse.Namespace) -> int:
 
     from hedgestack.domain.errors import HedgestackError
     from hedgestack.engine.config import Settings
-    from hedgestack.engine.rebuild import rebuild
+    from hedgestack.engine.rebuild import RebuildReport, rebuild
     from hedgestack.venue.binance.adapter import BinanceVenue, Endpoints
     from hedgestack.venue.sim import DEFAULT_API_KEY, DEFAULT_API_SECRET
 
@@ -112,7 +115,7 @@ def _rebuild(args: argparse.Namespace) -> int:
                          "BINANCE_API_KEY/SECRET\n")
         return 2
 
-    async def go() -> object:
+    async def go() -> RebuildReport:
         await venue.start()
         try:
             return await rebuild(venue, list(settings.symbols), db_file, _when(args.since),

@@ -13,7 +13,6 @@ the same login as the API.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import sys
@@ -23,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 from hedgestack.api.context import is_loopback
 
 if TYPE_CHECKING:
+    import argparse
+
     from hedgestack.engine.terminal import Terminal
 
 log = logging.getLogger("hedgestack.serve")

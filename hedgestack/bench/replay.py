@@ -42,11 +42,11 @@ def synthetic_fills(n: int, *, vps: int = 8, seed: int = 1) -> list[Event]:
     events: list[Event] = []
     for i in range(vps):
         symbol = "BTCUSDT" if i % 2 == 0 else "ETHUSDT"
-        side = PositionSide.LONG if (i // 2) % 2 == 0 else PositionSide.SHORT
+        book_side = PositionSide.LONG if (i // 2) % 2 == 0 else PositionSide.SHORT
         vp_id = vp_id_from_entropy(rnd.getrandbits(64).to_bytes(8, "big"))
-        books.append((vp_id, symbol, side))
+        books.append((vp_id, symbol, book_side))
         events.append(VpCreated(ts=1_764_000_000_000, vp_id=vp_id, name=f"vp{i + 1}", symbol=symbol,
-                                position_side=side))
+                                position_side=book_side))
     held = [0] * vps  # in steps of 0.001
     prices = {s: p for s, (p, _) in SYMBOLS.items()}
     ts = 1_764_000_000_000
@@ -83,7 +83,7 @@ def run(fills: int, *, data_dir: str | None = None, repeat: int = 3, show_progre
                 "open_with_snapshot_seconds_median": now["open_with_snapshot_seconds_median"],
                 "replay_from_zero_seconds_median": now["replay_from_zero_seconds_median"]}
     own = data_dir is None
-    root = Path(tempfile.mkdtemp(prefix="hedgestack-bench-")) if own else Path(data_dir)
+    root = Path(tempfile.mkdtemp(prefix="hedgestack-bench-")) if data_dir is None else Path(data_dir)
     path = root / "hedgestack.duckdb"
     try:
         with progress(show_progress) as bar:

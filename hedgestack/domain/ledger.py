@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import gc
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import (
     ROUND_HALF_EVEN,
@@ -54,6 +54,7 @@ from decimal import (
     Overflow,
     localcontext,
 )
+from typing import Any
 
 from hedgestack.domain.enums import (
     OrderRole,
@@ -93,7 +94,7 @@ QTY_SCALE = 10
 MONEY_SCALE = 18
 #: the fast fold keeps a VP's cost and realized PnL in units of 1e-28: a quantity times a price, exactly
 _COST_SCALE = QTY_SCALE + MONEY_SCALE
-_RELEASE_STEP = 10 ** (_COST_SCALE - 18)  # released cost is rounded to 1e-18 (COST_QUANTUM)
+_RELEASE_STEP: int = 10 ** (_COST_SCALE - 18)  # released cost is rounded to 1e-18 (COST_QUANTUM)
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,7 +376,7 @@ class Ledger:
                                 state.cost -= released
                                 state.qty = held - qty
                             fees = state.fees
-                            fees[asset] = fees.get(asset, 0) + fee  # type: ignore[index]
+                            fees[asset] = fees.get(asset, 0) + fee
                             vp.fill_count += 1
                             vp.updated_at = ts
                             continue
@@ -705,7 +706,7 @@ def _release_units(cost: int, part: int, whole: int) -> int:
     (units of 1e-28) rounded half-even to 1e-18."""
     if part == whole:
         return cost
-    numerator = cost * part
+    numerator: int = cost * part
     denominator = whole * _RELEASE_STEP
     quotient, rest = divmod(-numerator if numerator < 0 else numerator, denominator)
     twice = 2 * rest
@@ -819,7 +820,7 @@ class FillColumns:
             yield self.fill(row) if event is None else event
 
 
-_HANDLERS = {
+_HANDLERS: dict[type[Event], Callable[[Ledger, Any], _Touched]] = {
     VpCreated: Ledger._vp_created,
     VpRenamed: Ledger._vp_renamed,
     VpArchived: Ledger._vp_archived,

@@ -12,11 +12,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
-from hedgestack.domain.events import Event
-from hedgestack.domain.ledger import Ledger
-from hedgestack.engine.link import Stats
 from hedgestack.store.eventlog import AppendResult, EventLog
+
+if TYPE_CHECKING:
+    from hedgestack.domain.events import Event
+    from hedgestack.domain.ledger import Ledger
+    from hedgestack.engine.link import Stats
 
 log = logging.getLogger("hedgestack.engine")
 

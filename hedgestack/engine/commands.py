@@ -9,9 +9,8 @@ and answers with the views the presenter builds. They run on the terminal's loop
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from hedgestack.domain.enums import OrderRole, OrderType, PositionSide, Side, TimeInForce, TriggerType
 from hedgestack.domain.errors import DomainError, HedgestackError, LedgerRuleError, ValidationError
@@ -33,14 +32,18 @@ from hedgestack.domain.rules import (
     open_tpsl_qty,
     role_of,
 )
-from hedgestack.engine.book import Book
-from hedgestack.engine.consistency import ConsistencyWatch
-from hedgestack.engine.gateway import OrderGateway
-from hedgestack.engine.market import Market
-from hedgestack.engine.presenter import Presenter
-from hedgestack.engine.tpsl import TpSlManager
-from hedgestack.engine.truth import ExchangeTruth
 from hedgestack.engine.views import CancelAck, OrderAck, ReconcileResult, TransferResult, VirtualPositionView
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from hedgestack.engine.book import Book
+    from hedgestack.engine.consistency import ConsistencyWatch
+    from hedgestack.engine.gateway import OrderGateway
+    from hedgestack.engine.market import Market
+    from hedgestack.engine.presenter import Presenter
+    from hedgestack.engine.tpsl import TpSlManager
+    from hedgestack.engine.truth import ExchangeTruth
 
 E = TypeVar("E")
 

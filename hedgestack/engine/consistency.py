@@ -16,19 +16,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hedgestack.domain.enums import PositionSide
 from hedgestack.domain.errors import HedgestackError
 from hedgestack.domain.events import Fill, Funding
-from hedgestack.engine.book import Book
-from hedgestack.engine.link import Link
-from hedgestack.engine.presenter import Presenter
-from hedgestack.engine.recovery import Recovery
 from hedgestack.engine.truth import ExchangeTruth, stalled
 from hedgestack.engine.views import SideStatus
-from hedgestack.venue.port import AccountUpdate, Venue
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from hedgestack.domain.enums import PositionSide
+    from hedgestack.engine.book import Book
+    from hedgestack.engine.link import Link
+    from hedgestack.engine.presenter import Presenter
+    from hedgestack.engine.recovery import Recovery
+    from hedgestack.venue.port import AccountUpdate, Venue
 
 log = logging.getLogger("hedgestack.consistency")
 

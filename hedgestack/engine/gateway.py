@@ -20,21 +20,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from hedgestack.domain.enums import OrderRole, OrderStatus, OrderType, Side, TimeInForce, TriggerType
 from hedgestack.domain.errors import AnswerLost, LedgerRuleError, UnknownOrder, VenueRejected, VenueUnavailable
 from hedgestack.domain.events import OrderIntent, OrderUpdate
 from hedgestack.domain.ids import ClientOrderIdGenerator
-from hedgestack.domain.ledger import OrderBook
 from hedgestack.domain.rules import check_guard, open_tpsl_qty
 from hedgestack.engine import answers
-from hedgestack.engine.book import Book
-from hedgestack.engine.link import Stats
-from hedgestack.engine.market import Market
 from hedgestack.engine.views import CancelAck, OrderAck, exchange_id
 from hedgestack.venue.port import AlgoOrderRequest, OrderRequest, Venue
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from decimal import Decimal
+
+    from hedgestack.domain.ledger import OrderBook
+    from hedgestack.engine.book import Book
+    from hedgestack.engine.link import Stats
+    from hedgestack.engine.market import Market
 
 log = logging.getLogger("hedgestack.gateway")
 

@@ -23,11 +23,15 @@ import json
 import logging
 import shutil
 import time
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hedgestack.domain.errors import StoreError
-from hedgestack.store.eventlog import EventLog
 from hedgestack.venue.port import VenueIdentity
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from hedgestack.store.eventlog import EventLog
 
 log = logging.getLogger("hedgestack.engine")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from hedgestack.domain.enums import OrderRole, OrderStatus
 from hedgestack.domain.errors import HedgestackError
@@ -20,14 +20,6 @@ from hedgestack.domain.events import Event, Fill, OrderUpdate
 from hedgestack.domain.ledger import OrderBook
 from hedgestack.domain.numbers import ZERO
 from hedgestack.engine.attribution import attribute, find_order
-from hedgestack.engine.book import Book
-from hedgestack.engine.consistency import ConsistencyWatch
-from hedgestack.engine.link import Link
-from hedgestack.engine.market import Market
-from hedgestack.engine.presenter import Presenter
-from hedgestack.engine.recovery import Recovery
-from hedgestack.engine.tpsl import TpSlManager
-from hedgestack.engine.truth import ExchangeTruth
 from hedgestack.engine.views import ReconnectView
 from hedgestack.venue.port import (
     AccountConfigUpdate,
@@ -42,6 +34,18 @@ from hedgestack.venue.port import (
     StreamUp,
     Venue,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from hedgestack.engine.book import Book
+    from hedgestack.engine.consistency import ConsistencyWatch
+    from hedgestack.engine.link import Link
+    from hedgestack.engine.market import Market
+    from hedgestack.engine.presenter import Presenter
+    from hedgestack.engine.recovery import Recovery
+    from hedgestack.engine.tpsl import TpSlManager
+    from hedgestack.engine.truth import ExchangeTruth
 
 log = logging.getLogger("hedgestack.intake")
 

@@ -12,18 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from hedgestack.domain.enums import PositionSide
 from hedgestack.domain.events import Fill, OrderIntent, OrderUpdate
 from hedgestack.domain.risk import vp_risk
-from hedgestack.engine.book import Book
-from hedgestack.engine.bus import EventBus
-from hedgestack.engine.link import Link
-from hedgestack.engine.market import Market
-from hedgestack.engine.truth import ExchangeTruth
 from hedgestack.engine.views import (
     ConsistencyView,
     ExternalPositionView,
@@ -38,7 +33,16 @@ from hedgestack.engine.views import (
     vp_view,
 )
 from hedgestack.store.analytics import live
-from hedgestack.store.eventlog import AppendResult
+
+if TYPE_CHECKING:
+    from decimal import Decimal
+
+    from hedgestack.engine.book import Book
+    from hedgestack.engine.bus import EventBus
+    from hedgestack.engine.link import Link
+    from hedgestack.engine.market import Market
+    from hedgestack.engine.truth import ExchangeTruth
+    from hedgestack.store.eventlog import AppendResult
 
 log = logging.getLogger("hedgestack.engine")
 

@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from hedgestack.domain.enums import OrderStatus
 from hedgestack.domain.errors import HedgestackError
@@ -29,11 +28,16 @@ from hedgestack.domain.funding import split_funding
 from hedgestack.domain.ids import OurOrderId, parse_client_order_id
 from hedgestack.engine import answers
 from hedgestack.engine.attribution import attribute
-from hedgestack.engine.book import Book
-from hedgestack.engine.gateway import OrderGateway
-from hedgestack.engine.link import Stats
-from hedgestack.engine.market import Market
-from hedgestack.venue.port import Trade, Venue
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from decimal import Decimal
+
+    from hedgestack.engine.book import Book
+    from hedgestack.engine.gateway import OrderGateway
+    from hedgestack.engine.link import Stats
+    from hedgestack.engine.market import Market
+    from hedgestack.venue.port import Trade, Venue
 
 log = logging.getLogger("hedgestack.recovery")
 

@@ -29,19 +29,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping
-from concurrent.futures import Future
-from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
-
-import polars as pl
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from hedgestack.domain.enums import OrderStatus, OrderType, PositionSide, Side
 from hedgestack.domain.errors import DomainError, ValidationError, VenueUnavailable
 from hedgestack.domain.events import Fill, OrderIntent, OrderUpdate, Reconcile, Transfer
 from hedgestack.domain.invariants import check_invariants
-from hedgestack.domain.ledger import Ledger
 from hedgestack.domain.rules import live_vp
 from hedgestack.engine.audit import AuditReport, audit, log_fill_rows
 from hedgestack.engine.book import Book
@@ -79,7 +73,16 @@ from hedgestack.store.analytics import Analytics, live
 from hedgestack.store.eventlog import AppendResult, EventLog
 from hedgestack.store.publish import PUBLISHED_DIR, Publisher
 from hedgestack.venue.binance.adapter import BinanceVenue, Endpoints
-from hedgestack.venue.port import Venue
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
+    from concurrent.futures import Future
+    from decimal import Decimal
+
+    import polars as pl
+
+    from hedgestack.domain.ledger import Ledger
+    from hedgestack.venue.port import Venue
 
 log = logging.getLogger("hedgestack.engine")
 T = TypeVar("T")
@@ -191,7 +194,7 @@ class Terminal:
         self.check_invariants_live = check_invariants_live
         self.mark_event_interval = mark_event_interval
         self.other_ledger = other_ledger
-        self.sim = sim  # an embedded SimServer this terminal started (stopped with it)
+        self.simulator = sim  # an embedded SimServer this terminal started (stopped with it)
         self.runtime = Runtime(clock)
         self.bus = EventBus(clock)
         self.link = Link(self.bus, clock)
@@ -264,7 +267,7 @@ class Terminal:
         """Run a coroutine on the terminal's loop and block for its result (not from the terminal's loop)."""
         return self.runtime.run_sync(coro, timeout)
 
-    async def _call(self, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+    async def _call(self, fn: Callable[..., Coroutine[Any, Any, T]], *args: Any, **kwargs: Any) -> T:
         return await self.runtime.call(fn, *args, **kwargs)
 
     def _on_loop(self) -> bool:
@@ -354,9 +357,9 @@ class Terminal:
             threading.Thread(target=self.runtime.close, daemon=True).start()
         else:
             self.runtime.close()
-        if self.sim is not None:
-            self.sim.stop()
-            self.sim = None
+        if self.simulator is not None:
+            self.simulator.stop()
+            self.simulator = None
 
     async def _shutdown(self) -> None:
         self.link.closing = True

@@ -29,20 +29,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from hedgestack.domain.enums import OrderRole, OrderStatus, OrderType, SyncStatus, TriggerType
 from hedgestack.domain.errors import HedgestackError
 from hedgestack.domain.events import TpSlSet, TpSlSync
-from hedgestack.domain.ledger import OrderBook
 from hedgestack.domain.numbers import ZERO
 from hedgestack.domain.rules import tpsl_target_qty
-from hedgestack.engine.book import Book
-from hedgestack.engine.bus import EventBus
-from hedgestack.engine.gateway import OrderGateway
-from hedgestack.engine.market import Market
 from hedgestack.engine.views import TpSlStatusView, tpsl_view
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from decimal import Decimal
+
+    from hedgestack.domain.ledger import OrderBook
+    from hedgestack.engine.book import Book
+    from hedgestack.engine.bus import EventBus
+    from hedgestack.engine.gateway import OrderGateway
+    from hedgestack.engine.market import Market
 
 log = logging.getLogger("hedgestack.tpsl")
 

@@ -41,15 +41,17 @@ Money and quantities stay exact: DECIMAL columns live and published, polars ``De
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import polars as pl
 
 from hedgestack.domain.errors import ValidationError
-from hedgestack.store.eventlog import EventLog
 from hedgestack.store.publish import DATASETS, PUBLISHED_DIR, manifest_files, read_manifest
 from hedgestack.store.schema import EOD_COLUMNS, EQUITY_COLUMNS, eod_current
+
+if TYPE_CHECKING:
+    from hedgestack.store.eventlog import EventLog
 
 _DEC = "DECIMAL(38,18)"
 _QTY = "DECIMAL(38,10)"

@@ -10,14 +10,16 @@ events: the log, replay and rollups are built on it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
 from hedgestack.domain.errors import StoreError
 from hedgestack.store.schema import DDL, MIGRATIONS, SCHEMA_VERSION, VIEWS
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
 
 
 class Database:

@@ -21,13 +21,12 @@ of the analytics benchmark).
 
 from __future__ import annotations
 
-import argparse
 import math
 import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import numpy as np
@@ -45,6 +44,9 @@ from hedgestack.store.layout import (
 )
 from hedgestack.store.publish import EQUITY_FILE_COLUMNS
 from hedgestack.store.schema import MARKS_EOD_SELECT, eod_rows, equity_from_scratch
+
+if TYPE_CHECKING:
+    import argparse
 
 DAY_MS = 86_400_000
 MINUTE_MS = 60_000
@@ -225,9 +227,9 @@ def generate(out_dir: str | Path, fills: int = 10_000_000, seed: int = 1, progre
         bar.advance(task)
         root = out / PUBLISHED_DIR
         root.mkdir(parents=True, exist_ok=True)
-        last_seq = max(int(frame["seq"].max()), int(history["seq"].max()))
+        last_seq = max(int(frame["seq"].max()), int(history["seq"].max()))  # type: ignore[arg-type]
         marks_frame = _marks_frame(marks, minutes)
-        marks_mark = int(marks_frame["ts"].max())
+        marks_mark = int(marks_frame["ts"].max())  # type: ignore[arg-type]
         queries = _dataset_queries()
         con = duckdb.connect()
         try:

@@ -21,14 +21,8 @@ writes. Threads of the owning process use :meth:`EventLog.cursor`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from decimal import Decimal
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
-
-from hedgestack.domain.events import Event
 from hedgestack.domain.ledger import Ledger
 from hedgestack.progress import progress as progress_bar
 from hedgestack.store.codec import fits
@@ -37,6 +31,15 @@ from hedgestack.store.log import FLUSH_AT, AppendFailed, AppendLog, AppendResult
 from hedgestack.store.marks import append_marks
 from hedgestack.store.replay import Replayer, Snapshots
 from hedgestack.store.rollups import Rollups, equity_mark_from
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Sequence
+    from decimal import Decimal
+    from pathlib import Path
+
+    import duckdb
+
+    from hedgestack.domain.events import Event
 
 __all__ = ["DB_FILE", "FLUSH_AT", "AppendResult", "EventLog", "fits"]
 

@@ -18,21 +18,23 @@ name and moved into place.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
 import sys
 import time
-from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
-
-import duckdb
+from typing import TYPE_CHECKING, Any
 
 from hedgestack.store.analytics import Analytics, open_published
 from hedgestack.store.database import tracked
+
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Callable
+
+    import duckdb
 
 FORMATS = ("parquet", "csv")
 # dataset -> (time column, order)

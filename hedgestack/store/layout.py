@@ -31,12 +31,14 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import duckdb
 
 PUBLISHED_DIR = "published"
 MANIFEST = "_manifest.json"

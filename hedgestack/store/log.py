@@ -23,10 +23,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import polars as pl
@@ -46,8 +45,12 @@ from hedgestack.store.codec import (
     fill_values,
     stored,
 )
-from hedgestack.store.database import Database
 from hedgestack.store.schema import FILL_COLUMNS
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
+
+    from hedgestack.store.database import Database
 
 #: Flush from the append path once this many events are pending (readers flush whenever they read).
 FLUSH_AT = 2_000

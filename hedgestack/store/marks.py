@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from hedgestack.store.codec import stored
-from hedgestack.store.database import Database
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from decimal import Decimal
+
+    from hedgestack.store.database import Database
 
 
 def append_marks(db: Database, rows: Iterable[tuple[str, int, Decimal]]) -> int:

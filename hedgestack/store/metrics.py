@@ -26,10 +26,9 @@ from __future__ import annotations
 import weakref
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import polars as pl
 
 from hedgestack.store.analytics import where_clause
 from hedgestack.store.risk_sql import (
@@ -43,6 +42,9 @@ from hedgestack.store.risk_sql import (
     scope,
 )
 from hedgestack.store.schema import EQUITY_COLUMNS, unrealized_sql
+
+if TYPE_CHECKING:
+    import polars as pl
 
 __all__ = [
     "METRIC_VIEWS",

@@ -41,9 +41,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
-
-import duckdb
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hedgestack.progress import progress as progress_bar
 from hedgestack.store.layout import (
@@ -67,6 +65,9 @@ from hedgestack.store.layout import (
     write_parts,
 )
 from hedgestack.store.schema import EQUITY_COLUMNS, MARKS_EOD_SELECT
+
+if TYPE_CHECKING:
+    import duckdb
 
 __all__ = ["COMPACT_AT", "DATASETS", "GRACE_SECONDS", "MANIFEST", "MARKS_EOD_SELECT", "PUBLISHED_DIR",
            "PublishReport", "Publisher", "manifest_files", "read_manifest"]
@@ -261,12 +262,12 @@ class Publisher:
                                       order="created_at, client_order_id")
             finally:
                 cur.execute("DROP TABLE IF EXISTS _orders_out")
-        spans = [(period_start(p), period_end(p)) for p in periods]
+        bounds = [(period_start(p), period_end(p)) for p in periods]
 
         def replaced(name: str) -> bool:  # a file whose period overlaps one written again (day or month files)
             period = file_period(name)
             low, high = period_start(period), period_end(period)
-            return any(low < end and start < high for start, end in spans)
+            return any(low < end and start < high for start, end in bounds)
 
         return self._replace(base, manifest, written, replaced, upto)
 

@@ -14,16 +14,20 @@ Readers of the log call :meth:`Replayer.replay` only once the journal is flushed
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from hedgestack.domain.events import Event
 from hedgestack.domain.ledger import FillColumns, Ledger
 from hedgestack.domain.snapshot import SnapshotOutdated, dump_ledger, load_ledger
 from hedgestack.store.codec import columns_from_arrow, scan_select
-from hedgestack.store.database import Database
 from hedgestack.store.log import now_ms
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from hedgestack.domain.events import Event
+    from hedgestack.store.database import Database
 
 #: rows per scanned batch
 BATCH = 200_000

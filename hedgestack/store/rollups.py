@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
 import pyarrow as pa
 
 from hedgestack.domain.errors import StoreError
-from hedgestack.store.database import Database
 from hedgestack.store.schema import EQUITY_MARK, HISTORY_KEY, ROLLUP_MARK, SAMPLE_KEY, eod_rows, equity_rows
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from hedgestack.store.database import Database
 
 _DAY_MS = 86_400_000
 

@@ -9,15 +9,17 @@ while open, like any owner.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
-import duckdb
+from typing import TYPE_CHECKING, Any
 
 from hedgestack.domain.ledger import Ledger
 from hedgestack.store.database import Database
 from hedgestack.store.log import AppendLog
 from hedgestack.store.rollups import Rollups, equity_mark_from
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import duckdb
 
 
 class StoredLog:

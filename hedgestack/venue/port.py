@@ -14,13 +14,15 @@ and :class:`~hedgestack.domain.errors.VenueUnavailable` as their names say.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hedgestack.domain.enums import OrderStatus, OrderType, PositionSide, Side, TimeInForce
 from hedgestack.domain.filters import SymbolFilters
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterable
 
 
 # == identity =======================================================================================
@@ -363,9 +365,12 @@ MarketMessage = MarkPrice | Kline | StreamDown | StreamUp | Other | Malformed
 class Venue(Protocol):
     """One USDT-M account in Hedge Mode."""
 
-    name: str  # sim | testnet | live
     weight_limit: int
     used_weight: int
+
+    @property
+    def name(self) -> str: ...  # sim | testnet | live
+
 
     async def start(self) -> None: ...
     async def stop_streams(self) -> None: ...
@@ -375,7 +380,7 @@ class Venue(Protocol):
     async def identity(self) -> VenueIdentity: ...
     async def hedge_mode(self) -> bool: ...
     async def set_hedge_mode(self) -> None: ...
-    async def exchange_rules(self) -> ExchangeRules: ...
+    async def exchange_rules(self, symbols: Iterable[str]) -> ExchangeRules: ...
 
     async def new_order(self, request: OrderRequest) -> ExchangeOrder: ...
     async def new_algo_order(self, request: AlgoOrderRequest) -> ExchangeAlgoOrder: ...

@@ -126,8 +126,8 @@ def test_a_data_directory_of_another_exchange_is_refused_with_one_clear_line(tmp
 def test_the_embedded_simulator_continues_its_account_across_restarts(tmp_path: Path) -> None:
     t = Terminal.sim(tmp_path, market="static", seed=3, poll_interval=0.3).start_sync()
     try:
-        assert t.sim is not None
-        Control(t.sim.url).price("BTCUSDT", "95000")
+        assert t.simulator is not None
+        Control(t.simulator.url).price("BTCUSDT", "95000")
         a = t.sync.create_vp("A", "BTCUSDT", "LONG")
         t.sync.place_order(a.id, "BUY", "MARKET", "0.010")
         wait_until(lambda: t.sync.vp(a.id).net_qty == D("0.010"))

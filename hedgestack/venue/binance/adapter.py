@@ -20,10 +20,8 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from binance.async_client import AsyncClient
@@ -54,6 +52,10 @@ from hedgestack.venue.port import (
     UserMessage,
     VenueIdentity,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+    from decimal import Decimal
 
 log = logging.getLogger("hedgestack.venue")
 
@@ -435,9 +437,10 @@ class BinanceVenue:
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 5.0)
 
-    async def market_messages(self, symbols: list[str]) -> AsyncIterator[MarketMessage | StreamUp]:
+    async def market_messages(self, symbols: Iterable[str]) -> AsyncIterator[MarketMessage]:
         """markPrice@1s and kline_1m of ``symbols`` forever, reconnecting as the user stream does."""
-        streams = [f"{s.lower()}@markPrice@1s" for s in symbols] + [f"{s.lower()}@kline_1m" for s in symbols]
+        names = list(symbols)
+        streams = [f"{s.lower()}@markPrice@1s" for s in names] + [f"{s.lower()}@kline_1m" for s in names]
         backoff = 0.2
         while self.client is not None:
             try:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from aiohttp import web
@@ -40,7 +40,9 @@ from hedgestack.domain.numbers import D
 from hedgestack.venue.sim import wire
 from hedgestack.venue.sim.errors import BinanceCodeError
 from hedgestack.venue.sim.exchange import fixed
-from hedgestack.venue.sim.host import ControlHost
+
+if TYPE_CHECKING:
+    from hedgestack.venue.sim.host import ControlHost
 
 FAULT_KINDS = ("disconnect_user_stream", "pause_user_stream", "duplicate_events", "lose_rest_response",
                "rate_limit", "expire_listen_key")

@@ -6,15 +6,17 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from hedgestack.venue.binance import schemas as w
-from hedgestack.venue.sim.exchange import Exchange
-from hedgestack.venue.sim.funding import FundingRow
-from hedgestack.venue.sim.history import SymbolHistory
-from hedgestack.venue.sim.persist import Identity
-from hedgestack.venue.sim.streams import Streams
+if TYPE_CHECKING:
+    from decimal import Decimal
+
+    from hedgestack.venue.binance import schemas as w
+    from hedgestack.venue.sim.exchange import Exchange
+    from hedgestack.venue.sim.funding import FundingRow
+    from hedgestack.venue.sim.history import SymbolHistory
+    from hedgestack.venue.sim.persist import Identity
+    from hedgestack.venue.sim.streams import Streams
 
 
 class ControlHost(Protocol):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hedgestack.domain.numbers import to_str
 from hedgestack.venue.binance import schemas as w
@@ -21,7 +21,9 @@ from hedgestack.venue.sim.entry import boolean
 from hedgestack.venue.sim.errors import BinanceCodeError
 from hedgestack.venue.sim.exchange import fixed
 from hedgestack.venue.sim.history import INTERVALS, bucket_end
-from hedgestack.venue.sim.host import MarketHost
+
+if TYPE_CHECKING:
+    from hedgestack.venue.sim.host import MarketHost
 
 Params = dict[str, str]
 Weight = int | Callable[[Params], int]

@@ -24,9 +24,8 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl
 
 import msgspec
@@ -46,8 +45,12 @@ from hedgestack.venue.sim.history import INTERVALS, Candle, PublicTrade, SymbolH
 from hedgestack.venue.sim.market import MarkModel, RandomWalk, ReplaySource, Step, make_source
 from hedgestack.venue.sim.persist import Identity, Store
 from hedgestack.venue.sim.rest import BinanceApi
-from hedgestack.venue.sim.state import SimOrder
 from hedgestack.venue.sim.streams import Streams
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from hedgestack.venue.sim.state import SimOrder
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
