@@ -99,7 +99,7 @@ def make_server(terminal: Terminal, *, port: int, address: str, token: str | Non
 
     check_bind(address, token)
     os.environ.setdefault("BOKEH_RESOURCES", "server")  # JS/CSS from this server, never a CDN
-    pn.config.inline = True
+    pn.config.inline = True  # type: ignore[misc]
     routes = api_routes(terminal, token, allowed_origins)
     kwargs: dict[str, Any] = {}
     if token:

@@ -94,7 +94,7 @@ class TokenAuthProvider(AuthProvider):
         super().__init__()
 
     @property
-    def get_user(self) -> Callable[[tornado.web.RequestHandler], Any]:
+    def get_user(self) -> Callable[[tornado.web.RequestHandler], Any]:  # type: ignore[override]
         def user(handler: tornado.web.RequestHandler) -> str | None:
             try:
                 self._ctx.authorize(handler.request.headers.get("Authorization"), handler.get_cookie(COOKIE),
