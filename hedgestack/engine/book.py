@@ -1,10 +1,18 @@
 """The book: the only writer of the ledger. Append (durable, deduplicated) → fold → announce.
 
-Every change of the ledger goes through :meth:`Book.append`: the store appends the events to the log (intents and
-fills are durable before the call returns; exchange answers and TP/SL statuses, which the exchange can tell
-again, may be group-committed within ``DEFER_MS``), folds them into the ledger, and the book hands the result to
-its listeners (the presenter publishes the changed views; the TP/SL manager re-syncs the touched VPs). One
-writer, one loop: nothing else mutates the ledger.
+Every change of the ledger goes through :meth:`Book.append`: the store appends the events to the log and folds
+them into the ledger, and the book hands the result to its listeners. Durability has two speeds:
+
+- what only this terminal knows — order intents (invariant 5: durable before the order leaves), VPs, transfers,
+  reconciles, TP/SL settings, fills fetched over REST (the fill watermark moves after them) — is committed before
+  the call returns;
+- what the exchange can tell again — fills and order updates from the user stream, order answers, TP/SL
+  statuses — is group-committed within ``DEFER_MS`` (``defer=True``) and published at once: a crash in between
+  loses nothing, since the catch-up after the restart fetches those trades again from the gap-free watermark
+  and queries those orders.
+
+The book then hands the result to its listeners (the presenter publishes the changed views; the TP/SL manager
+re-syncs the touched VPs). One writer, one loop: nothing else mutates the ledger.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from hedgestack.store.eventlog import AppendResult, EventLog
@@ -24,7 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("hedgestack.engine")
 
 #: deferred appends (exchange answers, TP/SL statuses) are committed at the latest this long after (ms)
-DEFER_MS = 5
+DEFER_MS = 20
 
 AppendListener = Callable[[AppendResult], None]
 
@@ -35,6 +44,8 @@ class Book:
         self._stats = stats
         self._listeners: list[AppendListener] = []
         self._deferred_write_due = False
+        # group commits run here, off the loop: a slow disk never holds up folding and publishing
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hedgestack-commit")
 
     @property
     def ledger(self) -> Ledger:
@@ -66,14 +77,18 @@ class Book:
 
     def _write_deferred(self) -> None:
         self._deferred_write_due = False
+        self._writer.submit(self._commit)
+
+    def _commit(self) -> None:
         try:
             self.store.write_deferred()
         except Exception:  # noqa: BLE001 - the next append writes them, or the store replays on failure
             log.exception("writing deferred events failed")
 
-    def flush_deferred(self) -> None:
-        if self.store is not None:
-            self.store.write_deferred()
+    def close(self) -> None:
+        """Wait for the commits under way and commit what is still deferred (before the store closes)."""
+        self._writer.shutdown(wait=True)
+        self.store.write_deferred()
 
 
 __all__ = ["DEFER_MS", "Book"]

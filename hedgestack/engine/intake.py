@@ -179,8 +179,9 @@ class Intake:
         events = [event for group, _ in batch for event in group]
         if not events:
             return
-        # order updates alone are group-committed; a batch with a fill is durable before it is published
-        result = self.book.append(events, defer=not any(type(e) is Fill for e in events))
+        # what the stream brings, the exchange can tell again (userTrades from the gap-free watermark, order
+        # queries): group-committed within DEFER_MS, published at once
+        result = self.book.append(events, defer=True)
         for _, order in batch:
             if order is not None and order.role is not OrderRole.ENTRY:
                 self.tpsl.request(order.vp_id)

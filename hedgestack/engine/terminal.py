@@ -371,6 +371,7 @@ class Terminal:
             samples = self.market.take_samples()
             if samples:
                 parts.store.append_marks(samples)
+            parts.book.close()
             try:
                 parts.publisher.publish()
             except Exception:  # noqa: BLE001

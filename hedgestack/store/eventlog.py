@@ -151,7 +151,7 @@ class EventLog:
             self._write_snapshot_locked()
 
     def _write_snapshot_locked(self) -> None:
-        if self.last_seq == 0:
+        if self.last_seq == 0 or self._log.committing:  # never over a batch still being committed: next time
             return
         self._log.write_deferred_locked()  # a snapshot never covers an event the log does not hold
         self._snapshots.write(self.last_seq, self.ledger)

@@ -10,9 +10,12 @@
   reader flushes first (the :class:`~hedgestack.store.eventlog.EventLog` facade sees to it), so readers never
   see the difference, and :meth:`AppendLog.recover` moves what a dead process left in the journal on open.
 - ``append(events, defer=True)`` folds at once but commits with the next append (or :meth:`write_deferred`,
-  which the terminal calls within milliseconds): group commit for events the exchange can tell again (order
-  answers, TP/SL statuses), never for intents or fills. The log keeps fold order: deferred rows are always
-  written before anything appended after them, and before a snapshot.
+  which the terminal calls within milliseconds): group commit for events the exchange can tell again (stream
+  fills and order updates, order answers, TP/SL statuses), never for intents or what only the terminal knows.
+  :meth:`write_deferred` commits on the calling thread's own cursor *outside* the append lock (the terminal
+  calls it from a writer thread), so a slow commit never holds up folding and publishing; a crash while it runs
+  can lose only those deferred batches (the exchange tells them again), never reorder what is journaled, and a
+  snapshot is never written over a batch still being committed.
 - :meth:`AppendLog.append_bulk` loads many new events fast (benchmarks, rebuild): columnar, no history rows.
 
 A failed append leaves the in-memory ledger ahead of the file: the log raises :class:`AppendFailed` and the
@@ -98,6 +101,8 @@ class AppendLog:
         self._pending: list[Batch] = []  # journaled, not yet in events/vp_changes
         self._pending_events = 0
         self._deferred: list[Batch] = []  # folded, not yet committed (append(defer=True))
+        self._commit_mutex = threading.Lock()  # one off-lock commit at a time; taken before the db lock
+        self.committing = 0  # deferred batches being committed off the lock right now
         self._realized: dict[str, Decimal] = {}
         self.reset(ledger)
 
@@ -191,16 +196,34 @@ class AppendLog:
                 on_fold(len(batch))
             return result, self._pending_events >= self.flush_at
 
-    def _journal(self, batches: list[Batch]) -> None:
-        """Commit batches as journal rows, in one INSERT statement."""
-        self._db.connection.execute("INSERT INTO journal VALUES " + ", ".join(["(?, ?, ?)"] * len(batches)),
+    def _journal(self, batches: list[Batch], con: Any = None) -> None:
+        """Commit batches as journal rows, in one INSERT statement (on ``con``, else the owning connection)."""
+        (con or self._db.connection).execute("INSERT INTO journal VALUES " + ", ".join(["(?, ?, ?)"] * len(batches)),
                                     [value for first, last, rows, changes in batches
                                      for value in (first, last, msgspec.json.encode([rows, changes]).decode())])
 
     def write_deferred(self) -> int:
-        """Commit the deferred batches now (one statement); return how many events that made durable."""
-        with self._db.lock:
-            return self.write_deferred_locked()
+        """Commit the deferred batches now (one statement, on this thread's own cursor, outside the append
+        lock); return how many events that made durable."""
+        with self._commit_mutex:
+            with self._db.lock:
+                batches, self._deferred = self._deferred, []
+                self.committing = len(batches)
+            if not batches:
+                return 0
+            try:
+                self._journal(batches, self._db.cursor())
+            except Exception:
+                with self._db.lock:
+                    self._deferred[:0] = batches  # committed with the next append instead
+                    self.committing = 0
+                raise
+            count = sum(last - first + 1 for first, last, _, _ in batches)
+            with self._db.lock:
+                self._pending.extend(batches)
+                self._pending_events += count
+                self.committing = 0
+            return count
 
     def write_deferred_locked(self) -> int:
         """:meth:`write_deferred` for a caller that holds the database lock."""
@@ -241,7 +264,6 @@ class AppendLog:
         con = self._db.cursor()
         rows = [value for batch in batches for value in batch[2]]
         changes = [value for batch in batches for value in batch[3]]
-        upto = batches[-1][1]
         tables = [("events", EVENT_COLUMNS, rows), ("vp_changes", CHANGE_COLUMNS, changes)]
         con.execute("BEGIN TRANSACTION")
         try:
@@ -256,7 +278,7 @@ class AppendLog:
                     con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM _journal_rows")
                 finally:
                     con.unregister("_journal_rows")
-            con.execute("DELETE FROM journal WHERE last_seq <= ?", [upto])
+            con.execute("DELETE FROM journal WHERE first_seq IN (SELECT unnest(?))", [[b[0] for b in batches]])
             con.execute("COMMIT")
         except Exception as exc:
             con.execute("ROLLBACK")

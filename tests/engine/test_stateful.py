@@ -43,7 +43,7 @@ from hedgestack.engine.views import SideStatus
 from hedgestack.venue.sim import SimConfig, SimServer
 from tests.support.simctl import Control, wait_until
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow]
 
 D = Decimal
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
@@ -54,6 +54,8 @@ UNIT = {"BTCUSDT": D("0.002"), "ETHUSDT": D("0.05")}  # above the minimum notion
 
 #: the ``long`` profile (registered in tests/conftest.py) runs many more and longer sequences
 LONG = settings.default.max_examples >= 200
+if LONG:
+    pytestmark.append(pytest.mark.timeout(0))  # a long run is many minutes by design
 
 
 def _on_tick(symbol: str, price: Decimal) -> Decimal:
@@ -80,7 +82,7 @@ class TerminalMachine(RuleBasedStateMachine):
         return SimServer.start_in_thread(SimConfig(market="static", seed=7, persist=str(self.sim_state)))
 
     def _terminal(self) -> Terminal:
-        return Terminal.sim(self.root / "data", sim_url=self.sim.url, poll_interval=0.5, mismatch_grace=0.5,
+        return Terminal.sim(self.root / "data", sim_url=self.sim.url, poll_interval=1.0, mismatch_grace=0.5,
                             publish_interval=1.0, check_invariants_live=True).start_sync()
 
     def teardown(self) -> None:

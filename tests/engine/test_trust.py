@@ -149,7 +149,9 @@ def test_a_mismatch_never_removes_protection(terminal: Terminal, control: Contro
     settle(terminal, control)
     terminal.sync.set_tpsl(a.id, tp_price="99000", sl_price="90000")
     limit_close = terminal.sync.close_vp(a.id, "LIMIT", qty="0.004", price="98000")
-    wait_until(lambda: terminal.sync.vp(a.id).tpsl.tp_qty == D("0.006"))
+    wait_until(lambda: (terminal.sync.vp(a.id).tpsl.tp_qty, terminal.sync.vp(a.id).tpsl.sync_status)
+               == (D("0.006"), "OK"))
+    terminal.sync.wait_idle()
     statuses = Recorder("TPSL_SYNC_STATUS")
     terminal.add_listener(statuses)
     control.post("/external-order", {"symbol": "BTCUSDT", "side": "SELL", "positionSide": "LONG", "type": "MARKET",
