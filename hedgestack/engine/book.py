@@ -1,18 +1,20 @@
-"""The book: the only writer of the ledger. Append (durable, deduplicated) → fold → announce.
+"""The book: the only writer of the ledger. Fold → announce → commit.
 
-Every change of the ledger goes through :meth:`Book.append`: the store appends the events to the log and folds
-them into the ledger, and the book hands the result to its listeners. Durability has two speeds:
+Every change of the ledger goes through the book. :meth:`Book.append` folds the events into the ledger at once (the
+store appends them after the log's last seq and deduplicates), hands the result to the listeners (the presenter
+publishes the changed views; the TP/SL manager re-syncs the touched VPs) and has the batch committed to the log
+by a writer thread within ``DEFER_MS``: a DuckDB commit (milliseconds, tens of them on a busy disk) never holds up
+the loop. :meth:`Book.append_durable` does the same and waits until the batch, and everything folded before it,
+is committed — for what only this terminal knows and must never lose:
 
-- what only this terminal knows — order intents (invariant 5: durable before the order leaves), VPs, transfers,
-  reconciles, TP/SL settings, fills fetched over REST (the fill watermark moves after them) — is committed before
-  the call returns;
-- what the exchange can tell again — fills and order updates from the user stream, order answers, TP/SL
-  statuses — is group-committed within ``DEFER_MS`` (``defer=True``) and published at once: a crash in between
-  loses nothing, since the catch-up after the restart fetches those trades again from the gap-free watermark
-  and queries those orders.
+- an order intent, before the order leaves (invariant 5: the clientOrderId → VP mapping is durable first);
+- a VP created, renamed or archived, a transfer, a reconcile, a TP/SL setting, before the command answers;
+- fills fetched over REST, before the fill watermark moves past them.
 
-The book then hands the result to its listeners (the presenter publishes the changed views; the TP/SL manager
-re-syncs the touched VPs). One writer, one loop: nothing else mutates the ledger.
+What the exchange can tell again — fills and order updates from the user stream, order answers, TP/SL statuses —
+is appended without waiting: a crash before its commit loses nothing, since the catch-up after the restart
+fetches those trades again from the gap-free watermark and queries those orders. One writer, one loop: nothing
+else mutates the ledger, and the log keeps fold order.
 """
 
 from __future__ import annotations
@@ -56,17 +58,27 @@ class Book:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 
-    def append(self, events: Iterable[Event], *, defer: bool = False) -> AppendResult:
-        """Append, fold and announce. ``defer``: group-commit (an exchange answer or a TP/SL status): written with
-        the next append or within DEFER_MS."""
-        batch = list(events)
-        result = self.store.append(batch, defer=defer)
-        if defer and result.appended and not self._deferred_write_due:
+    def append(self, events: Iterable[Event]) -> AppendResult:
+        """Fold and announce now; committed by the writer thread within DEFER_MS (group commit)."""
+        result = self._fold(events)
+        if result.appended and not self._deferred_write_due:
             try:
                 asyncio.get_running_loop().call_later(DEFER_MS / 1000, self._write_deferred)
                 self._deferred_write_due = True
-            except RuntimeError:  # not on a loop: no group to wait for
+            except RuntimeError:  # not on a loop: commit now
                 self.store.write_deferred()
+        return result
+
+    async def append_durable(self, events: Iterable[Event]) -> AppendResult:
+        """Fold and announce now, and return once the batch (and all folded before it) is committed. A failed
+        commit raises (the events stay folded and are committed with the next batch)."""
+        result = self._fold(events)
+        await asyncio.get_running_loop().run_in_executor(self._writer, self.store.write_deferred)
+        return result
+
+    def _fold(self, events: Iterable[Event]) -> AppendResult:
+        batch = list(events)
+        result = self.store.append(batch, defer=True)
         self._stats.duplicates += len(batch) - len(result.appended)
         for anomaly in result.anomalies:
             log.warning("ledger anomaly %s: %s", anomaly.kind, anomaly.message)
@@ -86,7 +98,7 @@ class Book:
             log.exception("writing deferred events failed")
 
     def close(self) -> None:
-        """Wait for the commits under way and commit what is still deferred (before the store closes)."""
+        """Wait for the commits under way and commit what is still folded (before the store closes)."""
         self._writer.shutdown(wait=True)
         self.store.write_deferred()
 

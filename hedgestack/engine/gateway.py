@@ -106,7 +106,7 @@ class OrderGateway:
                              position_side=vp.position_side, side=side, order_type=order_type, role=role, qty=qty,
                              price=price, trigger_price=trigger_price, trigger_type=trigger_type, time_in_force=tif,
                              is_algo=order_type.is_conditional, replaces=replaces, mark=mark)
-        self.book.append([intent])  # invariant 5: durable before the request leaves
+        await self.book.append_durable([intent])  # invariant 5: durable before the request leaves
         self._in_flight.add(cid)
         try:
             update = await self._send(cid, intent)
@@ -114,7 +114,7 @@ class OrderGateway:
             self._in_flight.discard(cid)
         if update is None:
             return OrderAck(order_id=None, client_order_id=cid, status=OrderStatus.PENDING)
-        self.book.append([update], defer=True)
+        self.book.append([update])
         if update.executed_qty:
             await self._wait_fills(cid, update.executed_qty)
         order = self.book.ledger.orders[cid]
@@ -138,7 +138,7 @@ class OrderGateway:
             return answers.from_order(cid, order, self.clock())
         except VenueRejected as exc:
             self.book.append([OrderUpdate(ts=self.clock(), client_order_id=cid, status=OrderStatus.REJECTED,
-                                          reason=f"Binance {exc.binance_code}: {exc.message}")], defer=True)
+                                          reason=f"Binance {exc.binance_code}: {exc.message}")])
             raise
         except AnswerLost:
             self._last_attempt[cid] = self.clock()
@@ -233,7 +233,7 @@ class OrderGateway:
             update = await self.resolve(cid)
             if update is None:
                 raise
-        self.book.append([update], defer=True)
+        self.book.append([update])
         return CancelAck(order_id=exchange_id(order), status=self.book.ledger.orders[cid].status)
 
 

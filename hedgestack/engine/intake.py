@@ -181,7 +181,7 @@ class Intake:
             return
         # what the stream brings, the exchange can tell again (userTrades from the gap-free watermark, order
         # queries): group-committed within DEFER_MS, published at once
-        result = self.book.append(events, defer=True)
+        result = self.book.append(events)
         for _, order in batch:
             if order is not None and order.role is not OrderRole.ENTRY:
                 self.tpsl.request(order.vp_id)
@@ -197,7 +197,7 @@ class Intake:
             return
         self.book.append([OrderUpdate(ts=msg.event_time, client_order_id=order.client_order_id, status=msg.status,
                                       algo_id=msg.algo_id, actual_order_id=msg.actual_order_id,
-                                      executed_qty=msg.executed_qty, reason=msg.reason)], defer=True)
+                                      executed_qty=msg.executed_qty, reason=msg.reason)])
         if order.role in (OrderRole.TP, OrderRole.SL):
             self.tpsl.leg_update(order, msg.status, msg.executed_qty or ZERO)
         elif msg.status in (OrderStatus.FINISHED, OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED):

@@ -103,11 +103,11 @@ class Presenter:
         vps = tuple(self.vp(view.vp_id) for view in ledger.views()
                     if not (view.system and view.net_qty == 0 and view.fill_count == 0 and view.funding == 0))
         orders = tuple(order_view(o) for o in ledger.orders.values() if o.is_open)
-        fills = live(self.book.store).fills(limit=None).tail(recent_fills) if recent_fills else pl.DataFrame()
+        fills = live(self.book.store).recent_fills(recent_fills) if recent_fills else pl.DataFrame()
         return StateView(
             external_positions=tuple(self.external(symbol, side) for symbol in symbols for side in PositionSide),
             virtual_positions=vps, open_orders=orders,
-            fills=tuple(fill_view_from_row(r) for r in fills.iter_rows(named=True))[::-1],
+            fills=tuple(fill_view_from_row(r) for r in fills.iter_rows(named=True)),
             reconcile={s: {str(side): self.truth.status(s, side).seed_status for side in PositionSide}
                        for s in symbols},
             reconcile_detail={s: {str(side): self.side_detail(s, side) for side in PositionSide} for s in symbols},

@@ -159,7 +159,7 @@ class Recovery:
                     vp_id = attribute(ledger, symbol=symbol, client_order_id=cid, order_id=t.order_id,
                                       position_side=t.position_side)
                     events.append(fill_of(t, vp_id, cid))
-                result = self.book.append(events)
+                result = await self.book.append_durable(events)  # durable before the watermark moves
                 self.stats.backfilled_fills += len(result.appended)
             if page:
                 highest = max(highest, max(t.trade_id for t in page))
@@ -219,7 +219,7 @@ class Recovery:
             events.append(self.funding_event(row.symbol, row.time, row.amount, row.asset,
                                              live_rate=live and now - row.time < 120_000))
         if events:
-            self.book.append(events)
+            await self.book.append_durable(events)  # durable before the funding watermark moves
         if since is None or live:
             store.set_meta(key, str(latest))
 

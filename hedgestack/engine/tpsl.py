@@ -255,7 +255,7 @@ class TpSlManager:
         vp = ledger.vps[vp_id]
         if vp.sync_status is status and vp.sync_reason == reason:
             return
-        self.book.append([TpSlSync(ts=self.clock(), vp_id=vp_id, status=status, reason=reason)], defer=True)
+        self.book.append([TpSlSync(ts=self.clock(), vp_id=vp_id, status=status, reason=reason)])
         tpsl = tpsl_view(ledger, ledger.view(vp_id))
         self.bus.publish("TPSL_SYNC_STATUS", TpSlStatusView(
             vp_id=vp_id, status=status, reason=reason, tp_order_id=None if tpsl is None else tpsl.tp_order_id,

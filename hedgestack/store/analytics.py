@@ -142,6 +142,10 @@ class Analytics:
         tail = f" LIMIT {int(limit)}" if limit is not None else ""
         return self._query(f"SELECT * FROM fills{where} ORDER BY ts, seq{tail}", params)
 
+    def recent_fills(self, count: int) -> pl.DataFrame:
+        """The last ``count`` fills, newest first (reads only those)."""
+        return self._query(f"SELECT * FROM fills ORDER BY ts DESC, seq DESC LIMIT {int(count)}")
+
     def orders(self, *, vp: str | None = None, symbol: str | None = None) -> pl.DataFrame:
         where, params = where_clause(vp=vp, symbol=symbol, time_column="created_at")
         return self._query(f"SELECT * FROM orders{where} ORDER BY created_at, client_order_id", params)

@@ -247,15 +247,16 @@ class AppendLog:
 
         The move runs on this thread's own cursor, outside the append lock: the engine keeps appending to the
         journal meanwhile. One flush at a time; the batches it takes stay in ``_pending`` until done."""
-        with self._flush_mutex:
+        with self._flush_mutex, self._commit_mutex:  # a batch being committed joins _pending first
             with self._db.lock:
                 self._adopt_deferred()  # the flush's transaction makes them durable
-                batches = list(self._pending)
+                batches = sorted(self._pending, key=lambda batch: batch[0])
             if not batches:
                 return 0
             moved = self._move(batches)
             with self._db.lock:
-                del self._pending[:len(batches)]
+                taken = {id(batch) for batch in batches}
+                self._pending = [batch for batch in self._pending if id(batch) not in taken]
                 self._pending_events -= moved
             return moved
 
