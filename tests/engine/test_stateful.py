@@ -340,8 +340,9 @@ class TerminalMachine(RuleBasedStateMachine):
                 if tpsl.sync_status == "ERROR":
                     assert tpsl.sync_reason, vp
                     continue
+                closing = "SELL" if vp.position_side == "LONG" else "BUY"  # a stop *entry* is not a leg
                 mine = [leg for leg in legs.get(vp.id[3:9], []) if leg["orderType"] in
-                        ("TAKE_PROFIT_MARKET", "STOP_MARKET")]
+                        ("TAKE_PROFIT_MARKET", "STOP_MARKET") and leg["side"] == closing]
                 wanted = {"TAKE_PROFIT_MARKET"} if tpsl.sl_price is None else {"STOP_MARKET"} \
                     if tpsl.tp_price is None else {"TAKE_PROFIT_MARKET", "STOP_MARKET"}
                 if {leg["orderType"] for leg in mine} != wanted or len(mine) != len(wanted):
