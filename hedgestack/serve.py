@@ -13,7 +13,6 @@ the same login as the API.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import sys
@@ -23,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 from hedgestack.api.context import is_loopback
 
 if TYPE_CHECKING:
+    import argparse
+
     from hedgestack.engine.terminal import Terminal
 
 log = logging.getLogger("hedgestack.serve")
@@ -42,6 +43,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "address requires HEDGESTACK_TOKEN")
     parser.add_argument("--data-dir", default=None, help="DuckDB file and published Parquet "
                         "(HEDGESTACK_DATA_DIR, default ./data)")
+    ledger = parser.add_mutually_exclusive_group()
+    ledger.add_argument("--rebind", action="store_true",
+                        help="the data directory's ledger belongs to this account under another API key (a key "
+                        "rotation): bind it to the key in use")
+    ledger.add_argument("--new-ledger", action="store_true",
+                        help="the data directory holds the ledger of another venue or account: move it aside "
+                        "(data_dir/old-ledgers/, never deleted) and start a new one")
     parser.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
                         help="extra browser origin allowed to use the API and stream (repeatable; also "
                         "HEDGESTACK_ALLOWED_ORIGINS)")
@@ -62,8 +70,12 @@ def build_terminal(args: argparse.Namespace, settings: Any) -> Terminal:
     from hedgestack.domain.errors import ValidationError
     from hedgestack.engine.terminal import Terminal
 
-    extra = {"market": args.market} if getattr(args, "market", None) else {}
-    if extra and (args.sim_url or (args.venue or settings.resolved_venue) != "sim"):
+    extra: dict[str, Any] = {"market": args.market} if getattr(args, "market", None) else {}
+    if getattr(args, "rebind", False):
+        extra["other_ledger"] = "rebind"
+    elif getattr(args, "new_ledger", False):
+        extra["other_ledger"] = "new-ledger"
+    if "market" in extra and (args.sim_url or (args.venue or settings.resolved_venue) != "sim"):
         raise ServeError("--market chooses the embedded simulator's market: it needs the sim venue without --sim-url")
     try:
         return Terminal.from_settings(settings, venue=args.venue, sim_url=args.sim_url,
@@ -98,7 +110,7 @@ def make_server(terminal: Terminal, *, port: int, address: str, token: str | Non
 
     check_bind(address, token)
     os.environ.setdefault("BOKEH_RESOURCES", "server")  # JS/CSS from this server, never a CDN
-    pn.config.inline = True
+    pn.config.inline = True  # type: ignore[misc]
     routes = api_routes(terminal, token, allowed_origins)
     kwargs: dict[str, Any] = {}
     if token:
@@ -112,6 +124,7 @@ def make_server(terminal: Terminal, *, port: int, address: str, token: str | Non
 def run(args: argparse.Namespace) -> int:
     from hedgestack.api.registry import register
     from hedgestack.api.settings import ApiSettings
+    from hedgestack.domain.errors import HedgestackError
     from hedgestack.engine.config import Settings
 
     settings = Settings()
@@ -125,7 +138,12 @@ def run(args: argparse.Namespace) -> int:
     except ServeError as exc:
         sys.stderr.write(f"hedgestack serve: {exc}\n")
         return 2
-    terminal.start_sync()
+    try:
+        terminal.start_sync()
+    except HedgestackError as exc:  # the venue unreachable, a ledger of another account, ...: one line
+        terminal.stop_sync()
+        sys.stderr.write(f"hedgestack serve: {exc.message}\n")
+        return 2
     register(terminal)  # notebooks in this process (and the plugin) share it
     venue = terminal.venue_name
     marker = " *** LIVE: real money; the first order needs confirmation ***" if venue == "live" else ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import tornado.web
@@ -83,11 +84,11 @@ class ApiHandler(tornado.web.RequestHandler):
                                   f"allowed: {', '.join(allowed) or 'none'}", code="UNKNOWN_PARAMETER")
         return args
 
-    def reply(self, data: View | list[View] | dict[str, Any], status: int = 200) -> None:
+    def reply(self, data: View | Sequence[View] | dict[str, Any], status: int = 200) -> None:
         """Answer with ``data``: a view (or views) through the one JSON mapping (``views.to_json``)."""
         if isinstance(data, View):
             body: Any = to_json(data)
-        elif isinstance(data, list):
+        elif isinstance(data, Sequence):
             body = [to_json(item) for item in data]
         else:
             body = data

@@ -8,13 +8,10 @@ import hmac
 import ipaddress
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from hedgestack.api.errors import ApiError
-
-if TYPE_CHECKING:
-    from hedgestack.engine.terminal import Terminal
+from hedgestack.engine.terminal import Terminal
 
 COOKIE = "hedgestack_session"
 CONFIRM_HEADER = "X-Hedgestack-Confirm-Live"
@@ -59,7 +56,7 @@ class ApiContext:
         source = self.terminal_source
         if callable(source):
             return await source()
-        return source  # type: ignore[return-value]
+        return source
 
     # == auth ===================================================================================
     def session_value(self) -> str:

@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import io
-from typing import Any
-
-import polars as pl
+from typing import TYPE_CHECKING, Any
 
 from hedgestack.api.base import ApiHandler
 from hedgestack.api.errors import ApiError
 from hedgestack.api.handlers import vp_path
 from hedgestack.api.validation import Symbol
 from hedgestack.engine.views import OrderView, fill_view_from_row, frame
+
+if TYPE_CHECKING:
+    import polars as pl
 
 FORMATS = {"json": "application/json; charset=utf-8", "parquet": "application/vnd.apache.parquet",
            "arrow": "application/vnd.apache.arrow.stream"}

@@ -16,14 +16,17 @@ attached by :func:`error_context`.
     │   ├── VenueRejected           Binance answered with {"code", "msg"}
     │   ├── RateLimited / IpBanned
     │   └── VenueUnavailable
+    │       └── AnswerLost      a request left, its answer did not come back (outcome unknown)
     └── StoreError                  the event log
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 
 class HedgestackError(Exception):
@@ -115,6 +118,12 @@ class IpBanned(VenueError):
 
 class VenueUnavailable(VenueError):
     code = "VENUE_UNAVAILABLE"
+
+
+class AnswerLost(VenueUnavailable):
+    """A request left but no answer came back: it may have been executed (find out; never send it again)."""
+
+    code = "ANSWER_LOST"
 
 
 class StoreError(HedgestackError):

@@ -20,15 +20,18 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
 from hedgestack.bench.memory import rss_mb
 from hedgestack.engine.audit import audit, exchange_sides, log_fill_rows, state_digest
 from hedgestack.engine.terminal import Terminal
-from hedgestack.engine.views import Envelope
+from hedgestack.engine.views import FillView, VirtualPositionView
 from hedgestack.soak.trader import ScriptedTrader
+
+if TYPE_CHECKING:
+    from hedgestack.engine.views import Envelope
 
 SETTLE_TIMEOUT = 120.0
 
@@ -44,13 +47,13 @@ class BusClock:
 
     def __call__(self, envelope: Envelope) -> None:
         now = time.time_ns()
-        kind = envelope.type
-        if kind == "FILL":
+        fill, update = envelope.payload, envelope.payload
+        if isinstance(fill, FillView):
             with self.lock:
-                self.pending[envelope.payload.virtual_position_id] = envelope.payload.trade_id
-        elif kind == "VIRTUAL_POSITION_UPDATE":
+                self.pending[fill.virtual_position_id] = fill.trade_id
+        elif isinstance(update, VirtualPositionView):
             with self.lock:
-                trade = self.pending.pop(envelope.payload.id, None)
+                trade = self.pending.pop(update.id, None)
                 if trade is not None:
                     self.seen.append((trade, now))
 
@@ -113,7 +116,8 @@ class Worker:
         self._done.set()
         self.clock.flush()
         self._write(f"worker-{self.life}.json", self.figures())
-        store = self.terminal._store()
+        store = self.terminal.log_store
+        assert store is not None
         self.terminal.stop_sync()
         # the state the terminal stopped with (what a restart must replay to)
         self._write("final.json", {**result, "digest": state_digest(store.ledger)})
@@ -148,8 +152,10 @@ class Worker:
 
         async def check() -> dict[str, Any]:
             ledger = t.ledger
-            report = audit(ledger, log_fill_rows(t._store()), truth)
-            return {"audit": report.as_dict(), "replay_equal": t._store().replay(from_zero=True) == ledger,
+            store = t.log_store
+            assert store is not None
+            report = audit(ledger, log_fill_rows(store), truth)
+            return {"audit": report.as_dict(), "replay_equal": store.replay(from_zero=True) == ledger,
                     "sides": {f"{s} {p}": str(ledger.side_qty(s, p)) for s, p in sorted(ledger.sides())}}
 
         still_open = [{"clientOrderId": o.get("clientOrderId"), "type": o.get("type"), "status": o.get("status")}
