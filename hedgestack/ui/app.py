@@ -16,10 +16,10 @@ header's toggle for light); inline in a notebook it is the same layout, :meth:`D
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
-from concurrent.futures import Future
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import panel as pn
 import param
@@ -48,6 +48,9 @@ from hedgestack.ui.reconcile import ReconcileView
 from hedgestack.ui.ticket import TicketView
 from hedgestack.ui.widgets import ConfirmBar, TextHTML, feedback_pane
 
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
 log = logging.getLogger("hedgestack.ui")
 
 #: inline (no server document to tick): how often the notebook's session drains its feed (ms)
@@ -62,7 +65,7 @@ CHART_HEIGHT = 400
 class ChartView(pn.viewable.Viewer):
     """The chart with its toolbar (symbol, timeframe) and the confirmation of a dragged TP/SL."""
 
-    interval = param.Selector(default="1m", objects=list(TIMEFRAMES))
+    interval: param.Selector[str] = param.Selector(default="1m", objects=list(TIMEFRAMES))
 
     def __init__(self, model: AccountModel, selection: Selection, terminal: Any, commands: Commands,
                  feed: SessionFeed, ticket: TicketView, theme: str, **params: Any) -> None:
@@ -85,14 +88,14 @@ class ChartView(pn.viewable.Viewer):
         self.chart.on_click(self.ticket.set_price)
         self.chart.on_drag(self.on_drag)
         self.symbol_select.param.watch(lambda e: setattr(self.selection, "symbol", e.new), ["value"])
-        selection.param.watch(lambda *_e: self.show(), ["symbol"])
+        selection.param.watch(lambda *_e: self.load_candles(), ["symbol"])
         selection.param.watch(lambda *_e: self.draw(), ["vp_id"])
-        self.param.watch(lambda *_e: self.show(), ["interval"])
+        self.param.watch(lambda *_e: self.load_candles(), ["interval"])
         model.param.watch(lambda *_e: self.draw(), ["positions_version", "orders_version"])
         model.param.watch(lambda *_e: self.draw_markers(), ["fills_version"])
 
     # -- data ------------------------------------------------------------------------------------
-    def show(self) -> None:
+    def load_candles(self) -> None:
         """Load the candles of the symbol and timeframe on screen (when they changed)."""
         symbol = self.selection.symbol
         if self.symbol_select.value != symbol:
@@ -182,9 +185,11 @@ class ChartView(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         # the answers and the drag's question stay in the toolbar: the chart never moves under the mouse
+        def quiet(error: str, result: str) -> bool:
+            return not (error or result)
+
         hint = pn.pane.HTML('<span class="hs-dim">click: ticket price · drag TP/SL to move</span>', margin=(8, 6),
-                            visible=pn.bind(lambda e, r: not (e or r), self.feedback.param.error,
-                                            self.feedback.param.result))
+                            visible=pn.bind(quiet, self.feedback.param.error, self.feedback.param.result))
         return pn.Column(
             pn.Row(self.symbol_select, self.interval_select, self.last, hint,
                    feedback_pane(self.feedback, "hs-chart-feedback"), self.confirm, margin=0,
@@ -357,7 +362,7 @@ class Dashboard(pn.viewable.Viewer):
 
             pn.state.on_session_destroyed(destroyed)
         self._callbacks.append(periodic(doc, self.chart.refresh_tail, int(REFRESH_S * 1000)))
-        self.chart.show()
+        self.chart.load_candles()
         self.feed.flush()
 
     def close(self) -> None:
@@ -370,7 +375,7 @@ class Dashboard(pn.viewable.Viewer):
         """Start the updates once the page is loaded (served) or now (inline)."""
         doc = pn.state.curdoc
         if doc is not None and doc.session_context is not None:
-            pn.state.onload(lambda doc=doc: self._start(doc))
+            pn.state.onload(functools.partial(self._start, doc))
         else:
             self._start(None)
 
@@ -378,7 +383,7 @@ class Dashboard(pn.viewable.Viewer):
         names = ["positions", "open", "history", "fills", "reconcile"]
         name = names[event.new] if 0 <= event.new < len(names) else None
         self.orders.show_tab(name)
-        self.reconcile.show(name == "reconcile")
+        self.reconcile.set_visible(name == "reconcile")
 
     # -- layout ----------------------------------------------------------------------------------
     def main(self) -> pn.viewable.Viewable:
@@ -395,7 +400,7 @@ class Dashboard(pn.viewable.Viewer):
                             ("Reconcile", self.reconcile), css_classes=["hs-tabs"], sizing_mode="stretch_both",
                             min_height=300, margin=(6, 0, 0, 0), dynamic=False)
         self.tabs.param.watch(self._on_tab, ["active"])
-        self.reconcile.show(False)
+        self.reconcile.set_visible(False)
         top = pn.Row(self.chart, self.ticket, sizing_mode="stretch_width", margin=0, css_classes=["hs-top"])
         layout = pn.Column(top, self.tabs, sizing_mode="stretch_both", css_classes=["hs-dashboard"], margin=0)
         dress(layout)
@@ -460,7 +465,7 @@ def inline_stylesheets(viewable: Any, root: Any, changed: Any = None, old_models
     Code or Voila), Panel's component stylesheets are inlined, not fetched from its CDN. Panel does this for its
     own notebook output but not for ``pn.ipywidget``, where the page would go to the CDN (and offline lose every
     widget's style)."""
-    from bokeh.models import UIElement
+    from bokeh.models.ui import UIElement
     from panel.io.notebook import patch_inline_stylesheets
 
     doc = root.document

@@ -22,19 +22,22 @@ the top or bottom edge with an arrow and their price in the label.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import param
 from panel.custom import JSComponent
 
 from hedgestack.domain.enums import OrderRole, OrderType, PositionSide, Side
-from hedgestack.engine.views import CandleView, InstrumentView
 from hedgestack.ui import format as fmt
 from hedgestack.ui.format import places_of
-from hedgestack.ui.models import AccountModel
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from hedgestack.engine.views import CandleView, InstrumentView
+    from hedgestack.ui.models import AccountModel
 
 STATIC = Path(__file__).parent / "static"
 TIMEFRAMES = ("1m", "5m", "15m", "1h", "4h", "1d")
@@ -55,7 +58,7 @@ class LightweightChart(JSComponent):
     lines = param.List(default=[])
     lines_version = param.Integer(default=0, doc="bumped to redraw the lines as sent (a cancelled drag)")
     markers = param.List(default=[])
-    theme = param.Selector(default="dark", objects=["dark", "light"])
+    theme: param.Selector[str] = param.Selector(default="dark", objects=["dark", "light"])
     precision = param.Integer(default=2)
     min_move = param.Number(default=0.01)
     label = param.String(default="")
@@ -80,11 +83,11 @@ class LightweightChart(JSComponent):
         if not isinstance(msg, dict):
             return
         if msg.get("type") == "click":
-            for callback in self._click:
-                callback(str(msg["price"]))
+            for on_click in self._click:
+                on_click(str(msg["price"]))
         elif msg.get("type") == "drag":
-            for callback in self._drag:
-                callback(str(msg["id"]), str(msg["price"]))
+            for on_drag in self._drag:
+                on_drag(str(msg["id"]), str(msg["price"]))
 
 
 def bars(candles: list[CandleView]) -> list[list[float]]:

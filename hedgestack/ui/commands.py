@@ -13,13 +13,15 @@ before.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
-from concurrent.futures import Future
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import param
 
 from hedgestack.domain.errors import HedgestackError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Coroutine
+    from concurrent.futures import Future
 
 LIVE_CONFIRMATION = "LIVE_CONFIRMATION_REQUIRED"
 BUSY = "…"

@@ -10,15 +10,17 @@ callbacks. ``selected`` is the clicked row's key, two-way.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import param
 from panel.custom import JSComponent
 
-from hedgestack.ui.format import Num
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from hedgestack.ui.format import Num
 
 STATIC = Path(__file__).parent / "static"
 Cell = str | list[str] | dict[str, Any]
@@ -85,7 +87,7 @@ class DataGrid(JSComponent):
         super().__init__(columns=[c.spec() for c in columns], **params)
         self._actions: list[Callable[[str, str], None]] = []
 
-    def show(self, rows: list[dict[str, Any]]) -> bool:
+    def set_rows(self, rows: list[dict[str, Any]]) -> bool:
         """Bring the grid to ``rows``; False (nothing sent) when they equal what it shows."""
         if rows == self.rows:
             return False

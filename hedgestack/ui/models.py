@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterable, Sequence
-from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import param
 
@@ -37,6 +35,10 @@ from hedgestack.engine.views import (
     TpSlStatusView,
     VirtualPositionView,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+    from decimal import Decimal
 
 SideKey = tuple[str, PositionSide]
 POSITION_SIDES = (PositionSide.LONG, PositionSide.SHORT)

@@ -17,9 +17,9 @@ applied. :class:`Budget` keeps a burst (200 foreign fills a second) from burying
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from hedgestack.domain.enums import OrderRole, OrderStatus, SyncStatus
 from hedgestack.engine.views import (
@@ -32,7 +32,11 @@ from hedgestack.engine.views import (
     TpSlStatusView,
 )
 from hedgestack.ui import format as fmt
-from hedgestack.ui.models import AccountModel
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from hedgestack.ui.models import AccountModel
 
 #: how long a notice stays (ms); 0 keeps it until dismissed
 SHORT = 4000

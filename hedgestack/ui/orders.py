@@ -11,22 +11,26 @@ from __future__ import annotations
 import asyncio
 import io
 import math
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import panel as pn
 import param
-import polars as pl
 
 from hedgestack.domain.enums import OrderRole, OrderStatus
-from hedgestack.engine.views import FillView, OrderView
 from hedgestack.ui import format as fmt
 from hedgestack.ui.commands import Commands, Feedback
 from hedgestack.ui.grid import Column, DataGrid, button, num, row, text
-from hedgestack.ui.models import AccountModel, Selection
 from hedgestack.ui.widgets import TextHTML, feedback_pane, set_options
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    import polars as pl
+
+    from hedgestack.engine.views import FillView, OrderView
+    from hedgestack.ui.models import AccountModel, Selection
 
 T = TypeVar("T")
 PAGE_SIZE = 25
@@ -132,9 +136,10 @@ def fill_cells(model: AccountModel, f: FillView) -> dict[str, Any]:
 
 
 class OrdersFilter(Feedback):
-    vp = param.Selector(default=ALL, objects=[ALL], check_on_set=False)
-    symbol = param.Selector(default=ALL, objects=[ALL], check_on_set=False)
-    role = param.Selector(default=ALL, objects=[ALL] + [r.value for r in OrderRole], check_on_set=False)
+    vp: param.Selector[str] = param.Selector(default=ALL, objects=[ALL], check_on_set=False)
+    symbol: param.Selector[str] = param.Selector(default=ALL, objects=[ALL], check_on_set=False)
+    role: param.Selector[str] = param.Selector(default=ALL, objects=[ALL] + [r.value for r in OrderRole],
+                                               check_on_set=False)
     hide_churn = param.Boolean(default=True, label="Hide TP/SL churn")
     page = param.Integer(default=1)
     amend_price = param.String(default="")
@@ -236,20 +241,20 @@ class OrdersView(pn.viewable.Viewer):
                 cells = order_cells(m, o)
                 cells["cancel"] = button("Cancel", "cancel", tone="neg", title=f"cancel {o.client_order_id}")
                 rows.append(row(o.client_order_id, cells, selectable=True))
-            self.open_grid.show(rows)
+            self.open_grid.set_rows(rows)
         elif which == "history":
             self._stale["history"] = False
             h = self.history
             items = filter_orders(m.orders.values(), vp=h.vp, symbol=h.symbol, role=h.role, hide_churn=h.hide_churn)
             shown, page = page_of(items, h.page)
-            self.history_grid.show([row(o.client_order_id, order_cells(m, o)) for o in shown])
+            self.history_grid.set_rows([row(o.client_order_id, order_cells(m, o)) for o in shown])
             self.history_page.object = page.label("orders")
         elif which == "fills":
             self._stale["fills"] = False
             t = self.trades
-            items = filter_fills(m.fills.values(), vp=t.vp, symbol=t.symbol)
-            shown, page = page_of(items, t.page)
-            self.fills_grid.show([row(f"{f.symbol}:{f.trade_id}", fill_cells(m, f)) for f in shown])
+            fills = filter_fills(m.fills.values(), vp=t.vp, symbol=t.symbol)
+            shown_fills, page = page_of(fills, t.page)
+            self.fills_grid.set_rows([row(f"{f.symbol}:{f.trade_id}", fill_cells(m, f)) for f in shown_fills])
             self.fills_page.object = page.label("fills")
 
     # -- commands --------------------------------------------------------------------------------

@@ -101,8 +101,8 @@ def position_rows(model: AccountModel) -> list[dict[str, Any]]:
             detail = model.side_status(symbol, side)
             if not vps and (ext is None or ext.qty == 0) and (detail is None or detail.status is SideStatus.OK):
                 continue
-            status = detail.status if detail is not None else None
-            cls = "group" + ("" if status is None else f" {status.value.lower()}")
+            side_status = detail.status if detail is not None else None
+            cls = "group" + ("" if side_status is None else f" {side_status.value.lower()}")
             lev = fmt.leverage(ext.leverage) if ext is not None else ""
             label = f"{symbol} {side.value}" + (f" · {lev}" if lev else "")
             hover = []
@@ -169,8 +169,8 @@ def position_rows(model: AccountModel) -> list[dict[str, Any]]:
 # == the table and VP creation ===========================================================================
 class CreateVpModel(Feedback):
     vp_name = param.String(default="", label="Name")
-    symbol = param.Selector(default="BTCUSDT", objects=["BTCUSDT"])
-    position_side = param.Selector(default="LONG", objects=["LONG", "SHORT"], label="Side")
+    symbol: param.Selector[str] = param.Selector(default="BTCUSDT", objects=["BTCUSDT"])
+    position_side: param.Selector[str] = param.Selector(default="LONG", objects=["LONG", "SHORT"], label="Side")
 
 
 class PositionsView(pn.viewable.Viewer):
@@ -190,7 +190,7 @@ class PositionsView(pn.viewable.Viewer):
         self.refresh()
 
     def refresh(self) -> None:
-        self.grid.show(position_rows(self.model))
+        self.grid.set_rows(position_rows(self.model))
         self._sync_selection()
 
     def _sync_selection(self) -> None:
@@ -235,14 +235,15 @@ class PositionsView(pn.viewable.Viewer):
 
 # == the action card of the selected VP ====================================================================
 class ActionsModel(Feedback):
-    close_type = param.Selector(default="Market", objects=["Market", "Limit"])
+    close_type: param.Selector[str] = param.Selector(default="Market", objects=["Market", "Limit"])
     close_price = param.String(default="")
     close_qty = param.String(default="")
     tp_price = param.String(default="")
-    tp_trigger = param.Selector(default="LAST", objects=["LAST", "MARK"])
+    tp_trigger: param.Selector[str] = param.Selector(default="LAST", objects=["LAST", "MARK"])
     sl_price = param.String(default="")
-    sl_trigger = param.Selector(default="MARK", objects=["LAST", "MARK"])
-    transfer_to = param.Selector(default=None, objects=[], allow_None=True, check_on_set=False)
+    sl_trigger: param.Selector[str] = param.Selector(default="MARK", objects=["LAST", "MARK"])
+    transfer_to: param.Selector[str | None] = param.Selector(default=None, objects=[], allow_None=True,
+                                                             check_on_set=False)
     transfer_qty = param.String(default="")
     new_name = param.String(default="")
 

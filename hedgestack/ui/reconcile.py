@@ -17,10 +17,9 @@ engine's own answer.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import panel as pn
 import param
@@ -33,6 +32,9 @@ from hedgestack.ui.grid import Column, DataGrid, row, text
 from hedgestack.ui.models import POSITION_SIDES, AccountModel
 from hedgestack.ui.ticket import decimal_or_none
 from hedgestack.ui.widgets import ConfirmBar, TextHTML, feedback_pane, set_options
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
 
 ZERO = Decimal(0)
 
@@ -124,7 +126,7 @@ def plan_rows(p: Plan, tick: Decimal, step: Decimal) -> list[dict[str, Any]]:
 
 
 class ReconcileModel(Feedback):
-    side_key = param.Selector(default=None, objects=[], allow_None=True, check_on_set=False)
+    side_key: param.Selector[str | None] = param.Selector(default=None, objects=[], allow_None=True, check_on_set=False)
     reassign = param.Boolean(default=False, label="Reassign this side (it is not in MISMATCH)")
     warning = param.String(default="", constant=True)
 
@@ -241,7 +243,7 @@ class ReconcileView(pn.viewable.Viewer):
             self.refresh(rebuild=False)
 
     def dirty(self) -> bool:
-        return any(w.value.strip() != self._baseline.get(vp_id) for vp_id, w in self._widgets.items())
+        return any((w.value or "").strip() != self._baseline.get(vp_id) for vp_id, w in self._widgets.items())
 
     def current_plan(self) -> Plan | None:
         key = self._side()
@@ -258,7 +260,7 @@ class ReconcileView(pn.viewable.Viewer):
                 return Plan((), ext.qty, ext.avg_entry_price, ZERO, f"{m.vp_name(vp_id)}: {exc}")
         return plan(self._members_of(*key), ext, inputs, m.instruments[key[0]].step_size)
 
-    def show(self, shown: bool) -> None:
+    def set_visible(self, shown: bool) -> None:
         self.shown = shown
         if shown and self._stale:
             self.refresh()
@@ -276,7 +278,7 @@ class ReconcileView(pn.viewable.Viewer):
         key = self._side()
         if key is None:
             self.summary.object = "No position to reconcile."
-            self.preview.show([])
+            self.preview.set_rows([])
             self.review.disabled = True
             return
         if rebuild:
@@ -310,7 +312,7 @@ class ReconcileView(pn.viewable.Viewer):
         for w in self._widgets.values():
             w.disabled = not editable
         p = self.current_plan()
-        self.preview.show(plan_rows(p, tick, step) if p is not None else [])
+        self.preview.set_rows(plan_rows(p, tick, step) if p is not None else [])
         self.warning.object = f'<span class="bad">{p.error}</span>' if p is not None and p.error else (
             f'<span class="warn">{self.rec.warning}</span>' if self.rec.warning else (
                 "" if editable else '<span class="hs-dim">This side is not in MISMATCH: its quantities are '

@@ -24,10 +24,10 @@ the command, verbatim.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+import functools
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import panel as pn
 import param
@@ -35,11 +35,15 @@ from panel.custom import JSComponent
 
 from hedgestack.domain.enums import OrderStatus, OrderType, PositionSide, Side, TimeInForce
 from hedgestack.domain.errors import HedgestackError
-from hedgestack.engine.views import InstrumentView, OrderView, VirtualPositionView
 from hedgestack.ui import format as fmt
 from hedgestack.ui.commands import Commands, Feedback
-from hedgestack.ui.models import AccountModel, Selection
 from hedgestack.ui.widgets import ConfirmBar, TextHTML, set_options
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from hedgestack.engine.views import InstrumentView, OrderView, VirtualPositionView
+    from hedgestack.ui.models import AccountModel, Selection
 
 HUNDRED = Decimal(100)
 
@@ -83,9 +87,9 @@ class OrderRequest:
     summary: str = ""
 
 
-def decimal_or_none(text: str) -> Decimal | None:
+def decimal_or_none(text: str | None) -> Decimal | None:
     """A typed number, or None for an empty box; ValueError for anything else."""
-    text = text.strip().replace(",", "")
+    text = (text or "").strip().replace(",", "")
     if not text:
         return None
     try:
@@ -150,17 +154,17 @@ def check_stop_side(position_side: PositionSide, reference: Decimal | None, tp: 
 class TicketModel(param.Parameterized):
     """The ticket's inputs (as typed) and its outputs (the sizing, the local refusal, the answer)."""
 
-    side = param.Selector(default=Side.BUY.value, objects=[Side.BUY.value, Side.SELL.value])
-    order_type = param.Selector(default="Market", objects=list(ORDER_TYPES))
+    side: param.Selector[str] = param.Selector(default=Side.BUY.value, objects=[Side.BUY.value, Side.SELL.value])
+    order_type: param.Selector[str] = param.Selector(default="Market", objects=list(ORDER_TYPES))
     price = param.String(default="", doc="limit price (Limit, Stop limit)")
     trigger = param.String(default="", doc="stop price (Stop market, Stop limit)")
     size = param.String(default="")
-    unit = param.Selector(default=SizeUnit.QTY.value, objects=[u.value for u in SizeUnit])
+    unit: param.Selector[str] = param.Selector(default=SizeUnit.QTY.value, objects=[u.value for u in SizeUnit])
     tpsl = param.Boolean(default=False, doc="attach a TP/SL to this entry")
     tp = param.String(default="")
     sl = param.String(default="")
     post_only = param.Boolean(default=False)
-    tif = param.Selector(default=TimeInForce.GTC.value, objects=["GTC", "IOC", "FOK"])
+    tif: param.Selector[str] = param.Selector(default=TimeInForce.GTC.value, objects=["GTC", "IOC", "FOK"])
     confirm = param.Boolean(default=False, doc="ask before sending")
     # outputs
     preview = param.String(default="", constant=True)
@@ -519,8 +523,8 @@ class TicketView(pn.viewable.Viewer):
                 continue
             if o.filled_qty > 0:
                 del self._attach[attach_cid]
-                self.commands.run(self.feedback, lambda vp_id=vp_id, kwargs=kwargs: self.terminal.set_tpsl(
-                    vp_id, **kwargs), "TP/SL attached (the entry filled)", orders=True)
+                self.commands.run(self.feedback, functools.partial(self.terminal.set_tpsl, vp_id, **kwargs),
+                                  "TP/SL attached (the entry filled)", orders=True)
             elif not o.is_open:
                 del self._attach[attach_cid]
                 self.feedback.show(error=f"TP/SL not attached: the entry ended {o.status.value} without a fill")
@@ -578,7 +582,10 @@ class TicketView(pn.viewable.Viewer):
         def pct_button(p: str) -> pn.widgets.Button:
             b = pn.widgets.Button(label=f"{p}%", css_classes=[f"hs-ticket-pct-{p}"], color="light",
                                   sizing_mode="stretch_width", margin=(2, 3), height=26)
-            b.on_click(lambda _e: t.param.update(unit=SizeUnit.PCT.value, size=p))
+            def choose(_event: Any) -> None:
+                t.param.update(unit=SizeUnit.PCT.value, size=p)
+
+            b.on_click(choose)
             return b
 
         tpsl = pn.widgets.Checkbox.from_param(t.param.tpsl, label="TP/SL", css_classes=["hs-ticket-tpsl"],

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import panel as pn
 import param
 from panel.custom import JSComponent
 
-from hedgestack.ui.commands import Feedback
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from hedgestack.ui.commands import Feedback
 
 
 class TextHTML(JSComponent):
