@@ -13,6 +13,7 @@ Worked examples (BTCUSDT: tick 0.10, step 0.001)::
     pnl(Decimal("-0.004"))                           -> "0.00"       (tone "", not "-0.00")
     pnl(Decimal("12.3"))                             -> "+12.30"     (tone "pos")
     pct(Decimal("-20.833333"))                       -> "-20.83%"    (tone "neg")
+    price(Decimal("842971948552.8"), tick)           -> "842.97 B"   (a liquidation price out of reach)
 """
 
 from __future__ import annotations
@@ -72,10 +73,19 @@ def exact(value: Decimal | None) -> str:
     return "" if value is None else to_str(value)
 
 
+#: prices from this size on read in billions / trillions ("842.97 B"): a liquidation price the market cannot
+#: reach (a well-margined side) would otherwise widen its column past the screen
+COMPACT = ((Decimal(10) ** 12, "T"), (Decimal(10) ** 9, "B"))
+
+
 def price(value: Decimal | None, tick: Decimal) -> Num:
-    """A price to the tick's decimals (``None`` and a zero entry of a flat position read "—")."""
+    """A price to the tick's decimals (``None`` and a zero entry of a flat position read "—"); from a billion on,
+    in billions or trillions with two decimals (the exact value on hover)."""
     if value is None or value == 0:
         return MISSING
+    for size, suffix in COMPACT:
+        if abs(value) >= size:
+            return Num(f"{plain(value / size, 2)} {suffix}", exact(value))
     return Num(plain(value, places_of(tick)), exact(value))
 
 
@@ -132,5 +142,5 @@ def age(ms: int | None) -> str:
     return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
 
 
-__all__ = ["DASH", "MISSING", "Num", "age", "exact", "leverage", "money", "pct", "places_of", "plain", "pnl",
+__all__ = ["COMPACT", "DASH", "MISSING", "Num", "age", "exact", "leverage", "money", "pct", "places_of", "plain", "pnl",
            "price", "qty", "ratio_pct", "tone_of"]

@@ -104,8 +104,10 @@ def position_rows(model: AccountModel) -> list[dict[str, Any]]:
             side_status = detail.status if detail is not None else None
             cls = "group" + ("" if side_status is None else f" {side_status.value.lower()}")
             lev = fmt.leverage(ext.leverage) if ext is not None else ""
-            label = f"{symbol} {side.value}" + (f" · {lev}" if lev else "")
+            label = f"{symbol} {side.value}"
             hover = []
+            if lev:
+                hover.append(f"leverage {lev}")
             if ext is not None and ext.margin_type:
                 hover.append(f"{ext.margin_type} margin")
             if ext is not None and ext.break_even_price:
@@ -119,7 +121,8 @@ def position_rows(model: AccountModel) -> list[dict[str, Any]]:
                 "liq": num(fmt.price(ext.liquidation_price if ext else None, tick),
                            "warn" if ext is not None and ext.liquidation_price else ""),
                 "notional": num(fmt.money(ext.notional if ext else None)),
-                "margin": text(""),
+                # the side's leverage where its VPs show their margin (the label column stays narrow)
+                "margin": text(lev, " · ".join(hover), "dim"),
                 "upnl": num(fmt.pnl(ext.unrealized_pnl if ext else None)),
                 "realized": text(""), "net": text(""), "tpsl": text(""),
                 "status": side_status_cell(model, symbol, side),
