@@ -17,6 +17,7 @@ header's toggle for light); inline in a notebook it is the same layout, :meth:`D
 from __future__ import annotations
 
 import functools
+import html
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -336,7 +337,8 @@ class Dashboard(pn.viewable.Viewer):
 
         def show() -> None:
             for notice in admitted:
-                getattr(area, notice.level)(notice.text, duration=notice.duration)
+                # the notification area shows its message as HTML: VP names and exchange messages are text
+                getattr(area, notice.level)(html.escape(notice.text), duration=notice.duration)
 
         doc = self._doc
         if doc is None:
@@ -449,7 +451,7 @@ class _DocTimer:
     def stop(self) -> None:
         try:
             self._doc.remove_periodic_callback(self._handle)
-        except ValueError:  # removed already (the session ended)
+        except (ValueError, AttributeError):  # removed already: Bokeh drops a destroyed document's callbacks
             pass
 
 

@@ -8,6 +8,7 @@ everywhere (the session's :class:`~hedgestack.ui.models.Selection`).
 
 from __future__ import annotations
 
+import html
 from decimal import Decimal
 from typing import Any
 
@@ -284,7 +285,8 @@ class ActionsCard(pn.viewable.Viewer):
         else:
             inst = m.instruments.get(vp.symbol)
             step = inst.step_size if inst else Decimal("0.001")
-            self.title.object = (f'<b class="hs-actions-vp">{vp.name}</b> · {vp.symbol} {vp.position_side.value} · '
+            name = html.escape(vp.name)
+            self.title.object = (f'<b class="hs-actions-vp">{name}</b> · {vp.symbol} {vp.position_side.value} · '
                                  f'holds <b>{fmt.qty(vp.net_qty, step)}</b>')
         locked = vp is not None and vp.locked
         self.lock_note.object = ("<b>MISMATCH</b>: closing and TP/SL changes are locked until this side is "

@@ -17,6 +17,7 @@ engine's own answer.
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -313,8 +314,8 @@ class ReconcileView(pn.viewable.Viewer):
             w.disabled = not editable
         p = self.current_plan()
         self.preview.set_rows(plan_rows(p, tick, step) if p is not None else [])
-        self.warning.object = f'<span class="bad">{p.error}</span>' if p is not None and p.error else (
-            f'<span class="warn">{self.rec.warning}</span>' if self.rec.warning else (
+        self.warning.object = f'<span class="bad">{html.escape(p.error)}</span>' if p is not None and p.error else (
+            f'<span class="warn">{html.escape(self.rec.warning)}</span>' if self.rec.warning else (
                 "" if editable else '<span class="hs-dim">This side is not in MISMATCH: its quantities are '
                                     'read-only. Tick "Reassign" to move quantities between its VPs on purpose.</span>'))
         self.review.disabled = not editable or p is None or p.error is not None or not p.changes

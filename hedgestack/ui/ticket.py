@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import html
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
@@ -407,7 +408,7 @@ class TicketView(pn.viewable.Viewer):
             opening = vp.position_side.opening_side
             closing = vp.position_side.closing_side
             verb = "open" if vp.position_side.increases(side) else "close"
-            self.hint.object = (f"{vp.position_side.value} VP <b>{vp.name}</b> holds "
+            self.hint.object = (f"{vp.position_side.value} VP <b>{html.escape(vp.name)}</b> holds "
                                 f"<b>{fmt.qty(vp.net_qty, inst.step_size)}</b>: {opening.value} opens, "
                                 f"{closing.value} closes. This {side.value} <b>{verb}s</b> it.")
             if vp.locked and verb == "close":
@@ -435,7 +436,7 @@ class TicketView(pn.viewable.Viewer):
         base = self.selection.symbol.removesuffix("USDT")
         sized = t.sizing(vp, inst, mark, available, leverage)
         if sized.error is not None or sized.qty is None:
-            text_ = f'<span class="hs-dim">{sized.error}</span>' if t.size.strip() else ""
+            text_ = f'<span class="hs-dim">{html.escape(sized.error or "")}</span>' if t.size.strip() else ""
         else:
             parts = [f"= <b>{fmt.qty(sized.qty, inst.step_size)}</b> {base}"]
             if sized.notional is not None:
@@ -549,9 +550,10 @@ class TicketView(pn.viewable.Viewer):
 
     def _show_feedback(self) -> None:
         error = self.t.local_error or self.feedback.error
-        self.error_pane.object = f'<div class="hs-fb hs-fb-error">{error}</div>' if error else ""
+        # the exchange's message is text, never markup
+        self.error_pane.object = f'<div class="hs-fb hs-fb-error">{html.escape(error)}</div>' if error else ""
         result = self.feedback.result if not error else ""
-        self.result_pane.object = f'<div class="hs-fb hs-fb-result">{result}</div>' if result else ""
+        self.result_pane.object = f'<div class="hs-fb hs-fb-result">{html.escape(result)}</div>' if result else ""
 
     # -- layout ----------------------------------------------------------------------------------
     def _text(self, key: str, placeholder: str, width: int | None = None) -> pn.widgets.TextInput:

@@ -151,3 +151,16 @@ def test_locked_vp_disables_its_reducing_controls(board: Dashboard) -> None:
     buttons = board.actions._buttons
     assert all(buttons[k].disabled for k in ("close_25", "close_100", "close_custom", "set_tpsl", "clear_tpsl"))
     assert not buttons["transfer"].disabled and "MISMATCH" in board.actions.lock_note.object
+
+
+def test_names_and_messages_are_text_not_markup() -> None:
+    """A VP name is any printable text (the engine's rule): on screen it is escaped wherever HTML is built, and
+    the exchange's refusal too."""
+    snapshot = state(vps=[vp("x", "<img src=x onerror=alert(1)>", "0.010", "95000")], externals=[ext("0.010")])
+    board = Dashboard(FakeTerminal(snapshot), theme="dark")
+    board.main()
+    assert "<img" not in board.actions.title.object and "&lt;img src=x" in board.actions.title.object
+    assert "<img" not in board.ticket.hint.object and "&lt;img" in board.ticket.hint.object
+    board.ticket.feedback.show(error="EXCHANGE_REJECTED: Binance -1111: <script>")
+    board.ticket._show_feedback()
+    assert "<script>" not in board.ticket.error_pane.object and "&lt;script&gt;" in board.ticket.error_pane.object
