@@ -544,7 +544,7 @@ class TicketView(pn.viewable.Viewer):
             return f'<b>NEW</b> · resting {what} @ {fmt.price(at, tick)}'
         if o.status in (OrderStatus.REJECTED, OrderStatus.EXPIRED, OrderStatus.EXPIRED_IN_MATCH,
                         OrderStatus.CANCELED):
-            reason = f" — {o.reason}" if o.reason else ""
+            reason = f" — {html.escape(o.reason)}" if o.reason else ""
             return f'<span class="bad"><b>{o.status.value}</b></span> · {what}{reason}'
         return f"<b>{o.status.value}</b> · {what}"
 
@@ -562,7 +562,14 @@ class TicketView(pn.viewable.Viewer):
         w = pn.widgets.TextInput(label="", placeholder=placeholder, css_classes=[f"hs-ticket-{key}"],
                                  margin=(2, 4), **kw)
         w.param.watch(lambda e: setattr(self.t, key, e.new), ["value_input"])
-        self.t.param.watch(lambda e: setattr(w, "value", e.new) if w.value_input != e.new else None, [key])
+
+        def show(event: param.parameterized.Event) -> None:
+            # both: the browser only reports ``value_input`` when it differs from what it last held, so after
+            # Esc cleared "94000.05" only in ``value``, typing "94000.05" again reached nobody (PRICE_REQUIRED)
+            if w.value_input != event.new or w.value != event.new:
+                w.param.update(value=event.new, value_input=event.new)
+
+        self.t.param.watch(show, [key])
         self._inputs[key] = w
         return w
 

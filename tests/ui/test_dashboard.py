@@ -121,6 +121,17 @@ def test_hotkeys(board: Dashboard) -> None:
     assert t.t.size == ""
 
 
+def test_esc_clears_what_the_browser_holds_too(board: Dashboard) -> None:
+    """The browser reports a box's ``value_input`` only when it differs from what it last held: Esc must clear
+    that too, or the same price typed again never reaches the ticket."""
+    t = board.ticket
+    price = t._inputs["price"]
+    price.value_input = "94000.05"  # typed in the browser
+    assert t.t.price == "94000.05"
+    t.on_key("Escape")
+    assert (t.t.price, price.value, price.value_input) == ("", "", "")
+
+
 def test_dragging_the_tp_line_asks_then_moves_it(board: Dashboard) -> None:
     chart = board.chart
     chart.on_drag("tp:a", "96500.0")
