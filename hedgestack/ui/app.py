@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import panel as pn
 import param
+from panel.io.notifications import NotificationArea
 
 from hedgestack.engine.views import Envelope, StateView
 from hedgestack.ui import theme as css
@@ -428,8 +429,11 @@ class Dashboard(pn.viewable.Viewer):
         self._activate()
         header = pn.Row(self.header, ThemeToggle(self.theme), sizing_mode="stretch_width", margin=0)
         dress(header)
+        # the page always has its notification area, whether or not the server ran
+        # ``pn.extension(notifications=True)`` (``hedgestack serve``'s dashboard process does not)
+        area = pn.state.notifications or NotificationArea()
         return pn.template.BootstrapTemplate(
-            title=title, header=[header], main=[self.main()],
+            title=title, header=[header], main=[self.main()], notifications=area,
             theme="dark" if self.theme == "dark" else "default", raw_css=[css.page_css(self.theme)],
             main_max_width="", collapsed_sidebar=True)
 

@@ -369,8 +369,12 @@ class ActionsCard(pn.viewable.Viewer):
             self._loaded = None  # take the engine's answer into the boxes
             return "TP/SL sent"
 
+        # the canonical names (LAST_PRICE / MARK_PRICE): every TerminalApi accepts them (a hedgestack.connect
+        # client refuses the short LAST / MARK a local Terminal also takes)
+        tp_trigger = TriggerType.parse(a.tp_trigger).value
+        sl_trigger = TriggerType.parse(a.sl_trigger).value
         self.commands.run(a, lambda: self.terminal.set_tpsl(
-            vp_id, tp_price=tp, tp_trigger_type=a.tp_trigger, sl_price=sl, sl_trigger_type=a.sl_trigger), done,
+            vp_id, tp_price=tp, tp_trigger_type=tp_trigger, sl_price=sl, sl_trigger_type=sl_trigger), done,
             orders=True)
 
     def clear_tpsl(self, _event: Any = None) -> None:

@@ -175,3 +175,12 @@ def test_names_and_messages_are_text_not_markup() -> None:
     board.ticket.feedback.show(error="EXCHANGE_REJECTED: Binance -1111: <script>")
     board.ticket._show_feedback()
     assert "<script>" not in board.ticket.error_pane.object and "&lt;script&gt;" in board.ticket.error_pane.object
+
+
+def test_action_card_sends_the_canonical_trigger_names(board: Dashboard) -> None:
+    """LAST_PRICE / MARK_PRICE, which every TerminalApi takes (a connect client refuses LAST / MARK)."""
+    board.positions.grid.selected = "a"
+    board.actions.inputs.param.update(tp_price="97500", tp_trigger="LAST", sl_price="93500", sl_trigger="MARK")
+    board.actions.set_tpsl()
+    assert fake(board).commands("set_tpsl")[-1] == (("a",), {"tp_price": "97500", "tp_trigger_type": "LAST_PRICE",
+                                                           "sl_price": "93500", "sl_trigger_type": "MARK_PRICE"})
