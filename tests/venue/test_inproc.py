@@ -32,7 +32,7 @@ from hedgestack.domain.errors import AnswerLost, IpBanned, RateLimited, VenueErr
 from hedgestack.domain.ids import short_id
 from hedgestack.domain.ledger import Ledger
 from hedgestack.engine.audit import state_digest
-from hedgestack.engine.terminal import Terminal
+from hedgestack.engine.terminal import HedgeModeRequired, Terminal
 from hedgestack.venue import inproc
 from hedgestack.venue.binance.adapter import BinanceVenue, Endpoints
 from hedgestack.venue.inproc import InProcessVenue
@@ -580,6 +580,7 @@ def test_a_reader_that_falls_behind_is_dropped_and_reconnects(sim_server: SimSer
         assert isinstance(caller.run(_next(stream)), StreamUp)
         for n in range(3):  # each fill sends several user events: more than 3 wait
             caller.run(v.new_order(market("BTCUSDT", "BUY", "LONG", "0.002", f"burst-{n}")))
+        assert v.backlog() == 3  # sent, not yet taken: the three that fitted
         items = []
         while not any(isinstance(m, StreamDown) for m in _flat(items)):
             items.append(caller.run(_next(stream)))
@@ -617,6 +618,50 @@ def test_restart_and_stop_release_the_subscriptions(venue: InProcessVenue, sim_s
         caller.run(_until(market, lambda m: False))
     wait_until(lambda: attached() == 0)
     assert venue.backlog() == 0
+
+
+@pytest.mark.parametrize("kept_alive", [True, False])
+def test_the_listen_key_is_kept_alive_as_python_binance_does(kept_alive: bool, caller: LoopThread,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(inproc, "KEEPALIVE_SECONDS", 0.3 if kept_alive else 60.0)
+    sim = SimServer.start_in_thread(SimConfig(market="static", seed=11, listen_key_ttl=1.0))
+    try:
+        v = InProcessVenue(sim)
+        caller.run(v.start())
+        reader = Reader(v, caller)
+        try:
+            wait_until(lambda: reader.count(StreamUp) == 1)
+            if kept_alive:
+                time.sleep(2.5)  # two and a half lifetimes of a key, renewed every 0.3 s
+                assert reader.count(ListenKeyExpired) == 0 and reader.count(StreamUp) == 1
+            else:
+                wait_until(lambda: reader.count(ListenKeyExpired) >= 1, timeout=5)
+        finally:
+            reader.stop()
+            caller.run(v.close())
+    finally:
+        sim.stop()
+
+
+def test_a_one_way_account_is_refused_and_switched(sim_server: SimServer, control: Control, caller: LoopThread,
+                                                   tmp_path: Path) -> None:
+    v = InProcessVenue(sim_server)
+    caller.run(v.start())
+    caller.run(v.call("POST", inproc.POSITION_MODE, {"dualSidePosition": "false"}))
+    assert caller.run(v.hedge_mode()) is False
+    caller.run(v.close())
+    t = Terminal(v, data_dir=tmp_path, poll_interval=0.3)
+    with pytest.raises(HedgeModeRequired) as info:
+        t.start_sync()
+    assert "enable_hedge_mode()" in info.value.message
+    t.run_sync(t.enable_hedge_mode())
+    t.start_sync()  # the venue starts again after the refusal closed it
+    try:
+        a = t.sync.create_vp("A", "BTCUSDT", "LONG")
+        t.sync.place_order(a.id, "BUY", "MARKET", "0.002")
+        wait_until(lambda: t.sync.vp(a.id).net_qty == D("0.002"))
+    finally:
+        t.stop_sync()
 
 
 # == the frames themselves: a websocket client and an in-process subscription side by side =========
