@@ -1,4 +1,5 @@
-"""The account block (available balance, margin) follows a fill without waiting for the position poll."""
+"""The account block (available balance, margin) and the side's risk figures (break-even, liquidation price) follow a
+fill without waiting for the position poll."""
 
 from __future__ import annotations
 
@@ -22,5 +23,12 @@ def test_the_account_block_is_read_soon_after_a_fill(sim_server: SimServer, cont
         assert shown is not None and before is not None and shown < before  # margin is held for the position
         assert shown == t.run_sync(t.venue.account()).available_balance  # the exchange's own figure
         assert "ACCOUNT_STATUS" in events
+
+        def break_even() -> object:
+            (side,) = [p for p in t.sync.state().external_positions if p.symbol == "BTCUSDT"
+                       and p.position_side == "LONG"]
+            return side.break_even_price
+
+        wait_until(lambda: break_even() is not None, timeout=3)  # positionRisk read with the account
     finally:
         t.stop_sync()
