@@ -45,7 +45,8 @@ class Book:
         self.store = store
         self._stats = stats
         self._listeners: list[AppendListener] = []
-        self._deferred_write_due = False
+        self._deferred_write: asyncio.TimerHandle | None = None
+        self._closed = False
         # group commits run here, off the loop: a slow disk never holds up folding and publishing
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hedgestack-commit")
 
@@ -61,19 +62,26 @@ class Book:
     def append(self, events: Iterable[Event]) -> AppendResult:
         """Fold and announce now; committed by the writer thread within DEFER_MS (group commit)."""
         result = self._fold(events)
-        if result.appended and not self._deferred_write_due:
+        if result.appended and self._deferred_write is None:
             try:
-                asyncio.get_running_loop().call_later(DEFER_MS / 1000, self._write_deferred)
-                self._deferred_write_due = True
+                loop = asyncio.get_running_loop()
             except RuntimeError:  # not on a loop: commit now
                 self.store.write_deferred()
+                return result
+            if self._closed:  # stopping: nothing will commit later
+                self.store.write_deferred()
+            else:
+                self._deferred_write = loop.call_later(DEFER_MS / 1000, self._write_deferred)
         return result
 
     async def append_durable(self, events: Iterable[Event]) -> AppendResult:
         """Fold and announce now, and return once the batch (and all folded before it) is committed. A failed
         commit raises (the events stay folded and are committed with the next batch)."""
         result = self._fold(events)
-        await asyncio.get_running_loop().run_in_executor(self._writer, self.store.write_deferred)
+        if self._closed:  # stopping: the writer thread is gone
+            self.store.write_deferred()
+        else:
+            await asyncio.get_running_loop().run_in_executor(self._writer, self.store.write_deferred)
         return result
 
     def _fold(self, events: Iterable[Event]) -> AppendResult:
@@ -88,8 +96,9 @@ class Book:
         return result
 
     def _write_deferred(self) -> None:
-        self._deferred_write_due = False
-        self._writer.submit(self._commit)
+        self._deferred_write = None
+        if not self._closed:
+            self._writer.submit(self._commit)
 
     def _commit(self) -> None:
         try:
@@ -99,6 +108,10 @@ class Book:
 
     def close(self) -> None:
         """Wait for the commits under way and commit what is still folded (before the store closes)."""
+        self._closed = True
+        if self._deferred_write is not None:
+            self._deferred_write.cancel()
+            self._deferred_write = None
         self._writer.shutdown(wait=True)
         self.store.write_deferred()
 

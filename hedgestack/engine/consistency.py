@@ -1,7 +1,8 @@
 """The consistency watch: keeps the exchange truth fresh and says, per side, whether the VPs match it.
 
 Every ``poll_interval`` (≤ 5 s, so a quiet correct side stays OK within its two-poll freshness) it reads
-positionRisk (and the account, within a second of a fill or funding, else every minute) over REST, feeds them
+positionRisk and the account over REST (both also ACCOUNT_AFTER_MS after a fill or funding, at most every
+ACCOUNT_EVERY_MS: liquidation price and margin follow a trade), feeds them
 to :class:`~hedgestack.engine.truth.ExchangeTruth`, and
 re-evaluates every side (the state machine is in ``truth.py``). A side whose VPs differ from the exchange gets a
 catch-up over REST (a fill lost without a disconnect) and a re-check right after the grace period, so a real
@@ -37,7 +38,11 @@ log = logging.getLogger("hedgestack.consistency")
 
 #: a catch-up of orders, fills and funding over REST at least this often (ms), whatever the poll interval
 CATCH_UP_MS = 60_000
-#: the account block is read after a fill or funding (at most once a second), else this often (ms)
+#: positions and account (liquidation price, available balance, margin) are read this long after a fill or funding
+#: (ms; a burst shares one read), at most every ACCOUNT_EVERY_MS (weight 5 + 5), and the account every ACCOUNT_MS
+#: when nothing moves
+ACCOUNT_AFTER_MS = 300
+ACCOUNT_EVERY_MS = 1_000
 ACCOUNT_MS = 60_000
 
 
@@ -58,12 +63,43 @@ class ConsistencyWatch:
         self._wake = asyncio.Event()
         self._account_dirty = True
         self._account_at = 0
+        self._account_due: asyncio.TimerHandle | None = None
+        self._account_reads: set[asyncio.Task[None]] = set()
+        self._reading = asyncio.Lock()  # one REST read of the truth at a time: answers are recorded in order
         self._caught_up_at = clock()
         book.on_append(self._money_moved)
 
     def _money_moved(self, result: Any) -> None:
         if any(isinstance(event, Fill | Funding) for _, event in result.appended):
             self._account_dirty = True
+            if self._account_due is None and self.link.live:
+                wait = max(ACCOUNT_AFTER_MS, ACCOUNT_EVERY_MS - (self.clock() - self._account_at))
+                self._account_due = asyncio.get_running_loop().call_later(wait / 1000, self._read_account_now)
+
+    def _read_account_now(self) -> None:
+        self._account_due = None
+        task = asyncio.get_running_loop().create_task(self._read_account())
+        self._account_reads.add(task)
+        task.add_done_callback(self._account_reads.discard)
+
+    async def _read_account(self) -> None:
+        """Positions and account after money moved (liquidation and break-even prices, balance, margin),
+        without waiting for the next poll."""
+        if not self._account_dirty:
+            return
+        try:
+            await self.refresh(account=True)
+        except HedgestackError as exc:
+            self._account_dirty = True  # the next poll reads it
+            log.info("position and account read after a fill failed: %s", exc)
+
+    def close(self) -> None:
+        """Drop a scheduled account read (the terminal stops)."""
+        if self._account_due is not None:
+            self._account_due.cancel()
+            self._account_due = None
+        for task in list(self._account_reads):
+            task.cancel()
 
     def suspect(self, reason: str) -> None:
         """Evidence that the stream missed something (an order's answer said it traded, no fill came): STALE now,
@@ -74,8 +110,13 @@ class ConsistencyWatch:
         self._wake.set()
 
     # -- reading the exchange ------------------------------------------------------------------------
-    async def refresh(self) -> None:
-        """positionRisk + account over REST; a stalled stream is noticed here."""
+    async def refresh(self, *, account: bool = False) -> None:
+        """positionRisk + account (now with ``account``, else when due) over REST; a stalled stream is noticed
+        here."""
+        async with self._reading:
+            await self._refresh(account=account)
+
+    async def _refresh(self, *, account: bool) -> None:
         positions = await self.venue.positions()
         surprises, changed = self.truth.record_rest(positions)
         for symbol, side in changed:
@@ -89,7 +130,8 @@ class ConsistencyWatch:
             self.link.set("STALE", f"user stream silent: the exchange's {first.symbol} {first.side} went "
                                    f"{first.ours} → {first.rest} without an event")
             self._restart_stream()
-        if (self._account_dirty and now - self._account_at >= 1_000) or now - self._account_at >= ACCOUNT_MS:
+        if account or (self._account_dirty and now - self._account_at >= ACCOUNT_EVERY_MS) \
+                or now - self._account_at >= ACCOUNT_MS:
             self._account_dirty = False
             self._account_at = now
             if self.truth.record_account(await self.venue.account()):

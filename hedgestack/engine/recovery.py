@@ -5,9 +5,10 @@ periodically by the consistency watch:
 
 1. **Orders.** Our open orders are compared with ``openOrders``/``openAlgoOrders``: those no longer open are
    queried for their final state; PENDING ones (lost answers) are resolved by clientOrderId (or concluded never
-   received once no request can arrive). An order of ours (``VP-…``) open on the exchange that the ledger holds
-   as closed is adopted (its state recorded); one the ledger does not know at all is cancelled, with a notice:
-   nothing unknown may reduce a VP.
+   received once no request can arrive). An order of ours (``VP-…``) open on the exchange that the ledger held
+   as closed before the snapshot was read, or that the ledger does not know at all, is cancelled with an error in
+   the log: nothing the ledger does not hold open may reduce a VP (a finished order is never reopened by the fold).
+   An order the stream closes while the snapshot is read keeps the stream's word.
 2. **Fills.** ``userTrades`` per symbol from a gap-free watermark (the highest trade id up to which every trade
    of the account was fetched over REST; fills seen on the stream do not move it, so a fill lost in a gap is
    fetched again). Each trade is attributed by the one rule (``attribution.py``); unknown orderIds are resolved
@@ -84,13 +85,19 @@ class Recovery:
     # -- orders -----------------------------------------------------------------------------------
     async def orders(self) -> None:
         ledger = self.book.ledger
+        # orders open before the snapshot is read: if the stream closes one while the reads run (a cancel, a
+        # trigger), the snapshot is older than the ledger and must not reopen it; the next round decides
+        open_orders = [o for o in ledger.orders.values() if o.is_open]
+        open_before = {o.client_order_id for o in open_orders}
         regular = {o.client_order_id: o for symbol in self.market.symbols for o in await self.venue.open_orders(symbol)}
         algo = {a.client_algo_id: a for symbol in self.market.symbols
                 for a in await self.venue.open_algo_orders(symbol)}
         events: list[Event] = []
         now = self.clock()
-        for order in [o for o in ledger.orders.values() if o.is_open]:
+        for order in open_orders:
             cid = order.client_order_id
+            if not order.is_open:
+                continue  # closed by the stream while the snapshot was read
             if self.gateway.in_flight(cid):
                 continue  # its create request is still running: its answer says where it is
             update: OrderUpdate | None
@@ -104,37 +111,37 @@ class Recovery:
                 events.append(update)
             elif order.status is OrderStatus.PENDING and self.gateway.may_conclude_never_received(order):
                 events.append(answers.never_received(cid, now))  # else: its request may still arrive
-        # ours on the exchange, not open in the ledger: adopt what the ledger knows, cancel the unknown
-        for cid, row in regular.items():
+        # ours on the exchange but closed in the ledger before the snapshot was read (the trader was told it is
+        # gone), or never written by this ledger: cancelled, so that nothing the ledger does not hold open can
+        # reduce a VP. An order the stream closed while the snapshot was read keeps the stream's word.
+        stale = [(row.symbol, cid, False) for cid, row in regular.items()]
+        stale += [(arow.symbol, cid, True) for cid, arow in algo.items()]
+        for symbol, cid, is_algo in stale:
             mine = ledger.orders.get(cid)
-            if mine is not None and not mine.is_open:
-                log.warning("order %s is open on the exchange but %s in the ledger: adopted", cid, mine.status)
-                events.append(answers.from_order(cid, row, now))
+            if mine is not None and not mine.is_open and cid not in open_before:
+                await self._cancel_stray(symbol, cid, algo=is_algo,
+                                         why=f"is open on the exchange but {mine.status} in the ledger")
             elif mine is None and isinstance(parse_client_order_id(cid), OurOrderId) and \
-                    row.symbol in self.market.symbols:
-                await self._cancel_unknown(row.symbol, cid, algo=False)
-        for cid, arow in algo.items():
-            mine = ledger.orders.get(cid)
-            if mine is not None and not mine.is_open:
-                log.warning("algo order %s is open on the exchange but %s in the ledger: adopted", cid, mine.status)
-                events.append(answers.from_algo(cid, arow, now))
-            elif mine is None and isinstance(parse_client_order_id(cid), OurOrderId) and \
-                    arow.symbol in self.market.symbols:
-                await self._cancel_unknown(arow.symbol, cid, algo=True)
+                    symbol in self.market.symbols:
+                await self._cancel_stray(symbol, cid, algo=is_algo,
+                                         why="carries a VP clientOrderId this ledger never wrote")
+        # the queries above awaited too: an order the stream closed meanwhile keeps the stream's word
+        events = [e for e in events if not (isinstance(e, OrderUpdate) and e.status.is_open
+                                            and not ledger.orders[e.client_order_id].is_open)]
         if events:
             self.book.append(events)
 
-    async def _cancel_unknown(self, symbol: str, cid: str, *, algo: bool) -> None:
-        """An order with our prefix that no intent in this log names (another terminal's, or a log that lost it):
-        it could reduce a VP unseen, so it is cancelled."""
-        log.error("order %s (%s) carries a VP clientOrderId this ledger never wrote: cancelling it", cid, symbol)
+    async def _cancel_stray(self, symbol: str, cid: str, *, algo: bool, why: str) -> None:
+        """An order with our prefix that the ledger does not hold open (another terminal's, a log that lost it, a
+        cancel the exchange did not carry out): it could reduce a VP unseen, so it is cancelled."""
+        log.error("order %s (%s) %s: cancelling it", cid, symbol, why)
         try:
             if algo:
                 await self.venue.cancel_algo_order(cid)
             else:
                 await self.venue.cancel_order(symbol, cid)
         except HedgestackError as exc:
-            log.warning("cancelling unknown order %s failed: %s", cid, exc)
+            log.warning("cancelling stray order %s failed: %s", cid, exc)
 
     # -- fills ------------------------------------------------------------------------------------
     async def trades(self, symbol: str) -> None:

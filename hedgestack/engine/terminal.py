@@ -363,6 +363,8 @@ class Terminal:
 
     async def _shutdown(self) -> None:
         self.link.closing = True
+        if self._parts is not None:
+            self._parts.watch.close()
         await self.venue.stop_streams()
         await self.runtime.cancel_tasks()
         await self.venue.close()

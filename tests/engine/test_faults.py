@@ -36,6 +36,7 @@ def open_long(t: Terminal, name: str = "Burst", qty: str = "0.02") -> str:
     return vp.id
 
 
+@pytest.mark.wire
 def test_disconnects_during_a_burst_lose_nothing(terminal: Terminal, control: Control) -> None:
     vp = open_long(terminal)
     burst(terminal, vp, 30, lambda: control.fault("disconnect_user_stream"), at=10)
@@ -64,6 +65,7 @@ def test_duplicated_events_are_applied_once(terminal: Terminal, control: Control
     assert_consistent(terminal, control)
 
 
+@pytest.mark.wire
 def test_lost_answer_on_placement_never_duplicates_the_order(terminal: Terminal, control: Control) -> None:
     vp = open_long(terminal)
     settle(terminal, control)
@@ -82,6 +84,7 @@ def test_lost_answer_on_placement_never_duplicates_the_order(terminal: Terminal,
     assert_consistent(terminal, control)
 
 
+@pytest.mark.wire
 def test_429_bursts_are_backed_off_and_retried(terminal: Terminal, control: Control) -> None:
     vp = open_long(terminal)
     control.fault("rate_limit", count=2)
@@ -93,6 +96,7 @@ def test_429_bursts_are_backed_off_and_retried(terminal: Terminal, control: Cont
     assert_consistent(terminal, control)
 
 
+@pytest.mark.wire
 def test_listen_key_expiry_reconnects_and_backfills(terminal: Terminal, control: Control) -> None:
     vp = open_long(terminal)
     reconnects = terminal.stats.reconnects
@@ -131,6 +135,7 @@ def test_foreign_reduction_raises_mismatch_locks_and_reconcile_heals(terminal: T
     assert_consistent(terminal, control)
 
 
+@pytest.mark.wire
 def test_sigkill_mid_burst_then_restart(sim_server: SimServer, control: Control, tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "tests.engine.killed_terminal", sim_server.url, str(tmp_path)],
                             cwd=ROOT, stdout=subprocess.PIPE, text=True)
@@ -141,7 +146,7 @@ def test_sigkill_mid_burst_then_restart(sim_server: SimServer, control: Control,
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     traded = len(control.account()["trades"])
-    t = make_terminal(sim_server, tmp_path).start_sync()
+    t = make_terminal(sim_server, tmp_path, wire=True).start_sync()
     try:
         settle(t, control, timeout=20)
         assert t.sync.vp(vp).to_json()["net_qty"] == str(abs(D(next(

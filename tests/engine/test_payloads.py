@@ -63,6 +63,7 @@ def test_garbage_is_malformed_not_an_exception() -> None:
         assert isinstance(parse_user_message(raw), Malformed)
 
 
+@pytest.mark.wire
 def test_foreign_shapes_go_to_unassigned_exactly_once(terminal: Terminal) -> None:
     liquidation = parse_user_message(load("order_update_liquidation.json"))
     zero = parse_user_message(load("order_update_liquidation_zero_qty.json"))

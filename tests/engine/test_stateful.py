@@ -40,6 +40,7 @@ from hedgestack.domain.errors import HedgestackError
 from hedgestack.engine.identity import LedgerOfAnotherVenue
 from hedgestack.engine.terminal import Terminal
 from hedgestack.engine.views import SideStatus
+from hedgestack.venue.inproc import InProcessVenue
 from hedgestack.venue.sim import SimConfig, SimServer
 from tests.support.simctl import Control, wait_until
 
@@ -82,8 +83,8 @@ class TerminalMachine(RuleBasedStateMachine):
         return SimServer.start_in_thread(SimConfig(market="static", seed=7, persist=str(self.sim_state)))
 
     def _terminal(self) -> Terminal:
-        return Terminal.sim(self.root / "data", sim_url=self.sim.url, poll_interval=1.0, mismatch_grace=0.5,
-                            publish_interval=1.0, check_invariants_live=True).start_sync()
+        return Terminal(InProcessVenue(self.sim), data_dir=self.root / "data", poll_interval=1.0, mismatch_grace=0.5,
+                        publish_interval=1.0, check_invariants_live=True).start_sync()
 
     def teardown(self) -> None:
         try:

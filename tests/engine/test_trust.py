@@ -244,7 +244,7 @@ def test_algo_orders_carry_their_id_in_the_history(terminal: Terminal, control: 
 def test_stopping_a_terminal_is_quiet(sim_server: SimServer, control: Control, tmp_path: Path,
                                       caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="asyncio")
-    t = make_terminal(sim_server, tmp_path).start_sync()
+    t = make_terminal(sim_server, tmp_path, wire=True).start_sync()
     a = t.sync.create_vp("A", "BTCUSDT", "LONG")
     t.sync.place_order(a.id, "BUY", "MARKET", "0.002")
     t.stop_sync()

@@ -172,8 +172,12 @@ class ControlApi:
         return _json({"ok": True, "wallet_balance": fixed(self.server.exchange.account.wallet, 8)})
 
     async def identity(self, request: web.Request) -> web.Response:
+        return _json(self.identity_record())
+
+    def identity_record(self) -> dict[str, Any]:
+        """``GET /sim/v1/identity``'s answer: ``{"id", "created_at"}`` (also read in process, without HTTP)."""
         ident = self.server.identity
-        return _json({"id": ident.id, "created_at": ident.created_at})
+        return {"id": ident.id, "created_at": ident.created_at}
 
     async def set_book(self, request: web.Request) -> web.Response:
         data = await _body(request)

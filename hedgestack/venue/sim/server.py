@@ -19,11 +19,13 @@ it (persist.py) before its answer or its events leave.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import random
 import threading
 import time
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl
@@ -44,7 +46,7 @@ from hedgestack.venue.sim.funding import FundingRow, impact_notional, premium_in
 from hedgestack.venue.sim.history import INTERVALS, Candle, PublicTrade, SymbolHistory, bucket_end, bucket_start
 from hedgestack.venue.sim.market import MarkModel, RandomWalk, ReplaySource, Step, make_source
 from hedgestack.venue.sim.persist import Identity, Store
-from hedgestack.venue.sim.rest import BinanceApi
+from hedgestack.venue.sim.rest import BinanceApi, Endpoint
 from hedgestack.venue.sim.streams import Streams
 
 if TYPE_CHECKING:
@@ -61,6 +63,17 @@ PAST_FUNDINGS = 200
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class RestAnswer:
+    """What one REST route answered (``SimServer.rest_answer``): a schema Struct (or a list/dict of them), the HTTP
+    status, Binance's rate-limit headers, and ``lost``: the request was executed but its answer never leaves."""
+
+    payload: Any
+    status: int
+    headers: dict[str, str]
+    lost: bool = False
 
 
 class SimServer:
@@ -233,6 +246,37 @@ class SimServer:
             return result
 
         return asyncio.run_coroutine_threadsafe(wrapped(), loop).result(timeout)
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop everything of this simulator runs on (its thread's loop with ``start_in_thread``)."""
+        if self._loop is None:
+            raise RuntimeError("the simulator is not running")
+        return self._loop
+
+    async def run(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` on the simulator's loop and await its result from any loop of any thread (at once when called
+        on the simulator's own loop). Cancelled before it ran, it never runs. Raises RuntimeError when the
+        simulator's loop is closed."""
+        loop = self.loop
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            return fn()
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+        def job() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                future.set_result(fn())
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                future.set_exception(exc)
+
+        loop.call_soon_threadsafe(job)
+        return await asyncio.wrap_future(future)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop a simulator started with ``start_in_thread``."""
@@ -644,30 +688,48 @@ class SimServer:
                             headers=headers)
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
-        endpoint = self.api.table.get((request.method, request.path))
-        if endpoint is None:
-            known = any(path == request.path for _, path in self.api.table)
-            if known:
-                return self._json(w.BinanceError(code=-1000, msg="An unknown error occured while processing the "
-                                                 "request."), 405)
-            log.info("no such endpoint: %s %s", request.method, request.path)
-            return self._json(w.BinanceError(code=-1000, msg="An unknown error occured while processing the "
-                                             "request."), 404)
         query = request.rel_url.raw_query_string
         body = await request.text() if request.can_read_body else ""
         params = dict(parse_qsl(body, keep_blank_values=True))
         params.update(parse_qsl(query, keep_blank_values=True))
-        try:
-            self.limiter.admit(endpoint.cost(params), order=endpoint.order, signed=endpoint.security == "SIGNED")
+
+        def authenticate(endpoint: Endpoint) -> None:
             if endpoint.security != "NONE":
                 check_api_key(self.config.api_key, request.headers.get("X-MBX-APIKEY"))
             if endpoint.security == "SIGNED":
                 check_timestamp(params, _now_ms())
                 verify_signature(self.config.api_secret, query, body)
+
+        answer = self.rest_answer(request.method, request.path, params, authenticate=authenticate)
+        if answer.lost:
+            # the request was executed; the connection drops before the answer
+            if request.transport is not None:
+                request.transport.abort()
+            raise asyncio.CancelledError
+        return self._json(answer.payload, answer.status, answer.headers)
+
+    def rest_answer(self, method: str, path: str, params: dict[str, str], *,
+                    authenticate: Callable[[Endpoint], None] | None = None) -> RestAnswer:
+        """One Binance REST request without HTTP (on the simulator's loop): the route's handler behind its request
+        weight and rate limits, the state committed, the rate-limit headers, and whether the answer is lost (the
+        ``lose_rest_response`` fault: the request was executed, its answer never leaves). ``authenticate`` checks
+        the credentials once the request is counted (the HTTP server checks the API key, timestamp and signature
+        there; an in-process caller holds the server itself and has none to show)."""
+        endpoint = self.api.table.get((method, path))
+        if endpoint is None:
+            known = any(p == path for _, p in self.api.table)
+            if not known:
+                log.info("no such endpoint: %s %s", method, path)
+            return RestAnswer(w.BinanceError(code=-1000, msg="An unknown error occured while processing the "
+                                             "request."), 405 if known else 404, {})
+        try:
+            self.limiter.admit(endpoint.cost(params), order=endpoint.order, signed=endpoint.security == "SIGNED")
+            if authenticate is not None:
+                authenticate(endpoint)
             payload, status = endpoint.handler(params), 200
         except BinanceCodeError as exc:
             if exc.detail:
-                log.info("%s %s refused %s: %s", request.method, request.path, exc.code, exc.detail)
+                log.info("%s %s refused %s: %s", method, path, exc.code, exc.detail)
             payload, status = w.BinanceError(code=exc.code, msg=exc.msg), exc.status
         self.commit()
         headers = {"X-MBX-USED-WEIGHT-1M": str(self.limiter.used_weight())}
@@ -675,12 +737,7 @@ class SimServer:
             per_min, per_10s = self.limiter.order_counts()
             headers["X-MBX-ORDER-COUNT-1M"] = str(per_min)
             headers["X-MBX-ORDER-COUNT-10S"] = str(per_10s)
-        if self._take_loss(request.path):
-            # the request was executed; the connection drops before the answer
-            if request.transport is not None:
-                request.transport.abort()
-            raise asyncio.CancelledError
-        return self._json(payload, status, headers)
+        return RestAnswer(payload, status, headers, lost=self._take_loss(path))
 
     def _take_loss(self, path: str) -> bool:
         left = self.lose_responses.get(path, 0)
@@ -761,4 +818,4 @@ class SimServer:
         }
 
 
-__all__ = ["ReplaySource", "SimServer", "bucket_start"]
+__all__ = ["ReplaySource", "RestAnswer", "SimServer", "bucket_start"]

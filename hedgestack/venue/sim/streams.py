@@ -21,6 +21,11 @@ answer ``{"error": {"code": c, "msg": m}, "id": n}``: 0 unknown property, 1 not 
 (an unknown stream name, an id that is neither an unsigned integer nor a string, an unknown method),
 3 invalid JSON. A valid stream subscribed on the wrong
 route is acknowledged and stays silent, as on Binance (the simulator logs a warning).
+
+In-process readers (no socket): :meth:`Streams.subscribe` attaches a :class:`Subscription` exactly as a socket with
+the same route, mode, streams and listenKeys is attached, so it gets the same frames in the same order, faults
+included (a pause drops, duplicates arrive twice, a disconnect or a listenKey's expiry ends it). Its buffer is
+bounded and thread-safe: the simulator's loop writes, a reader on any loop of any thread reads.
 """
 
 from __future__ import annotations
@@ -31,15 +36,17 @@ import json
 import logging
 import re
 import secrets
+import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 from aiohttp import WSMsgType, web
 
 from hedgestack.venue.binance import schemas as w
-from hedgestack.venue.sim.errors import LISTEN_KEY
+from hedgestack.venue.sim.errors import LISTEN_KEY, BinanceCodeError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -88,31 +95,136 @@ def classify(key: str, symbols: set[str]) -> str | None:
     return None
 
 
+class FrameSink(Protocol):
+    """Where a connection's frames go: a socket's send queue, or an in-process :class:`Subscription`. ``None`` ends
+    the connection."""
+
+    def put_nowait(self, item: bytes | None, /) -> None: ...
+
+
 @dataclass(slots=True, eq=False)
 class Conn:
-    """One socket: its route, mode, subscriptions and the listenKeys it listens to."""
+    """One reader (a socket, or an in-process subscription when ``ws`` is None): its route, mode, subscriptions and
+    the listenKeys it listens to."""
 
-    ws: web.WebSocketResponse
+    ws: web.WebSocketResponse | None
     route: str  # public | market | private | legacy
     combined: bool
+    queue: FrameSink
     subs: dict[str, str] = field(default_factory=dict)  # key → name as given
     keys: dict[str, str] = field(default_factory=dict)  # listenKey → name as given
     events: frozenset[str] | None = None  # user event types wanted (None = all)
-    queue: asyncio.Queue[bytes | None] = field(default_factory=asyncio.Queue)
 
     def deliverable(self, route: str) -> bool:
         return self.route == "legacy" or self.route == route
 
 
-async def _pump(conn: Conn) -> None:
+async def _pump(ws: web.WebSocketResponse, queue: asyncio.Queue[bytes | None]) -> None:
     while True:
-        item = await conn.queue.get()
-        if item is None or conn.ws.closed:
+        item = await queue.get()
+        if item is None or ws.closed:
             return
         try:
-            await conn.ws.send_str(item.decode())
+            await ws.send_str(item.decode())
         except (ConnectionError, RuntimeError):
             return
+
+
+#: why an in-process subscription ended (``Subscription.ended``): the kind, and a sentence
+CLOSED = "StreamClosed"
+OVERFLOW = "QueueOverflow"
+
+
+class Subscription:
+    """An in-process reader of the simulator's streams, attached by :meth:`Streams.subscribe`.
+
+    The simulator's loop writes frames (the bytes a socket would send); :meth:`get` reads them on any loop of any
+    thread, in order. At most ``maxsize`` frames wait: one more ends the subscription (as python-binance's socket
+    ends on a queue overflow), so a reader that fell behind reconnects and catches up instead of silently missing
+    events. Once ended, the frames already received are still read, then :meth:`get` answers None and ``ended``
+    says why: ``(kind, message)``.
+    """
+
+    def __init__(self, maxsize: int = 100_000) -> None:
+        if maxsize < 1:
+            raise ValueError("a subscription holds at least one frame")
+        self.maxsize = maxsize
+        self.ended: tuple[str, str] | None = None
+        self.conn: Conn | None = None  # set once attached
+        self._frames: deque[bytes] = deque()
+        self._lock = threading.Lock()
+        self._waiter: asyncio.Future[None] | None = None
+
+    def put_nowait(self, item: bytes | None, /) -> None:
+        """A frame from the simulator (None: the server ends the connection)."""
+        with self._lock:
+            if self.ended is not None:
+                return
+            if item is None:
+                self.ended = (CLOSED, "the simulator closed the stream")
+            elif len(self._frames) >= self.maxsize:
+                self.ended = (OVERFLOW, f"more than {self.maxsize} messages waited for the reader")
+            else:
+                self._frames.append(item)
+            waiter, self._waiter = self._waiter, None
+        if waiter is not None:
+            _wake(waiter)
+
+    def end(self, kind: str, message: str) -> None:
+        """End it from the reader's side (what it already holds is still read)."""
+        with self._lock:
+            if self.ended is None:
+                self.ended = (kind, message)
+            waiter, self._waiter = self._waiter, None
+        if waiter is not None:
+            _wake(waiter)
+
+    async def get(self, timeout: float | None = None) -> bytes | None:
+        """The next frame, waiting for it; None once ended and read to the end. TimeoutError after ``timeout``
+        seconds without one."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            with self._lock:
+                if self._frames:
+                    return self._frames.popleft()
+                if self.ended is not None:
+                    return None
+                waiter: asyncio.Future[None] = loop.create_future()
+                self._waiter = waiter
+            timer = None if deadline is None else loop.call_at(deadline, _wake_now, waiter)
+            try:
+                await waiter
+            finally:
+                if timer is not None:
+                    timer.cancel()
+            if deadline is not None and loop.time() >= deadline:
+                with self._lock:
+                    if not self._frames and self.ended is None:
+                        if self._waiter is waiter:
+                            self._waiter = None
+                        raise TimeoutError
+
+    def drain(self, limit: int) -> list[bytes]:
+        """Up to ``limit`` frames already here, without waiting."""
+        with self._lock:
+            return [self._frames.popleft() for _ in range(min(limit, len(self._frames)))]
+
+    def qsize(self) -> int:
+        """Frames received and not yet read."""
+        return len(self._frames)
+
+
+def _wake_now(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    """Wake a reader waiting on its own loop (from any thread)."""
+    loop = waiter.get_loop()
+    with contextlib.suppress(RuntimeError):  # the reader's loop is closed: nobody is waiting any more
+        loop.call_soon_threadsafe(_wake_now, waiter)
 
 
 def _error(code: int, msg: str, ident: Any) -> bytes:
@@ -323,19 +435,7 @@ class Streams:
                 result = conn.combined
         conn.queue.put_nowait(_encoder.encode({"result": result, "id": ident}))
 
-    async def handle(self, request: web.Request, *, route: str, combined: bool, names: list[str],
-                     keys: Iterable[str] = (), events: list[str] | None = None) -> web.StreamResponse:
-        """Serve one socket until it closes (a listenKey in the URL must be alive: else HTTP 400 -1125)."""
-        self.expire_due()
-        keys = list(keys)
-        for key in keys:
-            if key not in self.keys:
-                body = _encoder.encode(w.BinanceError(code=LISTEN_KEY[0], msg=LISTEN_KEY[1]))
-                return web.Response(status=400, body=body, content_type="application/json")
-        ws = web.WebSocketResponse(heartbeat=180.0)
-        await ws.prepare(request)
-        conn = Conn(ws=ws, route=route, combined=combined,
-                    events=frozenset(events) if events else None)
+    def _attach(self, conn: Conn, names: list[str], keys: list[str]) -> None:
         for key in keys:
             conn.keys[key] = key
         market_names = [n for n in names if n and n not in self.keys]
@@ -346,7 +446,34 @@ class Streams:
                 log.warning("stream %s in the URL is not a stream of this exchange: ignored", bad)
             self._subscribe(conn, valid)
         self.conns.add(conn)
-        writer = asyncio.create_task(_pump(conn))
+
+    def _detach(self, conn: Conn) -> None:
+        self.conns.discard(conn)
+        for key in list(conn.subs):
+            self._unsubscribe(conn, [conn.subs[key]])
+
+    def _check_keys(self, keys: list[str]) -> None:
+        self.expire_due()
+        for key in keys:
+            if key not in self.keys:
+                raise BinanceCodeError(LISTEN_KEY[0], LISTEN_KEY[1], status=400)
+
+    async def handle(self, request: web.Request, *, route: str, combined: bool, names: list[str],
+                     keys: Iterable[str] = (), events: list[str] | None = None) -> web.StreamResponse:
+        """Serve one socket until it closes (a listenKey in the URL must be alive: else HTTP 400 -1125)."""
+        keys = list(keys)
+        try:
+            self._check_keys(keys)
+        except BinanceCodeError as exc:
+            body = _encoder.encode(w.BinanceError(code=exc.code, msg=exc.msg))
+            return web.Response(status=exc.status, body=body, content_type="application/json")
+        ws = web.WebSocketResponse(heartbeat=180.0)
+        await ws.prepare(request)
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        conn = Conn(ws=ws, route=route, combined=combined, queue=queue,
+                    events=frozenset(events) if events else None)
+        self._attach(conn, names, keys)
+        writer = asyncio.create_task(_pump(ws, queue))
         try:
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT:
@@ -354,14 +481,34 @@ class Streams:
                 elif msg.type in (WSMsgType.ERROR, WSMsgType.CLOSE):
                     break
         finally:
-            self.conns.discard(conn)
-            for key in list(conn.subs):
-                self._unsubscribe(conn, [conn.subs[key]])
-            conn.queue.put_nowait(None)
+            self._detach(conn)
+            queue.put_nowait(None)
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await writer
         return ws
+
+    def subscribe(self, subscription: Subscription, *, route: str, names: Iterable[str] = (),
+                  keys: Iterable[str] = (), combined: bool = False, events: Iterable[str] | None = None) -> Conn:
+        """Attach an in-process reader as a socket on ``/<route>/ws`` (``combined``: ``/<route>/stream``) with
+        these stream ``names`` and ``keys`` (listenKeys) would be attached: it gets the frames that socket would
+        get, in the same order. A dead listenKey raises BinanceCodeError -1125 (the socket's HTTP 400). Call on
+        the simulator's loop."""
+        keys = list(keys)
+        self._check_keys(keys)
+        wanted = frozenset(events) if events else None
+        conn = Conn(ws=None, route=route, combined=combined, queue=subscription, events=wanted)
+        self._attach(conn, list(names), keys)
+        subscription.conn = conn
+        return conn
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        """Detach an in-process reader (it is ended; what it holds can still be read). Call on the simulator's
+        loop; detaching one that never attached, or twice, does nothing."""
+        conn = subscription.conn
+        if conn is not None:
+            self._detach(conn)
+        subscription.put_nowait(None)
 
     async def disconnect_users(self) -> None:
         """Close every socket that listens to user data."""
@@ -373,8 +520,11 @@ class Streams:
         for conn in list(self.conns):
             await self._close(conn, 1001, b"server closed")
 
-    @staticmethod
-    async def _close(conn: Conn, code: int, message: bytes) -> None:
+    async def _close(self, conn: Conn, code: int, message: bytes) -> None:
+        if conn.ws is None:  # in-process: detached now (a socket detaches when its handler sees the close)
+            self._detach(conn)
+            conn.queue.put_nowait(None)
+            return
         conn.queue.put_nowait(None)
         with contextlib.suppress(Exception):
             await conn.ws.close(code=code, message=message)
@@ -384,4 +534,4 @@ class Streams:
         await self.disconnect_users()
 
 
-__all__ = ["Conn", "Streams", "classify", "normalize"]
+__all__ = ["CLOSED", "OVERFLOW", "Conn", "FrameSink", "Streams", "Subscription", "classify", "normalize"]
