@@ -39,9 +39,10 @@ from hedgestack.domain.enums import (
     TriggerType,
 )
 from hedgestack.domain.errors import (
-    DomainError,
+    HedgeModeRequired,
     HedgestackError,
     LedgerRuleError,
+    SideLocked,
     UnknownOrder,
     ValidationError,
     VenueRejected,
@@ -156,16 +157,6 @@ NEVER_RECEIVED_AFTER_MS = 11_000
 DEFER_MS = 5
 #: At start, the log is published before the terminal reports itself started when its backlog is this small.
 START_PUBLISH_MAX = 100_000
-
-
-class HedgeModeRequired(DomainError):
-    code = "HEDGE_MODE_REQUIRED"
-
-
-class SideLocked(DomainError):
-    """A MISMATCH on this side locks reduce and TP/SL actions until it is reconciled."""
-
-    code = "MISMATCH_LOCK"
 
 
 @dataclass
