@@ -87,28 +87,47 @@ def _rebuild(args: argparse.Namespace) -> int:
     import asyncio
     from pathlib import Path
 
+    from hedgestack.domain.errors import HedgestackError
     from hedgestack.engine.config import Settings
     from hedgestack.engine.rebuild import rebuild
-    from hedgestack.engine.terminal import Terminal
+    from hedgestack.venue.binance.adapter import BinanceVenue, Endpoints
+    from hedgestack.venue.sim import DEFAULT_API_KEY, DEFAULT_API_SECRET
 
     settings = Settings()
-    kwargs = {"data_dir": Path(args.data_dir)}
-    terminal = Terminal.sim(**kwargs, sim_url=args.sim_url) if args.sim_url else Terminal.from_env(**kwargs)
-    if terminal.sim is not None:
-        terminal.sim.stop()
-        raise SystemExit("rebuild needs an exchange with history: give --sim-url or set BINANCE_API_KEY/SECRET")
+    # --data-dir wins over DB_PATH / HEDGESTACK_DATA_DIR
+    db_file = Path(args.data_dir) / "hedgestack.duckdb" if args.data_dir else settings.db_file
+    if args.sim_url:
+        venue = BinanceVenue(Endpoints.sim(args.sim_url, DEFAULT_API_KEY, DEFAULT_API_SECRET))
+    elif settings.binance_api_key is not None and settings.binance_api_secret is not None:
+        key, secret = settings.binance_api_key.get_secret_value(), settings.binance_api_secret.get_secret_value()
+        endpoints = Endpoints.testnet(key, secret) if settings.binance_testnet else Endpoints.live(key, secret)
+        venue = BinanceVenue(endpoints)
+    else:
+        sys.stderr.write("hedgestack rebuild: needs an exchange with history: give --sim-url or set "
+                         "BINANCE_API_KEY/SECRET\n")
+        return 2
 
     async def go() -> object:
-        await terminal.venue.start()
+        await venue.start()
         try:
-            return await rebuild(terminal.venue, list(settings.symbols), terminal.db_file, _when(args.since),
+            return await rebuild(venue, list(settings.symbols), db_file, _when(args.since),
                                  _when(args.until) if args.until else int(time.time() * 1000))
         finally:
-            await terminal.venue.close()
+            await venue.close()
 
-    report = asyncio.run(go())
-    Console().print(f"rebuilt into {terminal.db_file}: {report}")
-    return 0
+    try:
+        report = asyncio.run(go())
+    except HedgestackError as exc:
+        sys.stderr.write(f"hedgestack rebuild: {exc.message}\n")
+        return 2
+    console = Console()
+    console.print(f"rebuilt {db_file}: {report.vps} VPs, {report.orders} orders, {report.fills} fills "
+                  f"({report.foreign_fills} foreign), {report.funding} funding settlements")
+    for side in report.sides:
+        console.print(side.line(), markup=False)
+    for anomaly in report.anomalies:
+        console.print(f"anomaly: {anomaly}", markup=False)
+    return 0 if report.ok else 1
 
 
 def _when(text: str) -> int:
@@ -152,7 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild = commands.add_parser("rebuild", help="rebuild the event log from the exchange's own history")
     rebuild.add_argument("--since", required=True, help="YYYY-MM-DD (UTC) or Unix ms")
     rebuild.add_argument("--until", default=None, help="YYYY-MM-DD (UTC) or Unix ms (default: now)")
-    rebuild.add_argument("--data-dir", default="./data", help="where the new log is written (must not hold one)")
+    rebuild.add_argument("--data-dir", default=None, help="where the new log is written (must not hold one; default "
+                         "DB_PATH, else HEDGESTACK_DATA_DIR, else ./data)")
     rebuild.add_argument("--sim-url", default=None, help="rebuild from a running simulator at this URL")
     rebuild.set_defaults(func=_rebuild)
 

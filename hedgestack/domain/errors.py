@@ -18,7 +18,9 @@ attached by :func:`error_context`.
     │   ├── VenueRejected           Binance answered with {"code", "msg"}
     │   ├── RateLimited / IpBanned
     │   └── VenueUnavailable        unreachable, or not started yet
+    │       └── AnswerLost          a request left, its answer did not come back (outcome unknown)
     ├── StoreError                  the event log
+    │   └── LedgerOfAnotherVenue    the data directory belongs to another venue or account
     └── RequestRefused              a server refused the request itself (front-ends of ``hedgestack serve``)
         ├── AccessDenied            token missing or wrong, origin not allowed
         └── LiveConfirmationRequired  an order on the LIVE account before the client session confirmed
@@ -137,8 +139,20 @@ class VenueUnavailable(VenueError):
     code = "VENUE_UNAVAILABLE"
 
 
+class AnswerLost(VenueUnavailable):
+    """A request left but no answer came back: it may have been executed (find out; never send it again)."""
+
+    code = "ANSWER_LOST"
+
+
 class StoreError(HedgestackError):
     code = "STORE_ERROR"
+
+
+class LedgerOfAnotherVenue(StoreError):
+    """The data directory's log belongs to another venue or account (see ``hedgestack.engine.identity``)."""
+
+    code = "LEDGER_OF_ANOTHER_VENUE"
 
 
 class RequestRefused(HedgestackError):
@@ -212,8 +226,12 @@ ERROR_CODES: Mapping[str, tuple[ErrorCode, ...]] = _table(
     _codes(VenueRejected, 502),
     _codes(RateLimited, 503),
     _codes(IpBanned, 503),
-    _codes(VenueUnavailable, 503, "NOT_STARTED", "VENUE_NOT_STARTED", "ENGINE_STARTING", "ENGINE_STOPPED"),
-    _codes(VenueError, 502),
+    _codes(AnswerLost, 503),
+    _codes(VenueUnavailable, 503, "NOT_STARTED", "VENUE_NOT_STARTED", "ENGINE_STARTING", "ENGINE_STOPPED",
+           "SERVE_UNREACHABLE", "SERVE_ERROR", "CLIENT_CLOSED", "STREAM_UNAVAILABLE", "VENUE_IDENTITY",
+           "VENUE_UNREACHABLE"),
+    _codes(VenueError, 502, "VENUE_PAYLOAD"),
+    _codes(LedgerOfAnotherVenue, 409),
     _codes(StoreError, 500, "STORE_EXISTS", "STORE_LOCKED", "STORE_SCHEMA", "STORE_WRITE"),
     _codes(AccessDenied, 401),
     {"TOKEN_REQUIRED": [ErrorCode(AccessDenied, 403)], "FORBIDDEN_ORIGIN": [ErrorCode(AccessDenied, 403)]},
@@ -234,8 +252,8 @@ _CLASS_STATUS: tuple[tuple[type[HedgestackError], int], ...] = (
     (ValidationError, 400), (UnknownVp, 404), (UnknownOrder, 404), (FilterViolation, 422),
     (VpGuardViolation, 409), (LedgerRuleError, 409), (ReconcileError, 409), (SideLocked, 409),
     (HedgeModeRequired, 409), (DomainError, 409), (VenueRejected, 502), (RateLimited, 503), (IpBanned, 503),
-    (VenueUnavailable, 503), (VenueError, 502), (LiveConfirmationRequired, 428), (AccessDenied, 401),
-    (RequestRefused, 400), (StoreError, 500),
+    (AnswerLost, 503), (VenueUnavailable, 503), (VenueError, 502), (LedgerOfAnotherVenue, 409),
+    (LiveConfirmationRequired, 428), (AccessDenied, 401), (RequestRefused, 400), (StoreError, 500),
 )
 
 

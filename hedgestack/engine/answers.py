@@ -1,40 +1,28 @@
-"""Exchange answers about one of our orders → OrderUpdate events (one place for REST order rows)."""
+"""What the exchange says about one of our orders → OrderUpdate events (the one place for order answers)."""
 
 from __future__ import annotations
 
-import time
-from typing import Any
-
 from hedgestack.domain.enums import OrderStatus
 from hedgestack.domain.events import OrderUpdate
-from hedgestack.domain.numbers import D
+from hedgestack.venue.port import ExchangeAlgoOrder, ExchangeOrder
 
-STATUS = {s.value: s for s in OrderStatus}
 NEVER_RECEIVED = "the exchange never received it (answer lost, order unknown)"
 
 
-def _now() -> int:
-    return time.time_ns() // 1_000_000
+def from_order(cid: str, order: ExchangeOrder, ts: int) -> OrderUpdate:
+    """A regular order's state (answer, query, open/all orders, cancel)."""
+    return OrderUpdate(ts=ts, client_order_id=cid, status=order.status or OrderStatus.NEW, order_id=order.order_id,
+                       executed_qty=order.executed_qty)
 
 
-def actual_order_id(row: dict[str, Any]) -> int | None:
-    """An algo order's child in the matching engine ("" or 0 until triggered)."""
-    actual = row.get("actualOrderId")
-    return int(actual) if actual not in (None, "", 0, "0") else None
+def from_algo(cid: str, algo: ExchangeAlgoOrder, ts: int) -> OrderUpdate:
+    """An algo order's state (answer, query, open/all algo orders)."""
+    return OrderUpdate(ts=ts, client_order_id=cid, status=algo.status or OrderStatus.NEW, algo_id=algo.algo_id,
+                       actual_order_id=algo.actual_order_id)
 
 
-def from_order_row(cid: str, row: dict[str, Any], ts: int | None = None) -> OrderUpdate:
-    """A /fapi/v1/order (or openOrders, allOrders, cancel) row."""
-    return OrderUpdate(ts=_now() if ts is None else ts, client_order_id=cid, status=STATUS[row["status"]],
-                       order_id=int(row["orderId"]), executed_qty=D(row["executedQty"]))
+def never_received(cid: str, ts: int) -> OrderUpdate:
+    return OrderUpdate(ts=ts, client_order_id=cid, status=OrderStatus.REJECTED, reason=NEVER_RECEIVED)
 
 
-def from_algo_row(cid: str, row: dict[str, Any], ts: int | None = None) -> OrderUpdate:
-    """A /fapi/v1/algoOrder (or openAlgoOrders, allAlgoOrders) row."""
-    return OrderUpdate(ts=_now() if ts is None else ts, client_order_id=cid,
-                       status=STATUS.get(row["algoStatus"], OrderStatus.NEW), algo_id=int(row["algoId"]),
-                       actual_order_id=actual_order_id(row))
-
-
-def never_received(cid: str) -> OrderUpdate:
-    return OrderUpdate(ts=_now(), client_order_id=cid, status=OrderStatus.REJECTED, reason=NEVER_RECEIVED)
+__all__ = ["NEVER_RECEIVED", "from_algo", "from_order", "never_received"]

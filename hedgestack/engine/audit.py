@@ -6,9 +6,9 @@ It holds the ledger to DESIGN.md's invariants 1–5 against an exchange truth:
 1. Σ VP (UNASSIGNED included) == the exchange position, per side;
 2. no VP below zero, no cost on a flat VP;
 3. no VP's closing orders plus TP/SL cover more than it holds;
-4. every exchange trade is in the log exactly once (nothing lost, nothing doubled), attributed to the VP its
-   clientOrderId (or its algo parent) names, else to the side's UNASSIGNED VP, with the exchange's quantity,
-   price and commission;
+4. every exchange trade is in the log exactly once (nothing lost, nothing doubled), attributed by the one rule
+   (``attribution.py``) to the VP its clientOrderId (or its algo parent) names, else to the side's UNASSIGNED VP,
+   with the exchange's quantity, price and commission;
 5. every trade of one of our orders has that order's intent in the log, written no later than the trade;
    and every order of ours open on the exchange is open in the ledger (an orphan could reduce a VP unseen).
 
@@ -28,9 +28,10 @@ from decimal import Decimal
 from typing import Any
 
 from hedgestack.domain.enums import PositionSide
-from hedgestack.domain.ids import OurOrderId, parse_client_order_id, unassigned_vp_id
+from hedgestack.domain.ids import OurOrderId, parse_client_order_id
 from hedgestack.domain.invariants import check_invariants
 from hedgestack.domain.ledger import Ledger
+from hedgestack.engine.attribution import attribute
 
 #: How many problems of one kind are spelled out; the counts are always complete.
 _EXAMPLES = 5
@@ -121,7 +122,7 @@ def audit(ledger: Ledger, fill_rows: Iterable[Sequence[Any]], truth: Mapping[str
             _note(report, "lost", [f"{key} ({trade.get('clientOrderId')})"], report.lost)
             continue
         expected = _expected_vp(ledger, trade)
-        if expected is not None and not _same_vp(str(row[2]), expected):
+        if str(row[2]) != expected:
             report.misattributed += 1
             _note(report, "misattributed", [f"{key}: booked to {row[2]}, expected {expected}"], report.misattributed)
         figures = (Decimal(str(row[3])), Decimal(str(row[4])), Decimal(str(row[5])))
@@ -150,21 +151,10 @@ def audit(ledger: Ledger, fill_rows: Iterable[Sequence[Any]], truth: Mapping[str
     return report
 
 
-def _expected_vp(ledger: Ledger, trade: Mapping[str, Any]) -> str | None:
-    """The VP a trade belongs to: a short id (``OurOrderId``), a full id (algo child or UNASSIGNED)."""
-    parsed = parse_client_order_id(str(trade.get("clientOrderId") or ""))
-    if isinstance(parsed, OurOrderId):
-        return "short:" + parsed.vp_short_id
-    child_of = ledger.order_for_exchange_id(int(trade["orderId"]))
-    if child_of is not None:
-        return child_of.vp_id
-    return unassigned_vp_id(str(trade["symbol"]), PositionSide(str(trade["positionSide"])))
-
-
-def _same_vp(vp_id: str, expected: str) -> bool:
-    if expected.startswith("short:"):
-        return vp_id[3:9] == expected[6:]
-    return vp_id == expected
+def _expected_vp(ledger: Ledger, trade: Mapping[str, Any]) -> str:
+    """The VP a trade belongs to, by the one attribution rule against the ledger's orders."""
+    return attribute(ledger, symbol=str(trade["symbol"]), client_order_id=str(trade.get("clientOrderId") or "") or None,
+                     order_id=int(trade["orderId"]), position_side=PositionSide(str(trade["positionSide"])))
 
 
 def _note(report: AuditReport, kind: str, examples: list[str], count: int = 1) -> None:

@@ -1,35 +1,64 @@
 """``hedgestack rebuild --since DATE``: reconstruct the ledger from the exchange's own history alone.
 
-The disaster-recovery path when the local event log is lost. Binance keeps what is needed: ``allOrders``
-and ``allAlgoOrders`` give the clientOrderIds that name VPs (``VP-{short}-...``), ``userTrades`` the fills
-(joined by orderId; an algo child by ``actualOrderId``), ``income`` the funding. The original VP ids and
-names are not on the exchange: each VP short id found becomes a VP ``vp_{short}rb`` named
-``rebuilt-{short}`` (rename them afterwards); its symbol and side come from its orders. Foreign fills go to
-UNASSIGNED as usual. Events are appended in time order, so funding is split over the VPs as they stood.
-History windows: Binance serves at most 7 days per request, so the span is walked in 7-day windows.
+The disaster-recovery path when the local event log is lost. Binance keeps what is needed: ``allOrders`` and
+``allAlgoOrders`` give the clientOrderIds that name VPs (``VP-{short}-...``), ``userTrades`` the fills, ``income``
+the funding. The original VP ids and names are not on the exchange: each VP short id found becomes a VP
+``vp_{short}rb`` named ``rebuilt-{short}`` (rename them afterwards); its symbol and side come from its orders.
+Events are appended in time order, orders before the trades of the same instant, so each trade is attributed by
+the one rule (``attribution.py``) against the ledger being rebuilt, and funding is split over the VPs as they
+stood. Binance serves at most 7 days per request: the span is walked in 7-day windows (a progress bar per
+window in a terminal).
+
+What cannot come back, and the report says so per side at the end: transfers and reconciles are not on the
+exchange (a side that was reconciled or had quantity moved between VPs is rebuilt as its trades say), and a
+foreign fill that UNASSIGNED could not absorb leaves the side short. The report compares each side's rebuilt VP
+total with the exchange's position: OK, or MISMATCH with the reason.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from hedgestack.domain.enums import OrderRole, OrderType, PositionSide, Side, TimeInForce, TriggerType
 from hedgestack.domain.errors import StoreError
-from hedgestack.domain.events import Event, Fill, Funding, OrderIntent, VpCreated
+from hedgestack.domain.events import Event, Funding, OrderIntent, VpCreated
 from hedgestack.domain.funding import split_funding
-from hedgestack.domain.ids import OurOrderId, parse_client_order_id, unassigned_vp_id
-from hedgestack.domain.numbers import ZERO, D
+from hedgestack.domain.ids import OurOrderId, parse_client_order_id
+from hedgestack.domain.numbers import ZERO
 from hedgestack.domain.rules import role_of
 from hedgestack.engine import answers
+from hedgestack.engine.attribution import attribute
+from hedgestack.engine.recovery import fill_of
+from hedgestack.progress import progress
 from hedgestack.store.eventlog import EventLog
-from hedgestack.venue.binance.adapter import BinanceVenue
+from hedgestack.venue.port import ExchangeAlgoOrder, ExchangeOrder, FundingIncome, Trade, Venue
 
 log = logging.getLogger("hedgestack.rebuild")
 WINDOW_MS = 7 * 24 * 3600 * 1000 - 60_000
+PAGE = 1000
+R = TypeVar("R")
+
+
+@dataclass
+class SideReport:
+    symbol: str
+    position_side: PositionSide
+    vp_qty: Decimal
+    exchange_qty: Decimal
+    reason: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.vp_qty == self.exchange_qty
+
+    def line(self) -> str:
+        status = "OK" if self.ok else f"MISMATCH: {self.reason}"
+        return f"{self.symbol} {self.position_side}: rebuilt VPs {self.vp_qty}, exchange {self.exchange_qty} — {status}"
 
 
 @dataclass
@@ -40,9 +69,15 @@ class RebuildReport:
     foreign_fills: int = 0
     funding: int = 0
     symbols: list[str] = field(default_factory=list)
+    sides: list[SideReport] = field(default_factory=list)
+    anomalies: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(side.ok for side in self.sides)
 
 
-def _windows(since: int, until: int) -> list[tuple[int, int]]:
+def windows(since: int, until: int) -> list[tuple[int, int]]:
     out = []
     start = since
     while start < until:
@@ -52,71 +87,61 @@ def _windows(since: int, until: int) -> list[tuple[int, int]]:
     return out
 
 
-async def _paged(fetch: Any, since: int, until: int, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
-    """Everything in [since, until]: 7-day windows, a full page (1000 rows) splits its window in two."""
-    rows: list[dict[str, Any]] = []
-    for start, end in _windows(since, until):
-        rows.extend(await _window(fetch, start, end, args, kwargs))
-    return rows
-
-
-async def _window(fetch: Any, start: int, end: int, args: tuple[Any, ...],
-                  kwargs: dict[str, Any]) -> list[dict[str, Any]]:
-    page = await fetch(*args, startTime=start, endTime=end, limit=1000, **kwargs)
-    if len(page) < 1000 or end - start < 1000:
+async def _window(fetch: Callable[[int, int], Awaitable[list[R]]], start: int, end: int) -> list[R]:
+    """Everything in [start, end]: a full page splits the window in two."""
+    page = await fetch(start, end)
+    if len(page) < PAGE or end - start < 1000:
         return list(page)
     middle = (start + end) // 2
-    return await _window(fetch, start, middle, args, kwargs) + await _window(fetch, middle + 1, end, args, kwargs)
+    return await _window(fetch, start, middle) + await _window(fetch, middle + 1, end)
 
 
-async def rebuild(venue: BinanceVenue, symbols: list[str], db_file: str | Path, since_ms: int,
-                  until_ms: int) -> RebuildReport:
+async def rebuild(venue: Venue, symbols: list[str], db_file: str | Path, since_ms: int, until_ms: int, *,
+                  show_progress: bool | None = None) -> RebuildReport:
     """Write a fresh event log at ``db_file`` (which must not exist) from the exchange's history."""
     path = Path(db_file)
     if path.exists():
         raise StoreError(f"{path} exists: rebuild writes a fresh log (move the old one away first)",
                          code="STORE_EXISTS")
     report = RebuildReport(symbols=list(symbols))
-    timeline: list[tuple[int, int, Any]] = []  # (time, order-of-kind, item)
+    timeline: list[tuple[int, int, tuple[str, str, Any]]] = []  # (time, kind order, (kind, symbol, row))
     vp_ids: dict[str, tuple[str, str, PositionSide, int]] = {}  # short → (vp_id, symbol, side, created)
-    by_order_id: dict[tuple[str, int], str] = {}
-    for symbol in symbols:
-        orders = await _paged(venue.all_orders, since_ms, until_ms, symbol)
-        algos = await _paged(venue.all_algo_orders, since_ms, until_ms, symbol)
-        for row in orders:
-            timeline.append((int(row["time"]), 1, ("order", symbol, row)))
-            by_order_id[(symbol, int(row["orderId"]))] = row["clientOrderId"]
-        for row in algos:
-            timeline.append((int(row["createTime"]), 1, ("algo", symbol, row)))
-            actual = answers.actual_order_id(row)
-            if actual is not None:
-                by_order_id[(symbol, actual)] = row["clientAlgoId"]
-        for row in orders + algos:
-            cid = row.get("clientOrderId") or row.get("clientAlgoId")
-            parsed = parse_client_order_id(cid)
-            if isinstance(parsed, OurOrderId) and parsed.vp_short_id not in vp_ids:
-                side = PositionSide(row["positionSide"])
-                created = int(row.get("time") or row.get("createTime"))
-                vp_ids[parsed.vp_short_id] = (f"vp_{parsed.vp_short_id}rb", symbol, side, created)
-        trades = await _paged(venue.user_trades, since_ms, until_ms, symbol)
-        for row in trades:
-            timeline.append((int(row["time"]), 2, ("trade", symbol, row)))
-    income = await _paged(venue.income, since_ms, until_ms, incomeType="FUNDING_FEE")
-    for row in income:
-        if row.get("symbol") in symbols:
-            timeline.append((int(row["time"]), 3, ("funding", row["symbol"], row)))
-    # a triggered algo order's child is listed by allOrders under the clientAlgoId: it is not an order of
-    # its own (its fills belong to the algo order, as on the live stream)
-    algo_ids = {row["clientAlgoId"] for _, _, (kind, _, row) in timeline if kind == "algo"}
-    timeline = [item for item in timeline
-                if not (item[2][0] == "order" and item[2][2]["clientOrderId"] in algo_ids)]
+    spans = windows(since_ms, until_ms)
+    with progress(show_progress) as bar:
+        task = bar.add_task("reading the exchange's history", total=len(spans) * (len(symbols) + 1))
+        for start, end in spans:
+            for symbol in symbols:
+                orders: list[ExchangeOrder] = await _window(
+                    lambda a, b, s=symbol: venue.all_orders(s, start=a, end=b, limit=PAGE), start, end)
+                algos: list[ExchangeAlgoOrder] = await _window(
+                    lambda a, b, s=symbol: venue.all_algo_orders(s, start=a, end=b, limit=PAGE), start, end)
+                trades: list[Trade] = await _window(
+                    lambda a, b, s=symbol: venue.user_trades(s, start=a, end=b, limit=PAGE), start, end)
+                algo_ids = {a.client_algo_id for a in algos}
+                for row in orders:
+                    # a triggered algo order's child is listed by allOrders under the clientAlgoId: not an order
+                    # of its own (its fills belong to the algo order, as on the live stream)
+                    if row.client_order_id not in algo_ids:
+                        timeline.append((row.time or row.update_time, 1, ("order", symbol, row)))
+                        _note_vp(vp_ids, row.client_order_id, symbol, row.position_side, row.time or row.update_time)
+                for arow in algos:
+                    timeline.append((arow.create_time, 1, ("algo", symbol, arow)))
+                    _note_vp(vp_ids, arow.client_algo_id, symbol, arow.position_side, arow.create_time)
+                for trade in trades:
+                    timeline.append((trade.time, 2, ("trade", symbol, trade)))
+                bar.advance(task)
+            income: list[FundingIncome] = await _window(
+                lambda a, b: venue.funding_income(start=a, end=b, limit=PAGE), start, end)
+            for row in income:
+                if row.symbol in symbols:
+                    timeline.append((row.time, 3, ("funding", row.symbol, row)))
+            bar.advance(task)
     timeline.sort(key=lambda item: (item[0], item[1]))
 
-    log_store = EventLog(path)
+    store = EventLog(path)
     try:
-        log_store.append([VpCreated(ts=created, vp_id=vp_id, name=f"rebuilt-{short}", symbol=symbol,
-                                    position_side=side)
-                          for short, (vp_id, symbol, side, created) in sorted(vp_ids.items())])
+        store.append([VpCreated(ts=created, vp_id=vp_id, name=f"rebuilt-{short}", symbol=symbol, position_side=side)
+                      for short, (vp_id, symbol, side, created) in sorted(vp_ids.items())])
         report.vps = len(vp_ids)
         for when, _, (kind, symbol, row) in timeline:
             events: list[Event] = []
@@ -124,69 +149,89 @@ async def rebuild(venue: BinanceVenue, symbols: list[str], db_file: str | Path, 
                 events = _order_events(kind, symbol, row, vp_ids)
                 report.orders += 1 if events else 0
             elif kind == "trade":
-                cid = by_order_id.get((symbol, int(row["orderId"])))
-                parsed = parse_client_order_id(cid)
-                side = PositionSide(row["positionSide"])
-                if isinstance(parsed, OurOrderId) and parsed.vp_short_id in vp_ids:
-                    vp_id = vp_ids[parsed.vp_short_id][0]
-                else:
-                    vp_id = unassigned_vp_id(symbol, side)
+                if row.position_side is None:
+                    report.anomalies.append(f"trade {row.trade_id} of {symbol} has no hedge-mode side: skipped")
+                    continue
+                ledger = store.ledger
+                order = ledger.order_for_exchange_id(row.order_id)
+                cid = None if order is None else order.client_order_id
+                vp_id = attribute(ledger, symbol=symbol, client_order_id=cid, order_id=row.order_id,
+                                  position_side=row.position_side)
+                if order is None or order.vp_id != vp_id:
                     report.foreign_fills += 1
-                events = [Fill(ts=when, symbol=symbol, trade_id=int(row["id"]), order_id=int(row["orderId"]),
-                               client_order_id=cid, vp_id=vp_id, side=Side(row["side"]), position_side=side,
-                               qty=D(row["qty"]), price=D(row["price"]), commission=D(row["commission"]),
-                               commission_asset=row["commissionAsset"], exchange_rp=D(row["realizedPnl"]),
-                               maker=bool(row["maker"]))]
+                events = [fill_of(row, vp_id, cid)]
                 report.fills += 1
             else:
-                amount = D(row["income"])
-                events = [Funding(ts=when, symbol=symbol, funding_time=when, amount=amount,
-                                  asset=row.get("asset", "USDT"), rate=None, mark=None,
-                                  allocations=split_funding(log_store.ledger, symbol, amount, None, None))]
+                events = [Funding(ts=when, symbol=symbol, funding_time=when, amount=row.amount, asset=row.asset,
+                                  rate=None, mark=None,
+                                  allocations=split_funding(store.ledger, symbol, row.amount, None, None))]
                 report.funding += 1
             if events:
-                log_store.append(events)
+                result = store.append(events)
+                report.anomalies.extend(f"{a.kind}: {a.message}" for a in result.anomalies)
         for symbol in symbols:
-            trade_ids = [int(r[2][2]["id"]) for r in timeline if r[2][0] == "trade" and r[2][1] == symbol]
+            trade_ids = [r[2][2].trade_id for r in timeline if r[2][0] == "trade" and r[2][1] == symbol]
             if trade_ids:
-                log_store.set_meta(f"watermark:{symbol}", str(max(trade_ids)))
+                store.set_meta(f"watermark:{symbol}", str(max(trade_ids)))
+        exchange = {(p.symbol, p.position_side): p.amount for p in await venue.positions()}
+        for symbol in symbols:
+            for side in PositionSide:
+                ours = store.ledger.side_qty(symbol, side)
+                theirs = exchange.get((symbol, side), ZERO)
+                report.sides.append(SideReport(symbol, side, ours, theirs, None if ours == theirs else _why(
+                    ours, theirs, since_ms)))
     finally:
-        log_store.close()
+        store.close()
     return report
 
 
-def _order_events(kind: str, symbol: str, row: dict[str, Any],
-                  vp_ids: dict[str, tuple[str, str, PositionSide, int]]) -> list[Event]:
-    cid = row["clientOrderId"] if kind == "order" else row["clientAlgoId"]
+def _why(ours: Decimal, theirs: Decimal, since_ms: int) -> str:
+    if ours > theirs:
+        return ("the rebuilt VPs hold more than the exchange: a foreign reduction UNASSIGNED could not absorb, "
+                "or history before --since is missing")
+    return ("the exchange holds more than the rebuilt VPs: trades before --since, or transfers/reconciles that "
+            "are not on the exchange")
+
+
+def _note_vp(vp_ids: dict[str, tuple[str, str, PositionSide, int]], cid: str, symbol: str,
+             side: PositionSide | None, created: int) -> None:
     parsed = parse_client_order_id(cid)
-    if not isinstance(parsed, OurOrderId) or parsed.vp_short_id not in vp_ids:
+    if isinstance(parsed, OurOrderId) and side is not None:
+        known = vp_ids.get(parsed.vp_short_id)
+        if known is None or created < known[3]:
+            vp_ids[parsed.vp_short_id] = (f"vp_{parsed.vp_short_id}rb", symbol, side, created)
+
+
+def _order_events(kind: str, symbol: str, row: Any,
+                  vp_ids: dict[str, tuple[str, str, PositionSide, int]]) -> list[Event]:
+    cid = row.client_order_id if kind == "order" else row.client_algo_id
+    parsed = parse_client_order_id(cid)
+    if not isinstance(parsed, OurOrderId) or parsed.vp_short_id not in vp_ids or row.position_side is None:
         return []
     vp_id = vp_ids[parsed.vp_short_id][0]
-    pside = PositionSide(row["positionSide"])
-    side = Side(row["side"])
+    pside: PositionSide = row.position_side
+    side: Side = row.side
     if kind == "order":
-        order_type = OrderType(row.get("origType") or row["type"])
-        role = role_of(pside, side)
-        created = int(row["time"])
-        intent = OrderIntent(ts=created, client_order_id=cid, vp_id=vp_id, symbol=symbol, position_side=pside,
-                             side=side, order_type=order_type, role=role, qty=D(row["origQty"]),
-                             price=D(row["price"]) if D(row["price"]) != 0 else None,
-                             time_in_force=TimeInForce(row["timeInForce"]) if row.get("timeInForce") in
-                             TimeInForce._value2member_map_ and order_type is not OrderType.MARKET else None)
-        update = answers.from_order_row(cid, row, ts=int(row["updateTime"]))
-        return [intent, update]
-    order_type = OrderType(row["orderType"])
-    increases = pside.increases(side)
-    role = OrderRole.ENTRY if increases else (
+        order: ExchangeOrder = row
+        order_type = OrderType(order.orig_type or order.order_type)
+        created = order.time or order.update_time
+        intent = OrderIntent(
+            ts=created, client_order_id=cid, vp_id=vp_id, symbol=symbol, position_side=pside, side=side,
+            order_type=order_type, role=role_of(pside, side), qty=order.qty,
+            price=order.price if order.price != 0 else None,
+            time_in_force=TimeInForce(order.time_in_force) if order.time_in_force in
+            TimeInForce._value2member_map_ and order_type is not OrderType.MARKET else None)
+        return [intent, answers.from_order(cid, order, order.update_time)]
+    algo: ExchangeAlgoOrder = row
+    order_type = OrderType(algo.order_type)
+    role = OrderRole.ENTRY if pside.increases(side) else (
         OrderRole.TP if order_type in (OrderType.TAKE_PROFIT, OrderType.TAKE_PROFIT_MARKET) else OrderRole.SL)
-    working = TriggerType.LAST_PRICE if row.get("workingType") == "CONTRACT_PRICE" else TriggerType.MARK_PRICE
-    price = D(row["price"]) if row.get("price") not in (None, "", "0") and D(row["price"]) != ZERO else None
-    intent = OrderIntent(ts=int(row["createTime"]), client_order_id=cid, vp_id=vp_id, symbol=symbol,
-                         position_side=pside, side=side, order_type=order_type, role=role, qty=D(row["quantity"]),
-                         price=price if order_type.has_limit_price else None,
-                         trigger_price=D(row["triggerPrice"]), trigger_type=working, is_algo=True)
-    update = answers.from_algo_row(cid, row, ts=int(row["updateTime"]))
-    return [intent, update]
+    working = TriggerType.LAST_PRICE if algo.working_type == "CONTRACT_PRICE" else TriggerType.MARK_PRICE
+    intent = OrderIntent(ts=algo.create_time, client_order_id=cid, vp_id=vp_id, symbol=symbol, position_side=pside,
+                         side=side, order_type=order_type, role=role, qty=algo.qty,
+                         price=algo.price if order_type.has_limit_price and algo.price != 0 else None,
+                         trigger_price=algo.trigger_price, trigger_type=working, is_algo=True)
+    return [intent, answers.from_algo(cid, algo, algo.update_time)]
 
 
-__all__ = ["Decimal", "RebuildReport", "rebuild"]
+__all__ = ["RebuildReport", "SideReport", "rebuild", "windows"]

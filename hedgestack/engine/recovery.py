@@ -1,211 +1,223 @@
-"""Recovery: after every (re)connect of the user stream — start, disconnect, listenKey expiry — backfill
-over REST what the stream may have missed, and apply it exactly once (the log deduplicates).
+"""Recovery: what the user stream may have missed, fetched over REST and applied exactly once (the log dedupes).
 
-1. Orders: our open orders are compared with ``openOrders``/``openAlgoOrders``; those no longer open are
-   queried for their final state; PENDING ones (lost answers) are resolved by clientOrderId.
-2. Fills: ``userTrades`` per symbol from a **gap-free watermark** — the highest trade id up to which every
-   trade of the account has been fetched over REST (fills seen on the stream do not move it, so a fill
-   lost in a gap is always fetched again). Trades are joined to our orders by orderId; unknown orderIds
-   are resolved (our pending orders, algo children via ``actualOrderId``, then a query by orderId);
-   whatever is not ours is foreign and goes to UNASSIGNED.
-3. Funding: ``income`` FUNDING_FEE rows, one settlement per (symbol, time).
-4. Positions: ``positionRisk`` for the consistency check.
+Run after every (re)connect of the user stream (start, disconnect, listenKey expiry, a stalled stream) and
+periodically by the consistency watch:
+
+1. **Orders.** Our open orders are compared with ``openOrders``/``openAlgoOrders``: those no longer open are
+   queried for their final state; PENDING ones (lost answers) are resolved by clientOrderId (or concluded never
+   received once no request can arrive). An order of ours (``VP-…``) open on the exchange that the ledger holds
+   as closed is adopted (its state recorded); one the ledger does not know at all is cancelled, with a notice:
+   nothing unknown may reduce a VP.
+2. **Fills.** ``userTrades`` per symbol from a gap-free watermark (the highest trade id up to which every trade
+   of the account was fetched over REST; fills seen on the stream do not move it, so a fill lost in a gap is
+   fetched again). Each trade is attributed by the one rule (``attribution.py``); unknown orderIds are resolved
+   first (our pending orders, algo children via ``actualOrderId``, then a query by orderId).
+3. **Funding.** ``income`` FUNDING_FEE rows, one settlement per (symbol, time).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from decimal import Decimal
 
 from hedgestack.domain.enums import OrderStatus
 from hedgestack.domain.errors import HedgestackError
-from hedgestack.domain.events import Event, OrderUpdate
-from hedgestack.domain.numbers import D
+from hedgestack.domain.events import Event, Fill, Funding, OrderUpdate
+from hedgestack.domain.funding import split_funding
+from hedgestack.domain.ids import OurOrderId, parse_client_order_id
 from hedgestack.engine import answers
-from hedgestack.engine.views import ReconnectView
-
-if TYPE_CHECKING:
-    from hedgestack.engine.terminal import Terminal
+from hedgestack.engine.attribution import attribute
+from hedgestack.engine.book import Book
+from hedgestack.engine.gateway import OrderGateway
+from hedgestack.engine.link import Stats
+from hedgestack.engine.market import Market
+from hedgestack.venue.port import Trade, Venue
 
 log = logging.getLogger("hedgestack.recovery")
 
 WEEK_MS = 7 * 24 * 3600 * 1000
+PAGE = 1000
 
 
-async def backfill(t: Terminal, *, reason: str) -> None:
-    from hedgestack.engine.terminal import now_ms
+def fill_of(trade: Trade, vp_id: str, client_order_id: str | None) -> Fill:
+    """The Fill event of a REST trade booked to ``vp_id``."""
+    assert trade.position_side is not None
+    return Fill(ts=trade.time, symbol=trade.symbol, trade_id=trade.trade_id, order_id=trade.order_id,
+                client_order_id=client_order_id, vp_id=vp_id, side=trade.side, position_side=trade.position_side,
+                qty=trade.qty, price=trade.price, commission=trade.commission,
+                commission_asset=trade.commission_asset, exchange_rp=trade.realized_pnl, maker=trade.maker)
 
-    assert t._sync_lock is not None
-    async with t._sync_lock:
-        t.connection = "SYNCING"
-        t.bus.publish("WS_RECONNECT", ReconnectView(reason=reason, state="SYNCING"))
-        started = now_ms()
+
+class Recovery:
+    def __init__(self, book: Book, venue: Venue, market: Market, gateway: OrderGateway, stats: Stats,
+                 clock: Callable[[], int]) -> None:
+        self.book = book
+        self.venue = venue
+        self.market = market
+        self.gateway = gateway
+        self.stats = stats
+        self.clock = clock
+        self._lock = asyncio.Lock()
+
+    async def catch_up(self) -> None:
+        """Orders, fills and funding the stream may have missed (one catch-up at a time)."""
+        async with self._lock:
+            await self.orders()
+            for symbol in self.market.symbols:
+                await self.trades(symbol)
+            await self.funding(since=None, live=False)
+
+    # -- orders -----------------------------------------------------------------------------------
+    async def orders(self) -> None:
+        ledger = self.book.ledger
+        regular = {o.client_order_id: o for o in await self.venue.open_orders()}
+        algo = {a.client_algo_id: a for a in await self.venue.open_algo_orders()}
+        events: list[Event] = []
+        now = self.clock()
+        for order in [o for o in ledger.orders.values() if o.is_open]:
+            cid = order.client_order_id
+            if self.gateway.in_flight(cid):
+                continue  # its create request is still running: its answer says where it is
+            update: OrderUpdate | None
+            if order.is_algo:
+                found_algo = algo.get(cid) or await self.venue.query_algo_order(cid)
+                update = None if found_algo is None else answers.from_algo(cid, found_algo, now)
+            else:
+                found = regular.get(cid) or await self.venue.query_order(order.symbol, cid)
+                update = None if found is None else answers.from_order(cid, found, now)
+            if update is not None:
+                events.append(update)
+            elif order.status is OrderStatus.PENDING and self.gateway.may_conclude_never_received(order):
+                events.append(answers.never_received(cid, now))  # else: its request may still arrive
+        # ours on the exchange, not open in the ledger: adopt what the ledger knows, cancel the unknown
+        for cid, row in regular.items():
+            mine = ledger.orders.get(cid)
+            if mine is not None and not mine.is_open:
+                log.warning("order %s is open on the exchange but %s in the ledger: adopted", cid, mine.status)
+                events.append(answers.from_order(cid, row, now))
+            elif mine is None and isinstance(parse_client_order_id(cid), OurOrderId) and \
+                    row.symbol in self.market.symbols:
+                await self._cancel_unknown(row.symbol, cid, algo=False)
+        for cid, arow in algo.items():
+            mine = ledger.orders.get(cid)
+            if mine is not None and not mine.is_open:
+                log.warning("algo order %s is open on the exchange but %s in the ledger: adopted", cid, mine.status)
+                events.append(answers.from_algo(cid, arow, now))
+            elif mine is None and isinstance(parse_client_order_id(cid), OurOrderId) and \
+                    arow.symbol in self.market.symbols:
+                await self._cancel_unknown(arow.symbol, cid, algo=True)
+        if events:
+            self.book.append(events)
+
+    async def _cancel_unknown(self, symbol: str, cid: str, *, algo: bool) -> None:
+        """An order with our prefix that no intent in this log names (another terminal's, or a log that lost it):
+        it could reduce a VP unseen, so it is cancelled."""
+        log.error("order %s (%s) carries a VP clientOrderId this ledger never wrote: cancelling it", cid, symbol)
         try:
-            await _catch_up(t)
-            await t._refresh_positions()
-            await t._refresh_wallet()
+            if algo:
+                await self.venue.cancel_algo_order(cid)
+            else:
+                await self.venue.cancel_order(symbol, cid)
         except HedgestackError as exc:
-            log.error("backfill failed (%s): %s; retrying on the next reconnect/poll", reason, exc)
-        t.connection = "CONNECTED"
-        log.info("%s backfill took %s ms", reason, now_ms() - started)
-        t.bus.publish("WS_RECONNECT", ReconnectView(reason=reason, state="CONNECTED"))
-        for vp in list(t.ledger.vps.values()):
-            if vp.tp_price is not None or vp.sl_price is not None or t.tpsl._legs(vp.vp_id):
-                t.tpsl.request(vp.vp_id)
-        t._check_consistency(confirmed=True)
+            log.warning("cancelling unknown order %s failed: %s", cid, exc)
+
+    # -- fills ------------------------------------------------------------------------------------
+    async def trades(self, symbol: str) -> None:
+        store = self.book.store
+        key = f"watermark:{symbol}"
+        mark = store.get_meta(key)
+        watermark = int(mark) if mark is not None else 0
+        from_id: int | None = watermark + 1 if watermark else None
+        start: int | None = None if watermark else self.clock() - WEEK_MS + 60_000
+        highest = watermark
+        while True:
+            page = await self.venue.user_trades(symbol, from_id=from_id, start=start, limit=PAGE)
+            ledger = self.book.ledger
+            new = [t for t in page if not ledger.has_trade(symbol, t.trade_id) and t.position_side is not None]
+            if new:
+                await self._resolve_order_ids(symbol, {t.order_id for t in new})
+                events: list[Event] = []
+                for t in new:
+                    assert t.position_side is not None
+                    order = ledger.order_for_exchange_id(t.order_id)
+                    cid = None if order is None else order.client_order_id
+                    vp_id = attribute(ledger, symbol=symbol, client_order_id=cid, order_id=t.order_id,
+                                      position_side=t.position_side)
+                    events.append(fill_of(t, vp_id, cid))
+                result = self.book.append(events)
+                self.stats.backfilled_fills += len(result.appended)
+            if page:
+                highest = max(highest, max(t.trade_id for t in page))
+            if len(page) < PAGE:
+                break
+            from_id, start = highest + 1, None
+        if highest != watermark:
+            store.set_meta(key, str(highest))
+
+    async def _resolve_order_ids(self, symbol: str, order_ids: set[int]) -> None:
+        """Map exchange orderIds that trades name to our orders, when they are ours."""
+        ledger = self.book.ledger
+        unknown = {oid for oid in order_ids if ledger.order_for_exchange_id(oid) is None}
+        if not unknown:
+            return
+        events: list[Event] = []
+        now = self.clock()
+        algos = await self.venue.open_algo_orders() + await self.venue.all_algo_orders(
+            symbol, start=now - WEEK_MS + 60_000)
+        for algo in algos:  # algo children: actualOrderId → clientAlgoId
+            if algo.actual_order_id in unknown and algo.client_algo_id in ledger.orders:
+                events.append(answers.from_algo(algo.client_algo_id, algo, now))
+                unknown.discard(algo.actual_order_id)
+        for oid in sorted(unknown):
+            try:
+                row = await self.venue.query_order_id(symbol, oid)
+            except HedgestackError as exc:
+                log.warning("cannot query order %s: %s (its fills go to UNASSIGNED)", oid, exc)
+                continue
+            order = None if row is None else ledger.orders.get(row.client_order_id)
+            if row is None or order is None:
+                continue
+            if not order.is_algo:
+                events.append(answers.from_order(order.client_order_id, row, now))
+            else:
+                events.append(OrderUpdate(ts=now, client_order_id=order.client_order_id, status=order.status,
+                                          actual_order_id=oid))
+        if events:
+            self.book.append(events)
+
+    # -- funding ----------------------------------------------------------------------------------
+    async def funding(self, *, since: int | None, live: bool) -> None:
+        """Apply FUNDING_FEE income rows not yet in the log (one Funding event per symbol + time)."""
+        store = self.book.store
+        key = "watermark:funding"
+        now = self.clock()
+        start = since if since is not None else int(store.get_meta(key) or now - WEEK_MS + 60_000)
+        rows = await self.venue.funding_income(start=start, limit=PAGE)
+        events: list[Event] = []
+        latest = start
+        for row in rows:
+            if row.symbol not in self.market.symbols:
+                continue
+            latest = max(latest, row.time)
+            if f"funding:{row.symbol}:{row.time}" in self.book.ledger.keys:
+                continue
+            events.append(self.funding_event(row.symbol, row.time, row.amount, row.asset,
+                                             live_rate=live and now - row.time < 120_000))
+        if events:
+            self.book.append(events)
+        if since is None or live:
+            store.set_meta(key, str(latest))
+
+    def funding_event(self, symbol: str, funding_time: int, amount: Decimal, asset: str, *,
+                      live_rate: bool) -> Funding:
+        """One settlement, split over the symbol's VPs as they stand (the rate and mark when just settled)."""
+        rate = self.market.funding_rates.get(symbol) if live_rate else None
+        mark = self.market.mark(symbol) if live_rate else None
+        allocations = split_funding(self.book.ledger, symbol, amount, rate, mark)
+        return Funding(ts=funding_time, symbol=symbol, funding_time=funding_time, amount=amount, asset=asset,
+                       rate=rate, mark=mark, allocations=allocations)
 
 
-async def catch_up(t: Terminal) -> None:
-    """Orders, fills and funding the stream may have missed, without a reconnect (position-check path)."""
-    assert t._sync_lock is not None
-    async with t._sync_lock:
-        try:
-            await _catch_up(t)
-        except HedgestackError as exc:
-            log.error("catch-up failed: %s", exc)
-
-
-async def _catch_up(t: Terminal) -> None:
-    await _orders(t)
-    for symbol in t.symbols:
-        await _trades(t, symbol)
-    await fetch_funding(t, since=None, live=False)
-
-
-async def _orders(t: Terminal) -> None:
-
-    ledger = t.ledger
-    mine = [o for o in ledger.orders.values() if o.is_open]
-    if not mine:
-        return
-    regular = {row["clientOrderId"]: row for row in await t.venue.open_orders()}
-    algo = {row["clientAlgoId"]: row for row in await t.venue.open_algo_orders()}
-    events: list[Event] = []
-    for order in mine:
-        cid = order.client_order_id
-        if cid in t._in_flight:
-            continue  # its create request is still running: its answer says where it is
-        if order.is_algo:
-            row: dict[str, Any] | None = algo.get(cid) or await t.venue.query_algo_order(cid)
-            update = None if row is None else answers.from_algo_row(cid, row)
-        else:
-            row = regular.get(cid) or await t.venue.query_order(order.symbol, cid)
-            update = None if row is None else answers.from_order_row(cid, row)
-        if update is not None:
-            events.append(update)
-        elif order.status is OrderStatus.PENDING and t.may_conclude_never_received(order):
-            events.append(answers.never_received(cid))  # else: its request may still arrive; asked again later
-    if events:
-        t._append(events)
-
-
-async def _trades(t: Terminal, symbol: str) -> None:
-    from hedgestack.engine.terminal import now_ms
-
-    store = t._store()
-    key = f"watermark:{symbol}"
-    mark = store.get_meta(key)
-    watermark = int(mark) if mark is not None else 0
-    params: dict[str, Any] = {"fromId": watermark + 1} if watermark else {"startTime": now_ms() - WEEK_MS + 60_000}
-    highest = watermark
-    while True:
-        rows = await t.venue.user_trades(symbol, limit=1000, **params)
-        new = [r for r in rows if not t.ledger.has_trade(symbol, int(r["id"]))]
-        if new:
-            await _resolve_orders(t, symbol, {int(r["orderId"]) for r in new})
-            events = [
-                t.fill_event(
-                    symbol=symbol,
-                    position_side=r["positionSide"],
-                    side=r["side"],
-                    trade_id=int(r["id"]),
-                    order_id=int(r["orderId"]),
-                    client_order_id=_client_id(t, int(r["orderId"])),
-                    qty=D(r["qty"]),
-                    price=D(r["price"]),
-                    commission=D(r["commission"]),
-                    commission_asset=r["commissionAsset"],
-                    realized=D(r["realizedPnl"]),
-                    maker=bool(r["maker"]),
-                    ts=int(r["time"]),
-                )
-                for r in new
-            ]
-            result = t._append(events)
-            t.stats.backfilled_fills += sum(1 for _ in result.appended)
-            for vp_id in result.touched:
-                t.tpsl.request(vp_id)
-        if rows:
-            highest = max(highest, max(int(r["id"]) for r in rows))
-        if len(rows) < 1000:
-            break
-        params = {"fromId": highest + 1}
-    if highest != watermark:
-        store.set_meta(key, str(highest))
-
-
-def _client_id(t: Terminal, order_id: int) -> str | None:
-    order = t.ledger.order_for_exchange_id(order_id)
-    return None if order is None else order.client_order_id
-
-
-async def _resolve_orders(t: Terminal, symbol: str, order_ids: set[int]) -> None:
-    """Map exchange orderIds that fills name to our orders, when they are ours."""
-    from hedgestack.engine.terminal import now_ms
-
-    unknown = {oid for oid in order_ids if t.ledger.order_for_exchange_id(oid) is None}
-    if not unknown:
-        return
-    events: list[Event] = []
-    # algo children: actualOrderId → clientAlgoId
-    rows = await t.venue.open_algo_orders() + await t.venue.all_algo_orders(
-        symbol, startTime=now_ms() - WEEK_MS + 60_000
-    )
-    for row in rows:
-        actual = answers.actual_order_id(row)
-        if actual in unknown and row["clientAlgoId"] in t.ledger.orders:
-            events.append(answers.from_algo_row(row["clientAlgoId"], row))
-            unknown.discard(actual)
-    for oid in sorted(unknown):
-        try:
-            row = await t.venue.call("futures_get_order", symbol=symbol, orderId=oid, retry_lost=True)
-        except HedgestackError as exc:
-            log.warning("cannot query order %s: %s (its fills go to UNASSIGNED)", oid, exc)
-            continue
-        cid = row.get("clientOrderId")
-        order = t.ledger.orders.get(cid) if cid else None
-        if order is not None and not order.is_algo:
-            events.append(answers.from_order_row(cid, row))
-        elif order is not None:
-            events.append(OrderUpdate(ts=now_ms(), client_order_id=cid, status=order.status, actual_order_id=oid))
-    if events:
-        t._append(events)
-
-
-async def fetch_funding(t: Terminal, *, since: int | None, live: bool) -> None:
-    """Apply FUNDING_FEE income rows not yet in the log (one Funding event per symbol + time)."""
-    from hedgestack.engine.terminal import now_ms
-
-    store = t._store()
-    key = "watermark:funding"
-    start = since if since is not None else int(store.get_meta(key) or now_ms() - WEEK_MS + 60_000)
-    rows = await t.venue.income(incomeType="FUNDING_FEE", startTime=start, limit=1000)
-    events: list[Event] = []
-    latest = start
-    for row in rows:
-        symbol = row.get("symbol")
-        if symbol not in t.symbols:
-            continue
-        when = int(row["time"])
-        latest = max(latest, when)
-        if f"funding:{symbol}:{when}" in t.ledger.keys:
-            continue
-        events.append(
-            t.funding_event(
-                symbol, when, D(row["income"]), row.get("asset", "USDT"), live_rate=live and now_ms() - when < 120_000
-            )
-        )
-    if events:
-        t._append(events)
-    if since is None or live:
-        store.set_meta(key, str(latest))
+__all__ = ["Recovery", "fill_of"]

@@ -316,6 +316,20 @@ class StateView(View):
     wallet_balance: Decimal | None
     marks: dict[str, Decimal]
 
+    def external_position(self, symbol: str, position_side: str) -> ExternalPositionView:
+        """The exchange side ``symbol`` ``position_side`` (KeyError when the terminal does not trade it)."""
+        for ext in self.external_positions:
+            if ext.symbol == symbol and ext.position_side == position_side:
+                return ext
+        raise KeyError((symbol, position_side))
+
+    def vp(self, vp_id: str) -> VirtualPositionView:
+        """The VP ``vp_id`` (KeyError when it is not listed)."""
+        for vp in self.virtual_positions:
+            if vp.id == vp_id:
+                return vp
+        raise KeyError(vp_id)
+
 
 @dataclass(frozen=True, slots=True)
 class OrderAck(View):

@@ -25,7 +25,7 @@ from typing import Any
 
 import requests
 
-from hedgestack.domain.enums import ConsistencyStatus, OrderRole, OrderType, PositionSide
+from hedgestack.domain.enums import OrderRole, OrderType, PositionSide
 from hedgestack.domain.errors import HedgestackError, VenueRejected
 from hedgestack.engine.terminal import Terminal
 
@@ -88,8 +88,8 @@ async def _look(t: Terminal) -> Look:
     unassigned = {(v.symbol, v.position_side): v.qty for v in ledger.vps.values() if v.system}
     orders = tuple(OrderLook(o.client_order_id, o.vp_id, o.role, o.order_type, o.created_at)
                    for o in ledger.open_orders() if not o.is_algo)
-    mismatched = tuple(k for k, status in t.consistency.items() if status is ConsistencyStatus.MISMATCH)
-    return Look(vps, unassigned, orders, mismatched, dict(t.marks))
+    mismatched = tuple(k for k in t.truth.sides if t.truth.locked(*k))
+    return Look(vps, unassigned, orders, mismatched, dict(t.market.marks))
 
 
 class ScriptedTrader:
@@ -281,8 +281,7 @@ class ScriptedTrader:
 
     def _heal(self, look: Look, symbol: str, side: PositionSide) -> None:
         """Reconcile a side in MISMATCH, keeping each VP's share of what the exchange holds."""
-        external = self.t.external.get((symbol, side))
-        exchange_qty = external.qty if external is not None else Decimal(0)
+        exchange_qty = self.t.sync.state().external_position(symbol, side).qty
         mine = [v for v in look.vps if v.symbol == symbol and v.side == side]
         total = sum((v.qty for v in mine), Decimal(0)) + look.unassigned.get((symbol, side), Decimal(0))
         step = SIZES[symbol][0]

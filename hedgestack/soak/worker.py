@@ -113,7 +113,8 @@ class Worker:
         self._done.set()
         self.clock.flush()
         self._write(f"worker-{self.life}.json", self.figures())
-        store = self.terminal._store()
+        store = self.terminal.log_store
+        assert store is not None
         self.terminal.stop_sync()
         # the state the terminal stopped with (what a restart must replay to)
         self._write("final.json", {**result, "digest": state_digest(store.ledger)})
@@ -148,8 +149,10 @@ class Worker:
 
         async def check() -> dict[str, Any]:
             ledger = t.ledger
-            report = audit(ledger, log_fill_rows(t._store()), truth)
-            return {"audit": report.as_dict(), "replay_equal": t._store().replay(from_zero=True) == ledger,
+            store = t.log_store
+            assert store is not None
+            report = audit(ledger, log_fill_rows(store), truth)
+            return {"audit": report.as_dict(), "replay_equal": store.replay(from_zero=True) == ledger,
                     "sides": {f"{s} {p}": str(ledger.side_qty(s, p)) for s, p in sorted(ledger.sides())}}
 
         still_open = [{"clientOrderId": o.get("clientOrderId"), "type": o.get("type"), "status": o.get("status")}

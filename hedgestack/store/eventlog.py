@@ -90,6 +90,8 @@ class AppendResult:
     appended: list[tuple[int, Event]] = field(default_factory=list)
     anomalies: list[Anomaly] = field(default_factory=list)
     touched: set[str] = field(default_factory=set)
+    #: the realized PnL each new fill booked to its VP (by the fill's dedupe key)
+    realized: dict[str, Decimal] = field(default_factory=dict)
 
     @property
     def events(self) -> list[Event]:
@@ -201,6 +203,7 @@ class EventLog:
                     ledger.apply(event)
                     if type(event) is Fill and len(ledger.touched) == 1:
                         (booked,) = ledger.touched
+                        result.realized[event.key] = ledger.vps[booked].realized - self._realized.get(booked, ZERO)
                         rows.extend((seq, event.ts, received, "fill", event.key, _fill_payload(event),
                                      *_fill_values(event), *self._projection(booked)))
                     else:

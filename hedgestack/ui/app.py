@@ -22,7 +22,7 @@ import panel as pn
 import param
 
 from hedgestack.engine.views import to_json
-from hedgestack.ui.models import CreateVpModel, OrderTicketModel, TerminalModel, VpActionsModel, fmt
+from hedgestack.ui.models import CreateVpModel, OrderTicketModel, TerminalModel, VpActionsModel
 from hedgestack.ui.pump import Pump, SessionFeed
 from hedgestack.ui.views import (
     Commands,
@@ -94,8 +94,6 @@ class Dashboard(pn.viewable.Viewer):
         with pn.io.hold():
             previous = self.model.connection
             self.model.apply(batch)
-            wallet = self.terminal.wallet_balance
-            self.model.wallet_balance = fmt(wallet, 2) if wallet is not None else ""
             for env in batch:
                 if env["type"] == "COMMAND_DONE":  # a command's answer (see views.Commands)
                     env["payload"]()

@@ -116,6 +116,8 @@ class TerminalModel(param.Parameterized):
                     changed.add("positions")
             elif kind == "WS_RECONNECT":
                 self.connection = payload.get("state", self.connection)
+            elif kind == "ACCOUNT_STATUS":
+                self.wallet_balance = fmt(payload["wallet_balance"], 2) if payload.get("wallet_balance") else ""
             elif kind == "CONNECTION_STATE":
                 self.connection = payload["state"]
             elif kind == "MARK_PRICE":

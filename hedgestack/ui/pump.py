@@ -122,7 +122,7 @@ class Pump:
         self._lock = threading.Lock()
         self._woken: list[SessionFeed] = []
         self._kick_scheduled = False
-        self._remove = terminal.bus.add_listener(self._on_event)
+        self._remove = terminal.add_listener(self._on_event)
 
     @classmethod
     def for_terminal(cls, terminal: Any) -> Pump:

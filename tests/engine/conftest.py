@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from hedgestack.engine.audit import AuditReport, audit, log_fill_rows
 from hedgestack.engine.terminal import Terminal
 from hedgestack.store.eventlog import EventLog
 from hedgestack.venue.sim import SimConfig, SimServer
@@ -64,11 +63,8 @@ def assert_consistent(t: Terminal, control: Control, *, expect_sides_equal: bool
     settle(t, control)
     truth = control.account()
 
-    async def check() -> tuple[AuditReport, bool]:
-        report = audit(t.ledger, log_fill_rows(t._store()), truth, check_sides=expect_sides_equal)
-        return report, t._store().replay(from_zero=True) == t.ledger
-
-    report, equal = t.run_sync(check())
+    report = t.sync.audit(truth, check_sides=expect_sides_equal)
+    equal = t.sync.replay_equal()
     assert report.ok, report.as_dict()
     assert report.logged == report.trades == len(truth["trades"])
     assert equal, "ledger differs from a fresh replay of the log"

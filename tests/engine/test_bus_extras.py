@@ -83,7 +83,8 @@ def test_mark_price_events_are_throttled_and_carry_upnl(terminal: Terminal, cont
     assert last["markPrice"] == "95100"  # the latest mark is the last one sent
     row = next(r for r in last["virtual_positions"] if r["id"] == vp.id)
     # uPnL 0.010 × (95100 − 95000)
-    assert row == {"id": vp.id, "mark_price": "95100", "unrealized_pnl": "1", "roe_pct": None}
+    assert row == {"id": vp.id, "mark_price": "95100", "unrealized_pnl": "1",
+                   "roe_pct": "2.10304942"}  # 1 ÷ (0.010 × 95100 ÷ 20) × 100
     assert terminal.sync.vp(vp.id).to_json()["unrealized_pnl"] == "1"
     terminal.sync.close_vp(vp.id, "MARKET", percent="100")
 

@@ -16,6 +16,7 @@ from hedgestack.domain.errors import (
     VpGuardViolation,
 )
 from hedgestack.engine.terminal import Terminal
+from hedgestack.venue.port import ExchangeOrder, OrderRequest
 from tests.engine.conftest import Control, assert_consistent, settle, wait_until
 
 D = Decimal
@@ -196,13 +197,14 @@ def test_intent_is_durable_before_the_order_leaves(terminal: Terminal, control: 
     seen: list[tuple[str, int]] = []
     original = terminal.venue.new_order
 
-    async def spy(**params: object) -> dict:
-        cid = str(params["newClientOrderId"])
+    async def spy(request: OrderRequest) -> ExchangeOrder:
+        cid = request.client_order_id
+        assert terminal.log_store is not None
         rows = terminal.log_store.execute(
             "SELECT payload->>'vp_id' FROM events WHERE kind = 'order_intent' AND dedupe_key = ?", [f"intent:{cid}"])
         seen.append((cid, len(rows)))
         assert rows == [(a.id,)]
-        return await original(**params)
+        return await original(request)
 
     terminal.venue.new_order = spy  # type: ignore[method-assign]
     try:

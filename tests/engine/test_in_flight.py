@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
 
+from hedgestack.domain.errors import AnswerLost
 from hedgestack.engine.terminal import NEVER_RECEIVED_AFTER_MS, Terminal
+from hedgestack.venue.port import ExchangeOrder, OrderRequest
 from tests.engine.conftest import Control, assert_consistent, wait_until
 
 
@@ -15,9 +16,9 @@ def test_a_slow_create_request_is_not_taken_for_a_lost_one(terminal: Terminal, c
     a = terminal.sync.create_vp("A", "BTCUSDT", "LONG").id
     real = terminal.venue.new_order
 
-    async def slow(**params: Any) -> dict[str, Any]:
+    async def slow(request: OrderRequest) -> ExchangeOrder:
         await asyncio.sleep(6.0)  # longer than the resolver's 3 s and several recovery rounds
-        return await real(**params)
+        return await real(request)
 
     terminal.venue.new_order = slow  # type: ignore[method-assign]
     try:
@@ -37,9 +38,7 @@ def test_a_slow_create_request_is_not_taken_for_a_lost_one(terminal: Terminal, c
 def test_an_unknown_order_is_concluded_never_received_only_after_the_recv_window(terminal: Terminal) -> None:
     a = terminal.sync.create_vp("A", "BTCUSDT", "LONG").id
 
-    async def lost(**params: Any) -> dict[str, Any]:
-        from hedgestack.venue.binance.adapter import AnswerLost
-
+    async def lost(request: OrderRequest) -> ExchangeOrder:
         raise AnswerLost("no answer")  # and the order never reached the exchange
 
     real = terminal.venue.new_order

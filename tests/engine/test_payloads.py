@@ -71,7 +71,8 @@ def test_foreign_shapes_go_to_unassigned_exactly_once(terminal: Terminal) -> Non
 
     async def feed() -> None:
         for message in (liquidation, zero, adl, settlement, liquidation, adl):  # twice: applied once
-            terminal._on_order_update(message)
+            assert isinstance(message, OrderTradeUpdate)
+            terminal.intake.apply_order_updates([message])
 
     terminal.run_sync(feed())
     fills = terminal.fills()

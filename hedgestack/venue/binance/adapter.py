@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import aiohttp
@@ -29,14 +31,28 @@ from binance.exceptions import BinanceAPIException, BinanceRequestException
 from binance.ws.constants import WSListenerState
 from binance.ws.streams import BinanceSocketManager
 
-from hedgestack.domain.errors import IpBanned, RateLimited, VenueRejected, VenueUnavailable
-from hedgestack.venue.binance.parse import (
+from hedgestack.domain.errors import AnswerLost, IpBanned, RateLimited, VenueRejected, VenueUnavailable
+from hedgestack.venue.binance import parse
+from hedgestack.venue.binance.parse import parse_market_message, parse_user_message
+from hedgestack.venue.port import (
+    Account,
+    AlgoOrderRequest,
+    Candle,
+    ExchangeAlgoOrder,
+    ExchangeOrder,
+    ExchangeRules,
+    FundingIncome,
     ListenKeyExpired,
     MarketMessage,
+    OrderRequest,
+    Position,
+    Premium,
     StreamDown,
+    StreamUp,
+    SymbolSettings,
+    Trade,
     UserMessage,
-    parse_market_message,
-    parse_user_message,
+    VenueIdentity,
 )
 
 log = logging.getLogger("hedgestack.venue")
@@ -45,12 +61,6 @@ LIVE_REST = "https://fapi.binance.com"
 #: python-binance's read loop waits up to TIMEOUT (10 s) on a silent socket before it sees a close request.
 SOCKET_POLL_SECONDS = 0.5
 LIVE_WS = "wss://fstream.binance.com/"
-
-
-class AnswerLost(VenueUnavailable):
-    """The request left, but no answer came back: it may have been executed."""
-
-    code = "ANSWER_LOST"
 
 
 @dataclass(frozen=True)
@@ -98,18 +108,39 @@ class BinanceVenue:
         self._on_rate_limit = on_rate_limit
         self.client: AsyncClient | None = None
         self._sockets: set[Any] = set()
+        self._user_socket: Any = None
 
     # -- life cycle -------------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.endpoints.name
+
+    @property
+    def where(self) -> str:
+        """The REST base URL this venue talks to (for messages)."""
+        if self.endpoints.rest_url is not None:
+            return self.endpoints.rest_url
+        return "https://testnet.binancefuture.com" if self.endpoints.name == "testnet" else LIVE_REST
+
     async def start(self) -> None:
+        """Open the HTTP session and check the venue answers (``/fapi/v1/ping``). An unreachable venue (offline,
+        DNS, refused) is one VenueUnavailable naming it, with no session left open."""
         ep = self.endpoints
         params = {"timeout": self.request_timeout}
         if ep.rest_url is not None:
             cls = type("HedgestackAsyncClient", (AsyncClient,),
                        {"API_URL": ep.rest_url + "/api", "FUTURES_URL": ep.rest_url + "/fapi"})
-            self.client = await cls.create(ep.api_key, ep.api_secret, requests_params=params)
+            client = cls(ep.api_key, ep.api_secret, requests_params=params)
         else:
-            self.client = await AsyncClient.create(ep.api_key, ep.api_secret, testnet=ep.name == "testnet",
-                                                   requests_params=params)
+            client = AsyncClient(ep.api_key, ep.api_secret, testnet=ep.name == "testnet", requests_params=params)
+        try:
+            await client.futures_ping()
+        except (TimeoutError, aiohttp.ClientError, BinanceRequestException, BinanceAPIException, OSError) as exc:
+            await client.close_connection()
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise VenueUnavailable(f"cannot reach the {ep.name} venue at {self.where}: {reason}",
+                                   code="VENUE_UNREACHABLE") from None
+        self.client = client
 
     async def stop_streams(self) -> None:
         """Close the open sockets so their python-binance read loops end now, not after a receive timeout."""
@@ -192,9 +223,26 @@ class BinanceVenue:
         if orders is not None and str(orders).isdigit():
             self.order_count = int(orders)
 
-    # -- REST endpoints (python-binance method names) -----------------------------------------------
-    async def exchange_info(self) -> dict[str, Any]:
-        return await self.call("futures_exchange_info", retry_lost=True)
+    # -- the port's REST calls (python-binance method names stay in this file) ----------------------
+    async def identity(self) -> VenueIdentity:
+        """The simulator's instance id (``GET /sim/v1/identity``); on Binance, the environment and a fingerprint of
+        the API key (fapi names no account id; the key's fingerprint stands for the account)."""
+        key = hashlib.sha256(self.endpoints.api_key.encode()).hexdigest()[:16]
+        if self.endpoints.name != "sim":
+            return VenueIdentity(self.endpoints.name, key, key)
+        assert self.endpoints.rest_url is not None
+        try:
+            async with aiohttp.ClientSession() as session, session.get(
+                    self.endpoints.rest_url + "/sim/v1/identity",
+                    timeout=aiohttp.ClientTimeout(total=self.request_timeout)) as response:
+                data = await response.json()
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise VenueUnavailable(f"the simulator at {self.endpoints.rest_url} gives no identity "
+                                   f"({type(exc).__name__}: {exc})", code="VENUE_IDENTITY") from None
+        if not isinstance(data, dict) or not data.get("id"):
+            raise VenueUnavailable(f"the simulator at {self.endpoints.rest_url} gives no identity",
+                                   code="VENUE_IDENTITY")
+        return VenueIdentity("sim", str(data["id"]), key)
 
     async def hedge_mode(self) -> bool:
         result = await self.call("futures_get_position_mode", retry_lost=True)
@@ -203,65 +251,126 @@ class BinanceVenue:
     async def set_hedge_mode(self) -> None:
         await self.call("futures_change_position_mode", dualSidePosition="true")
 
-    async def new_order(self, **params: Any) -> dict[str, Any]:
-        return await self.call("futures_create_order", **params)
+    async def exchange_rules(self, symbols: Iterable[str] = ()) -> ExchangeRules:
+        info = await self.call("futures_exchange_info", retry_lost=True)
+        return parse.checked(lambda d: parse.exchange_rules(d, symbols), info)
 
-    async def new_algo_order(self, **params: Any) -> dict[str, Any]:
-        return await self.call("futures_create_algo_order", algoType="CONDITIONAL", **params)
+    async def new_order(self, request: OrderRequest) -> ExchangeOrder:
+        params: dict[str, Any] = {"symbol": request.symbol, "side": str(request.side),
+                                  "positionSide": str(request.position_side), "type": str(request.order_type),
+                                  "quantity": wire_decimal(request.qty), "newClientOrderId": request.client_order_id,
+                                  "newOrderRespType": "RESULT"}
+        if request.price is not None:
+            params["price"] = wire_decimal(request.price)
+        if request.time_in_force is not None:
+            params["timeInForce"] = str(request.time_in_force)
+        return parse.checked(parse.order, await self.call("futures_create_order", **params))
 
-    async def cancel_order(self, symbol: str, client_order_id: str) -> dict[str, Any]:
-        return await self.call("futures_cancel_order", symbol=symbol, origClientOrderId=client_order_id)
+    async def new_algo_order(self, request: AlgoOrderRequest) -> ExchangeAlgoOrder:
+        params: dict[str, Any] = {"algoType": "CONDITIONAL", "symbol": request.symbol, "side": str(request.side),
+                                  "positionSide": str(request.position_side), "type": str(request.order_type),
+                                  "quantity": wire_decimal(request.qty), "clientAlgoId": request.client_algo_id,
+                                  "triggerPrice": wire_decimal(request.trigger_price),
+                                  "workingType": request.working_type}
+        if request.price is not None:
+            params["price"] = wire_decimal(request.price)
+        if request.time_in_force is not None:
+            params["timeInForce"] = str(request.time_in_force)
+        return parse.checked(parse.algo_order, await self.call("futures_create_algo_order", **params))
 
-    async def cancel_algo_order(self, client_algo_id: str) -> dict[str, Any]:
-        return await self.call("futures_cancel_algo_order", clientAlgoId=client_algo_id)
+    async def cancel_order(self, symbol: str, client_order_id: str) -> ExchangeOrder:
+        row = await self.call("futures_cancel_order", symbol=symbol, origClientOrderId=client_order_id)
+        return parse.checked(parse.order, row)
 
-    async def query_order(self, symbol: str, client_order_id: str) -> dict[str, Any] | None:
+    async def cancel_algo_order(self, client_algo_id: str) -> None:
+        await self.call("futures_cancel_algo_order", clientAlgoId=client_algo_id)
+
+    async def query_order(self, symbol: str, client_order_id: str) -> ExchangeOrder | None:
         """The order with this clientOrderId, or None when Binance does not know it (-2013)."""
         try:
-            return await self.call("futures_get_order", symbol=symbol, origClientOrderId=client_order_id,
-                                   retry_lost=True)
+            row = await self.call("futures_get_order", symbol=symbol, origClientOrderId=client_order_id,
+                                  retry_lost=True)
         except VenueRejected as exc:
             if exc.binance_code in (-2013, -2011):
                 return None
             raise
+        return parse.checked(parse.order, row)
 
-    async def query_algo_order(self, client_algo_id: str) -> dict[str, Any] | None:
+    async def query_order_id(self, symbol: str, order_id: int) -> ExchangeOrder | None:
         try:
-            return await self.call("futures_get_algo_order", clientAlgoId=client_algo_id, retry_lost=True)
+            row = await self.call("futures_get_order", symbol=symbol, orderId=order_id, retry_lost=True)
         except VenueRejected as exc:
             if exc.binance_code in (-2013, -2011):
                 return None
             raise
+        return parse.checked(parse.order, row)
 
-    async def open_orders(self) -> list[dict[str, Any]]:
-        return await self.call("futures_get_open_orders", retry_lost=True)
+    async def query_algo_order(self, client_algo_id: str) -> ExchangeAlgoOrder | None:
+        try:
+            row = await self.call("futures_get_algo_order", clientAlgoId=client_algo_id, retry_lost=True)
+        except VenueRejected as exc:
+            if exc.binance_code in (-2013, -2011):
+                return None
+            raise
+        return parse.checked(parse.algo_order, row)
 
-    async def open_algo_orders(self) -> list[dict[str, Any]]:
-        return await self.call("futures_get_open_algo_orders", retry_lost=True)
+    async def open_orders(self) -> list[ExchangeOrder]:
+        return parse.checked(lambda d: parse.rows(parse.order, d),
+                             await self.call("futures_get_open_orders", retry_lost=True))
 
-    async def all_orders(self, symbol: str, **params: Any) -> list[dict[str, Any]]:
-        return await self.call("futures_get_all_orders", symbol=symbol, retry_lost=True, **params)
+    async def open_algo_orders(self) -> list[ExchangeAlgoOrder]:
+        return parse.checked(lambda d: parse.rows(parse.algo_order, d),
+                             await self.call("futures_get_open_algo_orders", retry_lost=True))
 
-    async def all_algo_orders(self, symbol: str, **params: Any) -> list[dict[str, Any]]:
-        return await self.call("futures_get_all_algo_orders", symbol=symbol, retry_lost=True, **params)
+    async def all_orders(self, symbol: str, *, start: int, end: int, limit: int = 1000) -> list[ExchangeOrder]:
+        data = await self.call("futures_get_all_orders", symbol=symbol, startTime=start, endTime=end, limit=limit,
+                               retry_lost=True)
+        return parse.checked(lambda d: parse.rows(parse.order, d), data)
 
-    async def user_trades(self, symbol: str, **params: Any) -> list[dict[str, Any]]:
-        return await self.call("futures_account_trades", symbol=symbol, retry_lost=True, **params)
+    async def all_algo_orders(self, symbol: str, *, start: int, end: int | None = None,
+                              limit: int = 1000) -> list[ExchangeAlgoOrder]:
+        params: dict[str, Any] = {"symbol": symbol, "startTime": start, "limit": limit}
+        if end is not None:
+            params["endTime"] = end
+        data = await self.call("futures_get_all_algo_orders", retry_lost=True, **params)
+        return parse.checked(lambda d: parse.rows(parse.algo_order, d), data)
 
-    async def position_risk(self) -> list[dict[str, Any]]:
-        return await self.call("futures_position_information", retry_lost=True)
+    async def user_trades(self, symbol: str, *, from_id: int | None = None, start: int | None = None,
+                          end: int | None = None, limit: int = 1000) -> list[Trade]:
+        params: dict[str, Any] = {"symbol": symbol, "limit": limit}
+        if from_id is not None:
+            params["fromId"] = from_id
+        if start is not None:
+            params["startTime"] = start
+        if end is not None:
+            params["endTime"] = end
+        data = await self.call("futures_account_trades", retry_lost=True, **params)
+        return parse.checked(lambda d: parse.rows(parse.trade, d), data)
 
-    async def income(self, **params: Any) -> list[dict[str, Any]]:
-        return await self.call("futures_income_history", retry_lost=True, **params)
+    async def positions(self) -> list[Position]:
+        data = await self.call("futures_position_information", retry_lost=True)
+        return [p for p in parse.checked(lambda d: parse.rows(parse.position, d), data) if p is not None]
 
-    async def premium_index(self, symbol: str) -> dict[str, Any]:
-        return await self.call("futures_mark_price", symbol=symbol, retry_lost=True)
+    async def symbol_settings(self) -> list[SymbolSettings]:
+        data = await self.call("futures_symbol_config", retry_lost=True)
+        return parse.checked(lambda d: parse.rows(parse.symbol_settings, d), data)
 
-    async def klines(self, symbol: str, interval: str = "1m", limit: int = 500) -> list[list[Any]]:
-        return await self.call("futures_klines", symbol=symbol, interval=interval, limit=limit, retry_lost=True)
+    async def account(self) -> Account:
+        return parse.checked(parse.account, await self.call("futures_account", retry_lost=True))
 
-    async def account(self) -> dict[str, Any]:
-        return await self.call("futures_account", retry_lost=True)
+    async def funding_income(self, *, start: int, end: int | None = None, limit: int = 1000) -> list[FundingIncome]:
+        params: dict[str, Any] = {"incomeType": "FUNDING_FEE", "startTime": start, "limit": limit}
+        if end is not None:
+            params["endTime"] = end
+        data = await self.call("futures_income_history", retry_lost=True, **params)
+        return parse.checked(lambda d: parse.rows(parse.funding_income, d), data)
+
+    async def premium(self, symbol: str) -> Premium:
+        return parse.checked(parse.premium, await self.call("futures_mark_price", symbol=symbol, retry_lost=True))
+
+    async def klines(self, symbol: str, interval: str = "1m", limit: int = 500) -> list[Candle]:
+        data = await self.call("futures_klines", symbol=symbol, interval=interval, limit=limit, retry_lost=True)
+        return parse.checked(lambda d: [parse.candle(row) for row in d], data)
 
     # -- streams ----------------------------------------------------------------------------------
     def _socket_manager(self) -> BinanceSocketManager:
@@ -269,6 +378,14 @@ class BinanceVenue:
         if self.endpoints.ws_url is not None:
             bsm.FSTREAM_URL = self.endpoints.ws_url
         return bsm
+
+    def restart_user_stream(self) -> None:
+        """Drop the user-stream socket (a stalled stream): the reader sees it close, reconnects and the terminal
+        catches up over REST."""
+        socket = self._user_socket
+        ws = None if socket is None else getattr(socket, "ws", None)
+        if ws is not None:
+            asyncio.get_running_loop().create_task(ws.close())
 
     def backlog(self) -> int:
         """Messages received on our sockets and not yet taken by the caller (python-binance's queues)."""
@@ -289,6 +406,7 @@ class BinanceVenue:
                 socket = self._socket_manager().futures_user_socket()
                 socket.TIMEOUT = SOCKET_POLL_SECONDS  # its read loop notices a close only between receives
                 self._sockets.add(socket)
+                self._user_socket = socket
                 async with _registered(self._sockets, socket) as stream:
                     backoff = 0.2
                     yield StreamUp("user")
@@ -339,6 +457,27 @@ class BinanceVenue:
             backoff = min(backoff * 2, 5.0)
 
 
+def wire_decimal(value: Decimal) -> str:
+    """A Decimal as Binance takes it: plain notation, no trailing zeros."""
+    text = format(value.normalize(), "f")
+    return text
+
+
+class _QuietReconnects(logging.Filter):
+    """python-binance logs every socket close and reconnect as ERROR; hedgestack reports connection state itself
+    (CONNECTION_STATE, WS_RECONNECT), so those records are lowered to DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+
+for _name in ("binance.ws.reconnecting_websocket", "binance.ws.keepalive_websocket", "binance.ws.streams"):
+    logging.getLogger(_name).addFilter(_QuietReconnects())
+
+
 @contextlib.asynccontextmanager
 async def _registered(registry: set[Any], socket: Any) -> AsyncIterator[Any]:
     """Enter a python-binance socket, keeping it in ``registry`` (for stop_streams) while it is open."""
@@ -371,10 +510,3 @@ async def _reconnected(socket: Any, timeout: float = 30.0) -> bool:
             return True
         await asyncio.sleep(0.05)
     return False
-
-
-@dataclass(frozen=True, slots=True)
-class StreamUp:
-    """A stream (re)connected."""
-
-    stream: str

@@ -1,0 +1,128 @@
+"""The consistency watch: keeps the exchange truth fresh and says, per side, whether the VPs match it.
+
+Every ``poll_interval`` (≤ 5 s, so a quiet correct side stays OK within its two-poll freshness) it reads
+positionRisk and the account over REST, feeds them to :class:`~hedgestack.engine.truth.ExchangeTruth`, and
+re-evaluates every side (the state machine is in ``truth.py``). A side whose VPs differ from the exchange gets a
+catch-up over REST (a fill lost without a disconnect) and a re-check right after the grace period, so a real
+difference is MISMATCH within seconds and a lost event never becomes one.
+
+A REST read that shows a change the user stream never reported (older than ``STALL_MS``, with no stream message
+since) means the stream stalled: the connection turns STALE at once (the screen says so), a catch-up runs, and
+the stream is asked to reconnect. The stream's own ACCOUNT_UPDATEs confirm sides as they arrive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from hedgestack.domain.enums import PositionSide
+from hedgestack.domain.errors import HedgestackError
+from hedgestack.engine.book import Book
+from hedgestack.engine.link import Link
+from hedgestack.engine.presenter import Presenter
+from hedgestack.engine.recovery import Recovery
+from hedgestack.engine.truth import ExchangeTruth, stalled
+from hedgestack.engine.views import SideStatus
+from hedgestack.venue.port import AccountUpdate, Venue
+
+log = logging.getLogger("hedgestack.consistency")
+
+#: every this many position polls, also catch up orders, fills and funding over REST
+CATCH_UP_EVERY = 12
+
+
+class ConsistencyWatch:
+    def __init__(self, truth: ExchangeTruth, book: Book, presenter: Presenter, link: Link, venue: Venue,
+                 recovery: Recovery, *, poll_interval: float, clock: Callable[[], int],
+                 restart_stream: Callable[[], None]) -> None:
+        self.truth = truth
+        self.book = book
+        self.presenter = presenter
+        self.link = link
+        self.venue = venue
+        self.recovery = recovery
+        self.poll_interval = poll_interval
+        self.clock = clock
+        self._restart_stream = restart_stream
+        self._was_mismatch: dict[tuple[str, PositionSide], bool] = {}
+
+    # -- reading the exchange ------------------------------------------------------------------------
+    async def refresh(self) -> None:
+        """positionRisk + account over REST; a stalled stream is noticed here."""
+        positions = await self.venue.positions()
+        surprises, changed = self.truth.record_rest(positions)
+        for symbol, side in changed:
+            self.presenter.side_changed(symbol, side, status=False)
+        now = self.clock()
+        stalls = [s for s in surprises if stalled(s, now=now, last_event_at=self.link.last_event_at)]
+        if stalls and self.link.state == "CONNECTED":
+            first = stalls[0]
+            self.link.stats.stalls += 1
+            self.link.set("STALE", f"user stream silent: the exchange's {first.symbol} {first.side} went "
+                                   f"{first.ours} → {first.rest} without an event")
+            self._restart_stream()
+        if self.truth.record_account(await self.venue.account()):
+            self.presenter.account_changed()
+        self.evaluate()
+
+    async def settings(self) -> None:
+        """Leverage and margin type of the symbols (start, reconnect; ACCOUNT_CONFIG_UPDATE keeps them)."""
+        self.truth.record_settings(await self.venue.symbol_settings())
+
+    def stream_update(self, message: AccountUpdate) -> None:
+        """The sides and wallet an ACCOUNT_UPDATE reports."""
+        before = self.truth.account
+        for key in self.truth.record_stream(message):
+            self.presenter.side_changed(*key, status=False)
+        if self.truth.account != before:
+            self.presenter.account_changed()
+        self.evaluate()
+
+    # -- the state machine ---------------------------------------------------------------------------
+    def evaluate(self) -> None:
+        """Re-evaluate every side and publish the ones whose status changed."""
+        for symbol, side in self.truth.evaluate(self.book.ledger.side_qty,
+                                                catching_up=self.link.state in ("STARTING", "SYNCING")):
+            status = self.truth.status(symbol, side)
+            if status is SideStatus.MISMATCH:
+                self.link.stats.mismatches_raised += 1
+            self.presenter.side_changed(symbol, side, status=True)
+        for (symbol, side), state in self.truth.states.items():
+            if state.status is SideStatus.OK and self._was_mismatch.pop((symbol, side), False):
+                self.link.stats.mismatches_healed += 1
+            elif state.status is SideStatus.MISMATCH:
+                self._was_mismatch[(symbol, side)] = True
+
+    # -- the poll ----------------------------------------------------------------------------------
+    async def run(self) -> None:
+        """positionRisk every ``poll_interval``: even an event lost without a disconnect is noticed."""
+        polls = 0
+        while True:
+            await asyncio.sleep(self.poll_interval)
+            if not self.link.live:
+                continue
+            polls += 1
+            try:
+                if polls % CATCH_UP_EVERY == 0 or self.link.state == "STALE":
+                    await self.recovery.catch_up()
+                await self.refresh()
+                if self.link.state == "STALE":  # the catch-up of a stall: the book is complete again
+                    await self.recovery.catch_up()
+                    await self.refresh()
+                    self.link.set("CONNECTED")
+                if self.truth.diverging():
+                    # an event may have been lost without a disconnect: catch up over REST first, then re-check
+                    # right after the grace period rather than a full interval later
+                    await self.recovery.catch_up()
+                    self.evaluate()
+                    if self.truth.diverging():
+                        await asyncio.sleep(self.truth.grace_ms / 1000)
+                        await self.refresh()
+            except HedgestackError as exc:
+                log.warning("position poll failed: %s", exc)
+                self.evaluate()  # an unanswered poll ages the confirmations (STALE in time)
+
+
+__all__ = ["CATCH_UP_EVERY", "ConsistencyWatch"]

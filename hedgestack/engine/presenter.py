@@ -1,0 +1,179 @@
+"""The presenter: the live state as typed views, and their publication on the bus.
+
+It reads the ledger (through the book), the market and the exchange truth, builds views with the builders of
+``views.py`` and publishes what changed: after an append the FILL / ORDER_UPSERT / VIRTUAL_POSITION_UPDATE of what
+it touched (O(changes)); on a status change of a side its CONSISTENCY_STATUS and its VPs (their ``locked``
+follows the side); on a mark move MARK_PRICE with the open VPs' uPnL and the EXTERNAL_POSITION_UPDATE of the open
+sides, throttled per symbol (at most once per ``mark_interval`` s, the latest value last); ACCOUNT_STATUS when the
+account block changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from decimal import Decimal
+
+import polars as pl
+
+from hedgestack.domain.enums import PositionSide
+from hedgestack.domain.events import Fill, OrderIntent, OrderUpdate
+from hedgestack.domain.risk import vp_risk
+from hedgestack.engine.book import Book
+from hedgestack.engine.bus import EventBus
+from hedgestack.engine.link import Link
+from hedgestack.engine.market import Market
+from hedgestack.engine.truth import ExchangeTruth
+from hedgestack.engine.views import (
+    ConsistencyView,
+    ExternalPositionView,
+    MarkView,
+    SideStatusView,
+    StateView,
+    VirtualPositionView,
+    VpMarkView,
+    fill_view,
+    fill_view_from_row,
+    order_view,
+    vp_view,
+)
+from hedgestack.store.analytics import live
+from hedgestack.store.eventlog import AppendResult
+
+log = logging.getLogger("hedgestack.engine")
+
+#: a symbol's MARK_PRICE event goes out at most this often (seconds); the latest mark is sent last
+MARK_EVENT_INTERVAL = 0.5
+
+
+class Presenter:
+    def __init__(self, book: Book, market: Market, truth: ExchangeTruth, link: Link, bus: EventBus, *,
+                 venue_name: str, mark_interval: float = MARK_EVENT_INTERVAL) -> None:
+        self.book = book
+        self.market = market
+        self.truth = truth
+        self.link = link
+        self.bus = bus
+        self.venue_name = venue_name
+        self.mark_interval = mark_interval
+        self._mark_sent: dict[str, tuple[float, Decimal, Decimal | None]] = {}
+        self._mark_due: set[str] = set()
+
+    # -- views -------------------------------------------------------------------------------------
+    def vp(self, vp_id: str) -> VirtualPositionView:
+        ledger = self.book.ledger
+        book = ledger.vps[vp_id]
+        mark = self.market.mark(book.symbol)
+        view = ledger.view(vp_id)
+        unrealized = view.unrealized_pnl(mark)
+        risk = vp_risk(net_qty=view.net_qty, cost=view.cost, unrealized=unrealized, net_pnl=view.net_pnl, mark=mark,
+                       leverage=self.truth.leverage(book.symbol))
+        return vp_view(ledger, vp_id, mark, locked=self.truth.locked(book.symbol, book.position_side), risk=risk)
+
+    def external(self, symbol: str, side: PositionSide) -> ExternalPositionView:
+        truth = self.truth.sides[(symbol, side)]
+        settings = self.truth.settings.get(symbol)
+        mark = truth.mark if truth.mark is not None else self.market.mark(symbol)
+        return ExternalPositionView(
+            symbol=symbol, position_side=side, qty=truth.qty, avg_entry_price=truth.entry,
+            unrealized_pnl=truth.unrealized, leverage=self.truth.leverage(symbol), liquidation_price=truth.liquidation,
+            break_even_price=truth.break_even, margin_type=None if settings is None else settings.margin_type,
+            notional=None if mark is None else truth.qty * mark, mark_price=mark)
+
+    def side_detail(self, symbol: str, side: PositionSide) -> SideStatusView:
+        truth = self.truth.sides[(symbol, side)]
+        state = self.truth.states[(symbol, side)]
+        return SideStatusView(status=state.status, confirmed_at=truth.confirmed_at, confirmed_by=truth.confirmed_by,
+                              exchange_qty=truth.qty, vp_qty=self.book.ledger.side_qty(symbol, side),
+                              reason=state.reason)
+
+    def consistency(self, symbol: str, side: PositionSide) -> ConsistencyView:
+        detail = self.side_detail(symbol, side)
+        return ConsistencyView(symbol=symbol, position_side=side, status=detail.status.seed_status,
+                               exchange_qty=detail.exchange_qty, vp_qty=detail.vp_qty, detail=detail)
+
+    def state(self, recent_fills: int = 50) -> StateView:
+        """The seed's /v1/state (called on the engine's loop)."""
+        ledger = self.book.ledger
+        symbols = self.market.symbols
+        vps = tuple(self.vp(view.vp_id) for view in ledger.views()
+                    if not (view.system and view.net_qty == 0 and view.fill_count == 0 and view.funding == 0))
+        orders = tuple(order_view(o) for o in ledger.orders.values() if o.is_open)
+        fills = live(self.book.store).fills(limit=None).tail(recent_fills) if recent_fills else pl.DataFrame()
+        return StateView(
+            external_positions=tuple(self.external(symbol, side) for symbol in symbols for side in PositionSide),
+            virtual_positions=vps, open_orders=orders,
+            fills=tuple(fill_view_from_row(r) for r in fills.iter_rows(named=True))[::-1],
+            reconcile={s: {str(side): self.truth.status(s, side).seed_status for side in PositionSide}
+                       for s in symbols},
+            reconcile_detail={s: {str(side): self.side_detail(s, side) for side in PositionSide} for s in symbols},
+            account=self.truth.account, venue=self.venue_name, connection=self.link.state,
+            wallet_balance=self.truth.account.wallet_balance, marks=dict(self.market.marks))
+
+    # -- publication -------------------------------------------------------------------------------
+    def appended(self, result: AppendResult) -> None:
+        """Publish what an append changed."""
+        ledger = self.book.ledger
+        orders: set[str] = set()
+        for _, event in result.appended:
+            if type(event) is Fill:
+                self.link.stats.fills += 1
+                vp = ledger.vps.get(event.vp_id)
+                self.bus.publish("FILL", fill_view(event, vp.name if vp else None, result.realized.get(event.key)))
+                if event.client_order_id in ledger.orders:
+                    orders.add(event.client_order_id)
+            elif isinstance(event, OrderIntent | OrderUpdate):
+                orders.add(event.client_order_id)
+        for cid in sorted(orders):
+            self.bus.publish("ORDER_UPSERT", order_view(ledger.orders[cid]))
+        for vp_id in sorted(result.touched):
+            self.bus.publish("VIRTUAL_POSITION_UPDATE", self.vp(vp_id))
+
+    def side_changed(self, symbol: str, side: PositionSide, *, status: bool) -> None:
+        """An exchange side changed (its figures; ``status``: its consistency state too)."""
+        self.bus.publish("EXTERNAL_POSITION_UPDATE", self.external(symbol, side))
+        if status:
+            view = self.consistency(symbol, side)
+            self.bus.publish("CONSISTENCY_STATUS", view)
+            for vp in self.book.ledger.vps_of(symbol, side):  # their ``locked`` follows the side
+                if not vp.archived:
+                    self.bus.publish("VIRTUAL_POSITION_UPDATE", self.vp(vp.vp_id))
+
+    def account_changed(self) -> None:
+        self.bus.publish("ACCOUNT_STATUS", self.truth.account)
+
+    def mark_moved(self, symbol: str) -> None:
+        """Publish MARK_PRICE (and the open sides' EXTERNAL_POSITION_UPDATE) now, or once ``mark_interval`` has
+        passed since the last (throttled; the latest values then)."""
+        if symbol in self._mark_due:
+            return
+        loop = asyncio.get_running_loop()
+        sent_at = self._mark_sent[symbol][0] if symbol in self._mark_sent else None
+        wait = 0.0 if sent_at is None else sent_at + self.mark_interval - loop.time()
+        if wait <= 0:
+            self._publish_mark(symbol)
+        else:
+            self._mark_due.add(symbol)
+            loop.call_later(wait, self._publish_mark, symbol)
+
+    def _publish_mark(self, symbol: str) -> None:
+        self._mark_due.discard(symbol)
+        mark, rate = self.market.mark(symbol), self.market.funding_rates.get(symbol)
+        last = self._mark_sent.get(symbol)
+        if mark is None or (last is not None and last[1:] == (mark, rate)):
+            return
+        self._mark_sent[symbol] = (asyncio.get_running_loop().time(), mark, rate)
+        ledger = self.book.ledger
+        rows = []
+        for vp in ledger.vps.values():
+            if vp.symbol == symbol and vp.qty != 0 and not vp.archived:
+                view = self.vp(vp.vp_id)
+                rows.append(VpMarkView(id=vp.vp_id, mark_price=mark, unrealized_pnl=view.unrealized_pnl,
+                                       roe_pct=view.roe_pct))
+        self.bus.publish("MARK_PRICE", MarkView(symbol=symbol, mark_price=mark, funding_rate=rate,
+                                                virtual_positions=tuple(rows)))
+        for _, side in self.truth.mark_moved(symbol, mark):
+            self.bus.publish("EXTERNAL_POSITION_UPDATE", self.external(symbol, side))
+
+
+__all__ = ["MARK_EVENT_INTERVAL", "Presenter"]
