@@ -107,9 +107,10 @@ def build_terminal(args: argparse.Namespace, settings: Any) -> Terminal:
 
 def quiet_logging(level: str) -> None:
     """One format; no line per HTTP request or static file, no Bokeh session chatter."""
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
     for name in ("tornado.access", "bokeh", "bokeh.server", "panel", "aiohttp.access", "asyncio"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("bokeh.core.validation").setLevel(logging.ERROR)  # the page's own checks: not an operator's
 
 
 def one_line(exc: BaseException) -> str:
@@ -290,6 +291,72 @@ def _announce(terminal: Terminal, address: str, port: int, backend: DashboardBac
     dash = "" if backend.ready else " (still starting)"
     log.info("hedgestack serve on the %s venue%s: dashboard %s/%s, API %s/v1, events %s/v1/stream%s",
              venue, marker, base, dash, base, base.replace("http", "ws", 1), sim)
+
+
+# == hedgestack status ====================================================================================
+def status(args: argparse.Namespace) -> int:
+    """Print ``GET /v1/health`` of a running serve: 0 when live, 1 when up but not live, 2 when unreachable."""
+    import urllib.error
+    import urllib.request
+
+    from hedgestack.engine.config import Settings
+
+    settings = Settings()
+    url = (args.url or f"http://127.0.0.1:{settings.port}").rstrip("/") + "/v1/health"
+    request = urllib.request.Request(url)
+    if settings.token:
+        request.add_header("Authorization", f"Bearer {settings.token.get_secret_value()}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310 - an http(s) URL we were given
+            code, body = resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        code, body = exc.code, exc.read()
+    except (urllib.error.URLError, OSError) as exc:
+        sys.stderr.write(f"hedgestack status: {url}: {getattr(exc, 'reason', exc)}\n")
+        return 2
+    try:
+        health = json.loads(body)
+    except ValueError:
+        sys.stderr.write(f"hedgestack status: {url} answered {code}, not JSON\n")
+        return 2
+    if code not in (200, 503) or "status" not in health:
+        sys.stderr.write(f"hedgestack status: {url} answered {code}: {health.get('error')} {health.get('message')}\n")
+        return 2
+    if args.json:
+        sys.stdout.write(json.dumps(health, indent=2) + "\n")
+    else:
+        sys.stdout.write(format_health(health) + "\n")
+    return 0 if code == 200 else 1
+
+
+def format_health(h: dict[str, Any]) -> str:
+    """A few lines a person reads at a glance."""
+    engine = h.get("engine") or {}
+    stream = h.get("stream") or {}
+    dash = h.get("dashboard") or {}
+
+    def last(kind: str) -> str:
+        event = engine.get(kind)
+        return "none yet" if not event else f"{event['type']} {event['age_ms'] / 1000:.1f} s ago"
+
+    lines = [
+        f"{h['status'].upper()}  venue {h.get('venue')}, exchange connection {h.get('connection')}"
+        + (f" ({h['reason']})" if h.get("reason") else "") + f", up {h.get('uptime_s', 0):.0f} s",
+        f"engine   loop lag {engine.get('loop_lag_ms')} ms (p99 {engine.get('loop_lag_p99_ms')} ms, max "
+        f"{engine.get('loop_lag_max_ms')} ms), last market event {last('last_market_event')}, last account event "
+        f"{last('last_account_event')}",
+        f"stream   {stream.get('clients', 0)} client(s), queue depths {stream.get('queue_depths', [])} of "
+        f"{stream.get('queue_limit')}, max lag {stream.get('max_lag_ms', 0)} ms, dropped "
+        f"{stream.get('dropped_clients', 0)}",
+    ]
+    if dash:
+        lines.append(f"dashboard {dash.get('state')}, {dash.get('sessions', 0)} session(s), stream lag "
+                     f"{dash.get('stream_lag_ms')} ms (max {dash.get('stream_lag_max_ms')} ms), slow browsers dropped "
+                     f"{dash.get('dropped_slow_browsers', 0)}")
+    stats = h.get("stats") or {}
+    lines.append(f"counts   fills {stats.get('fills', 0)}, duplicates {stats.get('duplicates', 0)}, reconnects "
+                 f"{stats.get('reconnects', 0)}")
+    return "\n".join(lines)
 
 
 # == the child: the dashboard process ===================================================================

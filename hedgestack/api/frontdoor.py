@@ -67,6 +67,7 @@ class DashboardBackend:
         self.health: dict[str, Any] = {}
         self.relays = 0
         self.dropped_slow = 0
+        self.sockets: set[DashboardSocketProxy] = set()
         self._session: aiohttp.ClientSession | None = None
 
     def session(self) -> aiohttp.ClientSession:
@@ -78,6 +79,8 @@ class DashboardBackend:
         return self._session
 
     async def close(self) -> None:
+        for relay in list(self.sockets):
+            relay.close(1001, "the server is stopping")
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -241,6 +244,7 @@ class DashboardSocketProxy(tornado.websocket.WebSocketHandler):
             self.close(1011, "dashboard unavailable")
             return
         self.backend.relays += 1
+        self.backend.sockets.add(self)
         self._pump = asyncio.create_task(self._downstream(self._upstream))
 
     async def _downstream(self, upstream: aiohttp.ClientWebSocketResponse) -> None:
@@ -262,6 +266,7 @@ class DashboardSocketProxy(tornado.websocket.WebSocketHandler):
             pass
         finally:
             self.backend.relays -= 1
+            self.backend.sockets.discard(self)
             with contextlib.suppress(Exception):
                 await upstream.close()
             if self.ws_connection is not None:
@@ -312,6 +317,8 @@ async def watch(backend: DashboardBackend, alive: Callable[[], bool], period: fl
         up = data is not None
         if up != backend.ready:
             backend.ready = up
+            if backend.state != "stopped":
+                backend.state = "up" if up else "restarting"
             if on_change is not None:
                 await on_change(up)
         if data is not None:

@@ -34,9 +34,9 @@ MAX_BODY = 16 * 1024 * 1024
 
 
 def _log_request(handler: tornado.web.RequestHandler) -> None:
-    """Only failures are logged: no line per request or static file."""
+    """Only failures are logged: no line per request or static file (nor the 503s of a starting engine)."""
     status = handler.get_status()
-    if status >= 500:
+    if status >= 500 and status != 503:
         log.warning("%d %s %s", status, handler.request.method, handler.request.path[:200])
 
 
@@ -97,6 +97,8 @@ class FrontDoor:
 
         async def stop() -> None:
             server.stop()
+            if self.ctx.hub is not None:
+                self.ctx.hub.close_all()
             try:
                 await asyncio.wait_for(server.close_all_connections(), 5)
             except TimeoutError:

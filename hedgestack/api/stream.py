@@ -20,6 +20,7 @@ import collections
 import json
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import tornado.websocket
@@ -66,8 +67,10 @@ def parse_types(text: str | None) -> frozenset[str]:
 class Client:
     """One stream client's bounded queue of serialized messages."""
 
-    def __init__(self, types: frozenset[str], maxsize: int, remote: str) -> None:
+    def __init__(self, types: frozenset[str], maxsize: int, remote: str,
+                 close: Callable[[int, str], None] | None = None) -> None:
         self.types = types
+        self.close = close or (lambda code, reason: None)
         self.maxsize = maxsize
         self.remote = remote
         self.queue: collections.deque[tuple[str, int]] = collections.deque()
@@ -142,6 +145,15 @@ class StreamHub:
         for client in list(self.clients):
             client.offer(envelope.type, text, envelope.ts)
 
+    def close_all(self, reason: str = "the server is stopping") -> None:
+        """Close every client's WebSocket (going away)."""
+        for client in list(self.clients):
+            client.drop(reason)
+            client.close(CLOSE_GOING_AWAY, reason)
+        self.clients.clear()
+        if self._task is not None:
+            self._task.cancel()
+
     def health(self) -> dict[str, Any]:
         depths = sorted((len(c.queue) for c in self.clients), reverse=True)
         return {"clients": len(self.clients), "queue_depths": depths[:20], "queue_limit": max(
@@ -194,7 +206,7 @@ class StreamHandler(tornado.websocket.WebSocketHandler):
     async def open(self, *args: str, **kwargs: str) -> None:
         hub = hub_of(self.ctx)
         hub.ensure_running(self.terminal)
-        self._client = Client(self._types, self.ctx.stream_queue, str(self.request.remote_ip))
+        self._client = Client(self._types, self.ctx.stream_queue, str(self.request.remote_ip), self.close)
         hub.add(self._client)
         try:
             state = await self.terminal.state()
