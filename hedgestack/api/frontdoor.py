@@ -215,7 +215,7 @@ class DashboardSocketProxy(tornado.websocket.WebSocketHandler):
     async def get(self, *args: Any, **kwargs: Any) -> None:
         refused = refusal(self.ctx, self)
         if refused is None and not self.backend.ready:
-            refused = ApiError(503, "UNAVAILABLE", "the dashboard is starting")
+            refused = ApiError(503, "DASHBOARD_STARTING", "the dashboard is starting")
         if refused is not None:
             _send_envelope(self, refused)
             return

@@ -229,7 +229,7 @@ ERROR_CODES: Mapping[str, tuple[ErrorCode, ...]] = _table(
     _codes(AnswerLost, 503),
     _codes(VenueUnavailable, 503, "NOT_STARTED", "VENUE_NOT_STARTED", "ENGINE_STARTING", "ENGINE_STOPPED",
            "SERVE_UNREACHABLE", "SERVE_ERROR", "CLIENT_CLOSED", "STREAM_UNAVAILABLE", "VENUE_IDENTITY",
-           "VENUE_UNREACHABLE"),
+           "VENUE_UNREACHABLE", "DASHBOARD_STARTING", "UNAVAILABLE"),
     _codes(VenueError, 502, "VENUE_PAYLOAD"),
     _codes(LedgerOfAnotherVenue, 409),
     _codes(StoreError, 500, "STORE_EXISTS", "STORE_LOCKED", "STORE_SCHEMA", "STORE_WRITE"),
@@ -241,7 +241,8 @@ ERROR_CODES: Mapping[str, tuple[ErrorCode, ...]] = _table(
         ("FORBIDDEN", 403), ("NOT_FOUND", 404), ("METHOD_NOT_ALLOWED", 405), ("CONFLICT", 409),
         ("LENGTH_REQUIRED", 411), ("UNSUPPORTED_MEDIA_TYPE", 415), ("UNPROCESSABLE", 422),
         ("UPGRADE_REQUIRED", 426), ("PRECONDITION_REQUIRED", 428))},
-    _codes(HedgestackError, 500, "INTERNAL_ERROR", "BAD_GATEWAY", "UNAVAILABLE"),
+    _codes(HedgestackError, 500, "INTERNAL_ERROR"),
+    {"BAD_GATEWAY": [ErrorCode(HedgestackError, 502)]},
 )
 #: codes made at run time: ``INVALID_<FIELD>`` (an enum field of a command or a request body)
 CODE_PATTERNS: tuple[tuple[re.Pattern[str], ErrorCode], ...] = (
