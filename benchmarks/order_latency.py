@@ -110,6 +110,12 @@ def measure(base: str, orders: int, gap: float) -> dict[str, Any]:
     return {"post": summary(posts), "vpu": summary(vpus), "missed": missed}
 
 
+def layout(base: str) -> str:
+    """Which serve answered: the two-process one has /v1/instruments and a dashboard part in /v1/health."""
+    health = requests.get(base + "/v1/health", timeout=10).json()
+    return "engine + dashboard processes" if "dashboard" in health else "one process"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", type=Path, action="append", default=None,
@@ -119,17 +125,19 @@ def main() -> None:
     parser.add_argument("--gap", type=float, default=0.05, help="pause between orders (seconds)")
     parser.add_argument("--rounds", type=int, default=1, help="repeat the whole comparison (interleaved)")
     parser.add_argument("--log-dir", type=Path, default=None, help="keep each serve's output here")
+    parser.add_argument("--sim-root", type=Path, default=None,
+                        help="source tree the simulator runs from (default: this checkout, for every --root)")
     args = parser.parse_args()
     roots = args.root or [CURRENT]
     results: list[dict[str, Any]] = []
     for round_ in range(args.rounds):
         for browsers in args.browsers:
             for root in roots:
-                with simulator() as sim_url:
+                with simulator(args.sim_root or CURRENT) as sim_url:
                     log = args.log_dir / f"serve-{root.name}-{browsers}-{round_}.log" if args.log_dir else None
                     with serve(root, sim_url, log=log) as (base, proc):
                         row: dict[str, Any] = {"root": str(root), "browsers": browsers, "round": round_,
-                                               "serve_pid": proc.pid}
+                                               "serve_pid": proc.pid, "layout": layout(base)}
                         if browsers:
                             with chromium() as browser:
                                 pages = open_dashboards(browser, base, browsers)

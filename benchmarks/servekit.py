@@ -2,7 +2,8 @@
 own, started from a given source tree (so one run can compare two checkouts side by side), and Chromium pages.
 
 A *root* is a directory holding a ``hedgestack`` package (a checkout or ``git archive`` of a commit); the
-processes run with ``PYTHONPATH=root`` first, so ``python -m hedgestack.cli`` imports that tree's code.
+processes run in it with ``PYTHONPATH=root`` (``python -m`` puts the working directory first on ``sys.path``), so
+``python -m hedgestack.cli`` imports that tree's code, whatever is installed.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ def simulator(root: Path = CURRENT, *, balance: str = "100000000", market: str =
     """``hedgestack sim`` in a process of its own; yields its URL (prices set to BTC 95,000 / ETH 3,500)."""
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "hedgestack.cli", "sim", "--port", str(port), "--market", market,
-                             "--balance", balance], env=env_for(root), stdout=subprocess.DEVNULL,
+                             "--balance", balance], env=env_for(root), cwd=root, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -112,7 +113,7 @@ def serve(root: Path, sim_url: str, *, data_dir: str | None = None, extra: list[
     data = data_dir or tempfile.mkdtemp(prefix="hedgestack-bench-")
     out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
     proc = subprocess.Popen([sys.executable, "-m", "hedgestack.cli", "serve", "--sim-url", sim_url, "--port",
-                             str(port), "--data-dir", data, *(extra or [])], env=env_for(root),
+                             str(port), "--data-dir", data, *(extra or [])], env=env_for(root), cwd=root,
                             stdout=out, stderr=subprocess.STDOUT if log else subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -142,10 +143,69 @@ def open_dashboards(browser: Any, base: str, count: int) -> list[Any]:
     for _ in range(count):
         page = browser.new_page(viewport={"width": 1500, "height": 1100})
         page.goto(base + "/")
-        page.locator(".hs-positions .tabulator").first.wait_for(timeout=90_000)
+        # Panel's Tabulator (one-process dashboards) or hedgestack's grid (playwright's CSS pierces shadow roots)
+        page.locator(".hs-positions .tabulator, .hs-positions table.hs-grid").first.wait_for(timeout=90_000)
         pages.append(page)
     return pages
 
 
 def dump(result: Any) -> None:
     sys.stdout.write(json.dumps(result, indent=2) + "\n")
+
+
+# == foreign fills from a process of its own ===========================================================
+STEP = "0.002"  # 0.002 × 95000 = 190 ≥ the 100 USDT min notional
+
+
+def foreign_order(i: int, side: str = "BUY") -> dict[str, str]:
+    """A MARKET order "from another app" (booked to the UNASSIGNED VP of BTCUSDT LONG)."""
+    return {"symbol": "BTCUSDT", "side": side, "positionSide": "LONG", "type": "MARKET", "quantity": STEP,
+            "clientOrderId": f"web_bench{i}"}
+
+
+def _drive(sim_url: str, rate: float, count: int, first: int, threads: int) -> float:
+    """Place ``count`` foreign BUY orders at ``rate`` per second over ``threads`` connections; return seconds."""
+    import threading
+
+    url = sim_url + "/sim/v1/external-order"
+    start = time.perf_counter() + 0.05
+    errors: list[str] = []
+
+    def worker(k: int) -> None:
+        http = requests.Session()
+        for i in range(k, count, threads):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            resp = http.post(url, json=foreign_order(first + i), timeout=30)
+            if resp.status_code != 200:
+                errors.append(resp.text[:200])
+
+    workers = [threading.Thread(target=worker, args=(k,)) for k in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    if errors:
+        raise RuntimeError(f"{len(errors)} orders refused, e.g. {errors[0]}")
+    return time.perf_counter() - start
+
+
+class Driver:
+    """Foreign orders from a process of its own (not the measuring one, not serve)."""
+
+    def __init__(self, sim_url: str) -> None:
+        self.sim_url = sim_url
+        self.sent = 0
+
+    def drive(self, rate: float, count: int, threads: int = 1) -> float:
+        first, self.sent = self.sent, self.sent + count
+        out = subprocess.run([sys.executable, str(HERE / "servekit.py"), "drive", self.sim_url, str(rate), str(count),
+                              str(first), str(threads)], capture_output=True, text=True, timeout=600, check=True)
+        return float(out.stdout.split()[-1])
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 7 and sys.argv[1] == "drive":
+        took = _drive(sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]))
+        sys.stdout.write(f"sent {took}\n")

@@ -232,6 +232,7 @@ class DashboardSocketProxy(tornado.websocket.WebSocketHandler):
         return None
 
     async def open(self, *args: str, **kwargs: str) -> None:
+        self.set_nodelay(True)  # each relayed message goes out at once (no Nagle wait for a delayed ACK)
         # the Origin was checked above, against this server's own address: the dashboard process need not
         headers = _forward_headers(self.request, drop=frozenset({"origin", "host"}))
         headers["Host"] = self.request.host
