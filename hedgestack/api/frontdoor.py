@@ -9,8 +9,9 @@ pass-through in front of it:
   rule for the WebSocket, checked here once; a browser without the login cookie is sent to ``/v1/login``;
 - HTTP requests are streamed through with backpressure (one chunk in flight, ``WRITE_TIMEOUT`` per chunk);
 - the WebSocket is relayed message by message, one message in flight each way: a browser that stops reading is
-  disconnected after ``WRITE_TIMEOUT`` seconds instead of buffering without bound, and nothing it does reaches the
-  engine or another session;
+  disconnected when a message waits more than ``WRITE_TIMEOUT`` seconds or it stops answering pings
+  (:mod:`hedgestack.api.keepalive`), instead of buffering without bound, and nothing it does reaches the engine or
+  another session;
 - while the dashboard process starts (or restarts), pages answer 503 with a page that reloads itself.
 """
 
@@ -34,6 +35,8 @@ import tornado.websocket
 from hedgestack.api.auth import LOGIN_URL
 from hedgestack.api.context import COOKIE, ApiContext
 from hedgestack.api.errors import ApiError, envelope_of, status_of
+from hedgestack.api.keepalive import Keepalive
+from hedgestack.api.stream import retrieved
 
 log = logging.getLogger("hedgestack.serve")
 
@@ -211,6 +214,7 @@ class DashboardSocketProxy(tornado.websocket.WebSocketHandler):
         self._upstream: aiohttp.ClientWebSocketResponse | None = None
         self._pump: asyncio.Task[None] | None = None
         self._protocols: list[str] = []
+        self._keepalive: Keepalive | None = None
 
     async def get(self, *args: Any, **kwargs: Any) -> None:
         refused = refusal(self.ctx, self)
@@ -247,6 +251,17 @@ class DashboardSocketProxy(tornado.websocket.WebSocketHandler):
         self.backend.relays += 1
         self.backend.sockets.add(self)
         self._pump = asyncio.create_task(self._downstream(self._upstream))
+        self._keepalive = Keepalive(self, self._stalled)
+        self._keepalive.start()
+
+    def _stalled(self, silent: float) -> None:
+        self.backend.dropped_slow += 1
+        log.warning("dashboard session of %s dropped: no answer to pings for %.0f s", self.request.remote_ip, silent)
+        self.close(1001, "no answer to pings")
+
+    def on_pong(self, data: bytes) -> None:
+        if self._keepalive is not None:
+            self._keepalive.pong()
 
     async def _downstream(self, upstream: aiohttp.ClientWebSocketResponse) -> None:
         """Dashboard → browser: the next message is read only once the browser took this one."""
@@ -258,6 +273,7 @@ class DashboardSocketProxy(tornado.websocket.WebSocketHandler):
                     sent = self.write_message(message.data, binary=True)
                 else:
                     break
+                sent.add_done_callback(retrieved)
                 await asyncio.wait_for(sent, WRITE_TIMEOUT)
         except TimeoutError:
             self.backend.dropped_slow += 1
@@ -287,6 +303,8 @@ class DashboardSocketProxy(tornado.websocket.WebSocketHandler):
             self.close(1011, "dashboard unavailable")
 
     def on_close(self) -> None:
+        if self._keepalive is not None:
+            self._keepalive.stop()
         if self._pump is not None and not self._pump.done():
             self._pump.cancel()
         elif self._upstream is not None and not self._upstream.closed:

@@ -10,7 +10,8 @@ One :class:`StreamHub` per API takes the engine's events through one bus subscri
 (``views.to_json``), whatever the number of clients: the engine's cost per event does not grow with them. Each
 client has a bounded queue of serialized messages and a writer task of its own; a client that falls behind by
 more than the queue, or does not take a message within ``WRITE_TIMEOUT``, is closed with code 4008 and a reason
-saying so. The engine never waits for a client.
+saying so; one that stops answering pings (:mod:`hedgestack.api.keepalive`) too. The engine never waits for a
+client.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import tornado.websocket
 
 from hedgestack.api.context import COOKIE, VENUE_HEADER, ApiContext
 from hedgestack.api.errors import ApiError, envelope_of, status_of
+from hedgestack.api.keepalive import Keepalive
 from hedgestack.domain.errors import HedgestackError
 from hedgestack.engine.views import ALL_EVENT_TYPES, EVENT_TYPES, EXTENSION_EVENT_TYPES, Envelope
 
@@ -47,6 +49,12 @@ HUB_QUEUE = 100_000
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+def retrieved(future: asyncio.Future[Any]) -> None:
+    """Mark a write's outcome as seen (its error, if any, was handled where it was awaited, or did not matter)."""
+    if not future.cancelled():
+        future.exception()
 
 
 def parse_types(text: str | None) -> frozenset[str]:
@@ -176,6 +184,8 @@ class StreamHandler(tornado.websocket.WebSocketHandler):
         self._pump: asyncio.Task[None] | None = None
         self._client: Client | None = None
         self._types: frozenset[str] = frozenset(EVENT_TYPES)
+        self._keepalive: Keepalive | None = None
+        self._closed = False
 
     async def get(self, *args: Any, **kwargs: Any) -> None:
         try:
@@ -219,10 +229,18 @@ class StreamHandler(tornado.websocket.WebSocketHandler):
             return
         snapshot = json.dumps(Envelope("SNAPSHOT", state, now_ms()).to_json(), separators=(",", ":"))
         self._pump = asyncio.create_task(self._forward(snapshot))
+        self._keepalive = Keepalive(self, lambda silent: self._drop(f"no answer to pings for {silent:.0f} s"))
+        self._keepalive.start()
+
+    def on_pong(self, data: bytes) -> None:
+        if self._keepalive is not None:
+            self._keepalive.pong()
 
     async def _send(self, text: str) -> bool:
         try:
-            await asyncio.wait_for(self.write_message(text), WRITE_TIMEOUT)
+            sent = self.write_message(text)
+            sent.add_done_callback(retrieved)  # a write the close overtook must not log "never retrieved"
+            await asyncio.wait_for(sent, WRITE_TIMEOUT)
         except (tornado.websocket.WebSocketClosedError, asyncio.CancelledError):
             return False
         except TimeoutError:
@@ -238,7 +256,8 @@ class StreamHandler(tornado.websocket.WebSocketHandler):
         while True:
             item = await client.next()
             if item is None:
-                self._drop(f"{client.dropped or 'subscription closed'}; reconnect for a new SNAPSHOT")
+                if self.ws_connection is not None and not self._closed:  # not the client's own close
+                    self._drop(f"{client.dropped or 'subscription closed'}; reconnect for a new SNAPSHOT")
                 return
             text, ts = item
             lag = now_ms() - ts
@@ -261,6 +280,9 @@ class StreamHandler(tornado.websocket.WebSocketHandler):
         """Clients only listen; anything they send is ignored."""
 
     def on_close(self) -> None:
+        self._closed = True
+        if self._keepalive is not None:
+            self._keepalive.stop()
         if self._client is not None:
             hub_of(self.ctx).remove(self._client)
             self._client.drop("closed")
