@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 import polars as pl
+import pyarrow as pa
 
 from hedgestack.api import validation as v
 from hedgestack.api.base import ApiHandler
@@ -31,6 +32,8 @@ from hedgestack.engine.views import OrderView, fill_view_from_row, frame
 FORMATS = {"json": "application/json; charset=utf-8", "parquet": "application/vnd.apache.parquet",
            "arrow": "application/vnd.apache.arrow.stream"}
 MAX_LIMIT = 1_000_000
+#: rows per Arrow record batch (the reader decodes batches in parallel)
+ARROW_BATCH = 128 * 1024
 #: a remote query is interrupted after this long (seconds) ...
 SQL_TIMEOUT = 30.0
 #: ... and may return at most this many rows
@@ -79,12 +82,17 @@ class _TableHandler(ApiHandler):
 
 
 def encode_frame(frame: pl.DataFrame, fmt: str) -> bytes:
-    buf = io.BytesIO()
+    """Parquet, or an Arrow IPC stream with LZ4-compressed buffers (a standard part of Arrow IPC every reader
+    takes: ~5× fewer bytes to copy and send for a few hundred ms of CPU per million rows)."""
     if fmt == "parquet":
+        buf = io.BytesIO()
         frame.write_parquet(buf)
-    else:
-        frame.write_ipc_stream(buf)
-    return buf.getvalue()
+        return buf.getvalue()
+    table = frame.to_arrow(compat_level=pl.CompatLevel.newest())  # string views: no copy on either side
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema, options=pa.ipc.IpcWriteOptions(compression="lz4")) as writer:
+        writer.write_table(table, max_chunksize=ARROW_BATCH)
+    return sink.getvalue().to_pybytes()
 
 
 def _cell(value: Any) -> Any:

@@ -37,6 +37,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import polars as pl
+import pyarrow as pa
 
 from hedgestack.client.events import Dispatcher, Listener, connection_event, describe
 from hedgestack.domain.enums import OrderStatus, OrderType, PositionSide, Side
@@ -368,7 +369,9 @@ class RemoteTerminal:
             raise RuntimeError("frames block: call fills()/orders()/vp_history()/sql() from another thread")
         content = self.run_sync(self._request(method, path, params={**params, "format": "arrow"}, body=body,
                                               raw=True, timeout=EXPORT_TIMEOUT))
-        return pl.read_ipc_stream(content)
+        frame = pl.from_arrow(pa.ipc.open_stream(content).read_all())
+        assert isinstance(frame, pl.DataFrame)
+        return frame
 
     # == the stream ==================================================================================
     async def _stream(self) -> None:
