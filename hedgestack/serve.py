@@ -5,9 +5,10 @@ Layout (measured, see docs/frontends.md): the dashboard's browser sessions cost 
 table serialization); in the engine's process they held the GIL most of the time and the engine waited for it.
 So ``hedgestack serve`` is two processes:
 
-- **the engine process** (this one, the parent): the :class:`~hedgestack.engine.terminal.Terminal`, and on its
-  loop the HTTP server of the one public address: ``/v1`` and ``/v1/stream`` served directly, every other path
-  relayed to the dashboard process (:mod:`hedgestack.api.frontdoor`), plus a loopback-only port for that process;
+- **the engine process** (this one, the parent): the :class:`~hedgestack.engine.terminal.Terminal` on its loop, and
+  on a loop of its own (:mod:`hedgestack.api.server`) the HTTP server of the one public address: ``/v1`` and
+  ``/v1/stream`` served directly, every other path relayed to the dashboard process
+  (:mod:`hedgestack.api.frontdoor`), plus a loopback-only port for that process;
 - **the dashboard process** (a child): a Panel server on a Unix socket only this user can open, whose sessions
   show ``hedgestack.ui.dashboard(client)`` for one ``hedgestack.connect`` client of the engine process (one event
   stream for all sessions). It starts while the engine starts, runs at a lower CPU priority, and is restarted if
@@ -27,6 +28,7 @@ same login as the API.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import ctypes
 import json
@@ -204,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
     socket_dir = tempfile.mkdtemp(prefix="hedgestack-serve-")
     backend = DashboardBackend(os.path.join(socket_dir, "dashboard.sock"))
     ctx.health_parts["dashboard"] = backend.report
-    front = FrontDoor(ctx, backend, terminal.loop)
+    front = FrontDoor.on_own_thread(ctx, backend)
     dashboard: DashboardProcess | None = None
     status = 0
     try:
@@ -216,7 +218,7 @@ def run(args: argparse.Namespace) -> int:
         probe_of(ctx).attach(terminal)
         dashboard = DashboardProcess(backend.socket_path, front.internal_url, token)
         dashboard.start()  # imports Panel while the engine starts
-        watcher = terminal.submit(watch(backend, lambda: not stop.is_set()))
+        watcher = asyncio.run_coroutine_threadsafe(watch(backend, lambda: not stop.is_set()), front.loop)
         if not _start_engine(terminal, stop):
             status = 130 if stop.is_set() else 2
             return status

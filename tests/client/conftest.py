@@ -1,5 +1,5 @@
-"""Fixtures: a simulator (static market), a Terminal on it, the API served on the terminal's own loop as
-``hedgestack serve`` serves it (:class:`~hedgestack.api.server.FrontDoor`), and ``hedgestack.connect`` clients.
+"""Fixtures: a simulator (static market), a Terminal on it, the API served as ``hedgestack serve`` serves it
+(:class:`~hedgestack.api.server.FrontDoor`, on a loop and thread of its own), and ``hedgestack.connect`` clients.
 
 ``api_terminal`` is parametrized: the same test runs against the local Terminal and against a client of it."""
 
@@ -36,7 +36,7 @@ class Served:
 
 def serve(terminal: Terminal, token: str | None = None, **ctx_options: Any) -> Served:
     ctx = ApiContext.build(terminal, token, **ctx_options)
-    front = FrontDoor(ctx, None, terminal.loop)
+    front = FrontDoor.on_own_thread(ctx, None)
     front.listen(0, "127.0.0.1")
     return Served(terminal, front, ctx)
 

@@ -141,7 +141,7 @@ def test_the_stream_comes_back_and_says_so(terminal: Terminal) -> None:
     try:
         first.front.stop()
         wait_until(lambda: client.connection == "DISCONNECTED", timeout=10)
-        again = FrontDoor(first.ctx, None, terminal.loop)
+        again = FrontDoor.on_own_thread(first.ctx, None)
         again.listen(port, "127.0.0.1")
         try:
             wait_until(lambda: client.connection == "CONNECTED", timeout=15)
