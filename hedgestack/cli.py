@@ -9,9 +9,12 @@ import importlib
 import json
 import sys
 import time
-from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
 def _bench_ledger(args: argparse.Namespace) -> int:
@@ -31,7 +34,8 @@ def _bench_ledger(args: argparse.Namespace) -> int:
 def _bench_replay(args: argparse.Namespace) -> int:
     from hedgestack.bench import replay
 
-    result = replay.run(args.fills, data_dir=args.data_dir, repeat=args.repeat)
+    result = replay.run(args.fills, data_dir=args.data_dir, repeat=args.repeat, show_progress=args.progress,
+                        baseline=args.baseline)
     if args.json:
         sys.stdout.write(json.dumps(result) + "\n")
     else:
@@ -40,6 +44,10 @@ def _bench_replay(args: argparse.Namespace) -> int:
                       f"[bold]{result['open_with_snapshot_seconds_median']:.3f} s[/bold], replay from zero "
                       f"[bold]{result['replay_from_zero_seconds_median']:.3f} s[/bold] (medians of "
                       f"{args.repeat}); state identical to the fold that built it")
+        if "baseline" in result:
+            before = result["baseline"]
+            console.print(f"baseline ({args.baseline}): cold open {before['open_with_snapshot_seconds_median']:.3f} s,"
+                          f" replay from zero {before['replay_from_zero_seconds_median']:.3f} s")
     return 0
 
 
@@ -89,7 +97,7 @@ def _rebuild(args: argparse.Namespace) -> int:
 
     from hedgestack.domain.errors import HedgestackError
     from hedgestack.engine.config import Settings
-    from hedgestack.engine.rebuild import rebuild
+    from hedgestack.engine.rebuild import RebuildReport, rebuild
     from hedgestack.venue.binance.adapter import BinanceVenue, Endpoints
     from hedgestack.venue.sim import DEFAULT_API_KEY, DEFAULT_API_SECRET
 
@@ -107,7 +115,7 @@ def _rebuild(args: argparse.Namespace) -> int:
                          "BINANCE_API_KEY/SECRET\n")
         return 2
 
-    async def go() -> object:
+    async def go() -> RebuildReport:
         await venue.start()
         try:
             return await rebuild(venue, list(settings.symbols), db_file, _when(args.since),
@@ -220,6 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--fills", type=int, default=1_000_000)
     replay.add_argument("--repeat", type=int, default=3)
     replay.add_argument("--data-dir", default=None, help="keep the log here (default: a temporary directory)")
+    replay.add_argument("--baseline", default=None, metavar="CHECKOUT",
+                        help="first run the same benchmark of another checkout of hedgestack, side by side")
     replay.add_argument("--json", action="store_true")
     replay.set_defaults(func=_bench_replay)
     latency = bench.add_parser("latency", help="fill frame leaving the simulator → VIRTUAL_POSITION_UPDATE")
@@ -235,8 +245,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def progress_wanted(args: argparse.Namespace) -> bool | None:
+    """Whether a command shows progress bars: never under ``--json`` or when stdout is not a terminal (a bar
+    must not mix into output a program reads); else as :mod:`hedgestack.progress` decides (stderr a terminal,
+    not in CI)."""
+    return False if getattr(args, "json", False) or not sys.stdout.isatty() else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.progress = progress_wanted(args)  # read by the commands that show bars
     return int(args.func(args))
 
 

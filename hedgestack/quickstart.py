@@ -8,14 +8,17 @@ entry prices and PnLs. The log stays in the data directory: run ``hedgestack ser
 
 from __future__ import annotations
 
-import argparse
 import time
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
 from hedgestack.engine.terminal import Terminal
+
+if TYPE_CHECKING:
+    import argparse
 
 
 def main(args: argparse.Namespace) -> int:

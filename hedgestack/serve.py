@@ -27,7 +27,6 @@ same login as the API.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import ctypes
@@ -47,6 +46,8 @@ from typing import TYPE_CHECKING, Any
 from hedgestack.api.context import is_loopback
 
 if TYPE_CHECKING:
+    import argparse
+
     from hedgestack.api.frontdoor import DashboardBackend
     from hedgestack.engine.terminal import Terminal
 
@@ -77,6 +78,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "address requires HEDGESTACK_TOKEN")
     parser.add_argument("--data-dir", default=None, help="DuckDB file and published Parquet "
                         "(HEDGESTACK_DATA_DIR, default ./data)")
+    ledger = parser.add_mutually_exclusive_group()
+    ledger.add_argument("--rebind", action="store_true",
+                        help="the data directory's ledger belongs to this account under another API key (a key "
+                        "rotation): bind it to the key in use")
+    ledger.add_argument("--new-ledger", action="store_true",
+                        help="the data directory holds the ledger of another venue or account: move it aside "
+                        "(data_dir/old-ledgers/, never deleted) and start a new one")
     parser.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
                         help="extra browser origin allowed to use the API and stream (repeatable; also "
                         "HEDGESTACK_ALLOWED_ORIGINS)")
@@ -97,8 +105,12 @@ def build_terminal(args: argparse.Namespace, settings: Any) -> Terminal:
     from hedgestack.domain.errors import ValidationError
     from hedgestack.engine.terminal import Terminal
 
-    extra = {"market": args.market} if getattr(args, "market", None) else {}
-    if extra and (args.sim_url or (args.venue or settings.resolved_venue) != "sim"):
+    extra: dict[str, Any] = {"market": args.market} if getattr(args, "market", None) else {}
+    if getattr(args, "rebind", False):
+        extra["other_ledger"] = "rebind"
+    elif getattr(args, "new_ledger", False):
+        extra["other_ledger"] = "new-ledger"
+    if "market" in extra and (args.sim_url or (args.venue or settings.resolved_venue) != "sim"):
         raise ServeError("--market chooses the embedded simulator's market: it needs the sim venue without --sim-url")
     try:
         return Terminal.from_settings(settings, venue=args.venue, sim_url=args.sim_url,
@@ -113,6 +125,17 @@ def quiet_logging(level: str) -> None:
     for name in ("tornado.access", "bokeh", "bokeh.server", "panel", "aiohttp.access", "asyncio"):
         logging.getLogger(name).setLevel(logging.WARNING)
     logging.getLogger("bokeh.core.validation").setLevel(logging.ERROR)  # the page's own checks: not an operator's
+    logging.getLogger("asyncio").addFilter(_closed_socket_writes)
+
+
+def _closed_socket_writes(record: logging.LogRecord) -> bool:
+    """Drop asyncio's "Task exception was never retrieved" for a write to a browser that had gone (Bokeh does not
+    await the writes it queues for a session that closes meanwhile): a closed tab is not an operator's error."""
+    import tornado.iostream
+    import tornado.websocket
+
+    error = record.exc_info[1] if record.exc_info else None
+    return not isinstance(error, (tornado.websocket.WebSocketClosedError, tornado.iostream.StreamClosedError))
 
 
 def one_line(exc: BaseException) -> str:
@@ -268,8 +291,9 @@ def _stop_engine(terminal: Terminal) -> None:
         terminal.stop_sync()
     except Exception:  # noqa: BLE001 - stopping anyway
         log.exception("stopping the engine")
-    sim = getattr(terminal, "sim", None)
-    if sim is not None:  # an embedded simulator of a terminal that never started
+    sim = terminal.simulator
+    if sim is not None:  # an embedded simulator of a terminal whose runtime never ran
+        terminal.simulator = None
         with contextlib.suppress(Exception):
             sim.stop()
 
@@ -286,7 +310,7 @@ def _announce(terminal: Terminal, address: str, port: int, backend: DashboardBac
     marker = " *** LIVE: real money; each client session confirms its first order ***" if venue == "live" else ""
     sim = ""
     if venue == "sim":
-        embedded = getattr(terminal, "sim", None)
+        embedded = terminal.simulator
         sim_url = embedded.url if embedded is not None else sim_url
         if sim_url:
             sim = f", simulator control {sim_url.rstrip('/')}/sim/v1"
@@ -395,7 +419,7 @@ def dashboard_main() -> int:
     from hedgestack.api.frontdoor import PRIVATE_PREFIX
     from hedgestack.client import connect
 
-    pn.config.inline = True
+    pn.config.inline = True  # type: ignore[misc]
     client = connect(os.environ[ENV_API], os.environ.get(ENV_TOKEN) or None, confirm_live=True,
                      timeout=ENGINE_START_TIMEOUT)
     lag = {"last_ms": 0, "max_ms": 0}

@@ -21,5 +21,7 @@ if compgen -G "tests/e2e/test_*.py" > /dev/null && ! command -v chromium > /dev/
 fi
 
 .venv/bin/ruff check hedgestack tests
+.venv/bin/mypy --strict hedgestack/domain
+.venv/bin/mypy
 # conftest.py turns "no tests collected" (pytest exit 5) into a failure.
 .venv/bin/python -m pytest "$@"

@@ -5,6 +5,12 @@ from __future__ import annotations
 import traceback
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# ``pytest --hypothesis-profile=long``: many more examples everywhere (the stateful attack on the Terminal runs
+# 200 sequences of 40 steps instead of CI's 8 of 12)
+settings.register_profile("long", max_examples=200, stateful_step_count=40, deadline=None,
+                          suppress_health_check=list(HealthCheck))
 
 # CPython 3.11.7's AST converter is not thread-safe ("SystemError: AST constructor recursion depth mismatch"),
 # and 3.11's traceback module ast-parses each source line for its ^^^ markers: a terminal thread logging an

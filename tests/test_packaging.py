@@ -43,29 +43,6 @@ def test_environment_yml_python() -> None:
     assert "- python=3.11" in text and "conda-forge" in text
 
 
-LAYERS = {"domain": set(), "store": {"domain"}, "venue": {"domain"}, "engine": {"domain", "store", "venue"},
-          "api": {"engine", "domain"}, "ui": {"engine", "domain"}}
-
-
-def test_layers_import_downward_only() -> None:
-    problems = []
-    for layer, allowed in LAYERS.items():
-        for path in (ROOT / "hedgestack" / layer).rglob("*.py"):
-            tree = ast.parse(path.read_text())
-            for node in ast.walk(tree):
-                names = []
-                if isinstance(node, ast.Import):
-                    names = [alias.name for alias in node.names]
-                elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                    names = [node.module]
-                for name in names:
-                    parts = name.split(".")
-                    if parts[0] == "hedgestack" and len(parts) > 1 and parts[1] in LAYERS:
-                        if parts[1] != layer and parts[1] not in allowed:
-                            problems.append(f"{path.relative_to(ROOT)} imports {name}")
-    assert problems == []
-
-
 def test_domain_has_no_io_or_clock() -> None:
     forbidden = {"asyncio", "time", "random", "logging", "os", "socket", "duckdb", "aiohttp", "binance"}
     for path in (ROOT / "hedgestack" / "domain").rglob("*.py"):

@@ -4,16 +4,19 @@ same token as the API when the server binds a non-loopback address."""
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-import tornado.web
 from bokeh.server.auth_provider import AuthProvider
 
 from hedgestack.api.base import ApiHandler
 from hedgestack.api.context import COOKIE, ApiContext
 from hedgestack.api.errors import ApiError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import tornado.web
 
 LOGIN_URL = "/v1/login"
 
@@ -91,7 +94,7 @@ class TokenAuthProvider(AuthProvider):
         super().__init__()
 
     @property
-    def get_user(self) -> Callable[[tornado.web.RequestHandler], Any]:
+    def get_user(self) -> Callable[[tornado.web.RequestHandler], Any]:  # type: ignore[override]
         def user(handler: tornado.web.RequestHandler) -> str | None:
             try:
                 self._ctx.authorize(handler.request.headers.get("Authorization"), handler.get_cookie(COOKIE),

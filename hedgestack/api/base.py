@@ -15,6 +15,8 @@ from hedgestack.domain.errors import HedgestackError, ValidationError
 from hedgestack.engine.views import View, to_json
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from hedgestack.engine.terminal import Terminal
 
 log = logging.getLogger("hedgestack.api")
@@ -94,12 +96,13 @@ class ApiHandler(tornado.web.RequestHandler):
                                   f"allowed: {', '.join(allowed) or 'none'}", code="UNKNOWN_PARAMETER")
         return args
 
-    def reply(self, data: View | list[View] | list[dict[str, Any]] | dict[str, Any], status: int = 200) -> None:
+    def reply(self, data: View | Sequence[View] | Sequence[dict[str, Any]] | dict[str, Any],
+              status: int = 200) -> None:
         """Answer with ``data``: a view (or views) through the one JSON mapping (``views.to_json``), or plain
         JSON (rows of a table, health)."""
         if isinstance(data, View):
             body: Any = to_json(data)
-        elif isinstance(data, list):
+        elif isinstance(data, (list, tuple)):
             body = [to_json(item) if isinstance(item, View) else item for item in data]
         else:
             body = data

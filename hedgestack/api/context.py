@@ -8,14 +8,12 @@ import ipaddress
 import secrets
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from hedgestack.api.errors import ApiError
 from hedgestack.domain.errors import VenueUnavailable
-
-if TYPE_CHECKING:
-    from hedgestack.engine.terminal import Terminal
+from hedgestack.engine.terminal import Terminal
 
 COOKIE = "hedgestack_session"
 #: the LIVE confirmation of one client session (a cookie jar: a browser, a requests.Session, a connect() client)
@@ -77,7 +75,7 @@ class ApiContext:
         source = self.terminal_source
         if callable(source):
             return await source()
-        return source  # type: ignore[return-value]
+        return source
 
     async def terminal(self) -> Terminal:
         """The terminal, once it is live; 503 ENGINE_STARTING before, ENGINE_STOPPED after."""

@@ -23,8 +23,7 @@ import html
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import aiohttp
@@ -38,6 +37,9 @@ from hedgestack.api.errors import ApiError, envelope_of, status_of
 from hedgestack.api.keepalive import Keepalive
 from hedgestack.api.stream import retrieved
 
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
 log = logging.getLogger("hedgestack.serve")
 
 #: a chunk or message the browser has not taken within this many seconds: the browser is cut off
@@ -47,6 +49,10 @@ UPSTREAM_TIMEOUT = 120.0
 #: the largest Bokeh message relayed (Bokeh's own default limit is 20 MiB)
 MAX_MESSAGE = 64 * 1024 * 1024
 CHUNK = 64 * 1024
+#: the dashboard process's health is asked every few seconds, answered within PROBE_TIMEOUT; a process that is
+#: listening but missed BUSY_PROBES answers in a row is taken as down
+PROBE_TIMEOUT = 2.0
+BUSY_PROBES = 5
 #: request and response headers that belong to one hop, never passed on
 HOP_HEADERS = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
                          "transfer-encoding", "upgrade", "proxy-connection"})
@@ -70,6 +76,7 @@ class DashboardBackend:
         self.health: dict[str, Any] = {}
         self.relays = 0
         self.dropped_slow = 0
+        self.slow_probes = 0  # consecutive probes the process took longer than PROBE_TIMEOUT to answer
         self.sockets: set[DashboardSocketProxy] = set()
         self._session: aiohttp.ClientSession | None = None
 
@@ -89,15 +96,21 @@ class DashboardBackend:
             self._session = None
 
     async def probe(self) -> dict[str, Any] | None:
-        """The dashboard process's own health (None when it does not answer)."""
+        """The dashboard process's own health (None when it does not answer). A probe that times out on a process
+        that accepted the connection counts in ``slow_probes`` (a busy process, not a dead one)."""
         try:
             async with self.session().get("http://dashboard" + PRIVATE_PREFIX + "/health",
-                                           timeout=aiohttp.ClientTimeout(total=2)) as resp:
+                                           timeout=aiohttp.ClientTimeout(total=PROBE_TIMEOUT)) as resp:
                 if resp.status != 200:
                     return None
                 data = await resp.json()
-        except (aiohttp.ClientError, TimeoutError, ValueError):
+        except TimeoutError:
+            self.slow_probes += 1
             return None
+        except (aiohttp.ClientError, ValueError):
+            self.slow_probes = BUSY_PROBES  # not listening (or not answering HTTP): down now
+            return None
+        self.slow_probes = 0
         return data if isinstance(data, dict) else None
 
     def report(self) -> dict[str, Any]:
@@ -197,10 +210,10 @@ class DashboardHttpProxy(tornado.web.RequestHandler):
                 self._starting(f"The dashboard is not answering ({type(exc).__name__}); it is being restarted.")
                 return
             raise tornado.web.HTTPError(502) from exc
-        except TimeoutError:
+        except TimeoutError:  # the browser took no chunk for WRITE_TIMEOUT: cut it off
             self.backend.dropped_slow += 1
-            if self.request.connection is not None:
-                self.request.connection.close()
+            if self.request.connection is not None and self.request.connection.stream is not None:  # type: ignore[attr-defined]
+                self.request.connection.stream.close()  # type: ignore[attr-defined]
             return
         self.finish()
 
@@ -333,7 +346,9 @@ async def watch(backend: DashboardBackend, alive: Callable[[], bool], period: fl
     while alive():
         started = time.monotonic()
         data = await backend.probe()
-        up = data is not None
+        # a process busy building a session may miss a probe or two: it stays up (relays wait for it) until it
+        # missed BUSY_PROBES in a row; one that does not listen is down at once
+        up = data is not None or (backend.ready and backend.slow_probes < BUSY_PROBES)
         if up != backend.ready:
             backend.ready = up
             if backend.state != "stopped":

@@ -11,7 +11,6 @@ time of the last event of each kind, and a timer on the engine's loop measures h
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +18,8 @@ from hedgestack.api.context import FAILED, LIVE, STARTING, STOPPING, ApiContext
 from hedgestack.engine.views import ALL_EVENT_TYPES, Envelope
 
 if TYPE_CHECKING:
+    import asyncio
+
     from hedgestack.engine.terminal import Terminal
 
 #: how often the probe's timer runs on the engine's loop (seconds)
@@ -101,7 +102,8 @@ class EngineProbe:
 def probe_of(ctx: ApiContext) -> EngineProbe:
     if ctx.probe is None:
         ctx.probe = EngineProbe()
-    return ctx.probe  # type: ignore[no-any-return]
+    probe: EngineProbe = ctx.probe
+    return probe
 
 
 async def health(ctx: ApiContext) -> tuple[int, dict[str, Any]]:

@@ -11,9 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import tornado.websocket
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 PING_INTERVAL = 5.0
 PONG_TIMEOUT = 15.0

@@ -3,7 +3,6 @@ plain ``tornado.web.Application``."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from hedgestack.api import exports, handlers
@@ -14,6 +13,8 @@ from hedgestack.api.openapi import document
 from hedgestack.api.stream import StreamHandler
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Iterable
+
     from hedgestack.engine.terminal import Terminal
 
 Route = tuple[str, type, dict[str, Any]]

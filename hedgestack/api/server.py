@@ -16,17 +16,20 @@ import asyncio
 import logging
 import socket
 import threading
-from collections.abc import Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tornado.httpserver
 import tornado.netutil
 import tornado.routing
 import tornado.web
 
-from hedgestack.api.context import ApiContext
 from hedgestack.api.frontdoor import DashboardBackend, dashboard_rules
 from hedgestack.api.routes import api_routes
+
+if TYPE_CHECKING:
+    from collections.abc import Coroutine
+
+    from hedgestack.api.context import ApiContext
 
 log = logging.getLogger("hedgestack.serve")
 

@@ -51,7 +51,7 @@ def check_query(query: Any) -> str:
         if statements[0].type != duckdb.StatementType.SELECT:
             raise _bad(f"only SELECT (or WITH ... SELECT) queries are allowed, got {statements[0].type.name}")
         row = _parser.execute("SELECT json_serialize_sql(?)", [query]).fetchone()
-    tree = json.loads(row[0]) if row else {"error": True}
+    tree: dict[str, Any] = json.loads(row[0]) if row else {"error": True}
     if tree.get("error"):
         raise _bad(f"only SELECT queries are allowed: {str(tree.get('error_message', ''))[:200]}")
     for statement in tree["statements"]:

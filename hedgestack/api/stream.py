@@ -21,7 +21,6 @@ import collections
 import json
 import logging
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import tornado.websocket
@@ -33,6 +32,8 @@ from hedgestack.domain.errors import HedgestackError
 from hedgestack.engine.views import ALL_EVENT_TYPES, EVENT_TYPES, EXTENSION_EVENT_TYPES, Envelope
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from hedgestack.engine.terminal import Terminal
 
 log = logging.getLogger("hedgestack.api.stream")
@@ -175,7 +176,8 @@ def hub_of(ctx: ApiContext) -> StreamHub:
     if ctx.hub is None:
         ctx.hub = StreamHub()
         ctx.health_parts["stream"] = ctx.hub.health
-    return ctx.hub  # type: ignore[no-any-return]
+    hub: StreamHub = ctx.hub
+    return hub
 
 
 class StreamHandler(tornado.websocket.WebSocketHandler):

@@ -36,7 +36,7 @@ class FrameClock:
                         clock.sent.setdefault(int(match.group(1)), stamp)
             await original(ws, data, compress)
 
-        web.WebSocketResponse.send_str = timed_send  # type: ignore[method-assign]
+        web.WebSocketResponse.send_str = timed_send  # type: ignore[method-assign,assignment]
         return self
 
     def take(self) -> dict[int, int]:

@@ -16,9 +16,12 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hedgestack.engine.views import Envelope
+from hedgestack.engine.views import FillView, VirtualPositionView
+
+if TYPE_CHECKING:
+    from hedgestack.engine.views import Envelope
 
 
 def run(rate: float = 100.0, seconds: float = 10.0, data_dir: str | None = None,
@@ -43,12 +46,13 @@ def run(rate: float = 100.0, seconds: float = 10.0, data_dir: str | None = None,
 
     def listener(envelope: Envelope) -> None:
         now = time.time_ns()
-        if envelope.type == "FILL":
+        fill, update = envelope.payload, envelope.payload
+        if isinstance(fill, FillView):
             with lock:
-                pending[envelope.payload.virtual_position_id] = envelope.payload.trade_id
-        elif envelope.type == "VIRTUAL_POSITION_UPDATE":
+                pending[fill.virtual_position_id] = fill.trade_id
+        elif isinstance(update, VirtualPositionView):
             with lock:
-                trade = pending.pop(envelope.payload.id, None)
+                trade = pending.pop(update.id, None)
             if trade is not None:
                 seen[trade] = now
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import time
 from decimal import Decimal
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -18,6 +17,9 @@ from hedgestack.domain.enums import PositionSide, Side
 from hedgestack.domain.events import Fill, VpCreated
 from hedgestack.domain.ledger import Ledger, average
 from hedgestack.domain.numbers import to_str
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 COLUMNS = ("ts", "vp", "symbol", "side", "position_side", "qty", "price", "fee")
 

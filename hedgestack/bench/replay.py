@@ -1,16 +1,25 @@
 """``hedgestack bench replay``: build an N-fill event log, then time a cold replay to full state.
 
-The log is built once (bulk insert, not timed) in a temporary data directory (or ``--data-dir``). Then three
-cold opens are timed, each in a fresh ``EventLog`` (new connection, empty memory): the default open (latest
-snapshot + tail), a replay from zero (every event decoded and folded), and both are checked to give the same
-state as the in-memory fold that built the log.
+The log is built once (bulk insert, not timed) in a temporary data directory (or ``--data-dir``). Then cold
+opens are timed ``--repeat`` times each, in a fresh ``EventLog`` (new connection, empty memory): the default
+open (latest snapshot + tail) and a replay from zero (every event read and folded); each is checked to give the
+same state as the in-memory fold that built the log (``Ledger.__eq__``: every VP's figures, orders, trade ids
+and dedupe keys).
+
+``--baseline CHECKOUT`` first runs the same command of another checkout of hedgestack (``python -m
+hedgestack.cli bench replay --json`` with ``PYTHONPATH=CHECKOUT``: its own code builds and replays its own log)
+and prints both results with the ratios ``baseline / current``.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import random
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from decimal import Decimal
@@ -33,11 +42,11 @@ def synthetic_fills(n: int, *, vps: int = 8, seed: int = 1) -> list[Event]:
     events: list[Event] = []
     for i in range(vps):
         symbol = "BTCUSDT" if i % 2 == 0 else "ETHUSDT"
-        side = PositionSide.LONG if (i // 2) % 2 == 0 else PositionSide.SHORT
+        book_side = PositionSide.LONG if (i // 2) % 2 == 0 else PositionSide.SHORT
         vp_id = vp_id_from_entropy(rnd.getrandbits(64).to_bytes(8, "big"))
-        books.append((vp_id, symbol, side))
+        books.append((vp_id, symbol, book_side))
         events.append(VpCreated(ts=1_764_000_000_000, vp_id=vp_id, name=f"vp{i + 1}", symbol=symbol,
-                                position_side=side))
+                                position_side=book_side))
     held = [0] * vps  # in steps of 0.001
     prices = {s: p for s, (p, _) in SYMBOLS.items()}
     ts = 1_764_000_000_000
@@ -63,9 +72,18 @@ def synthetic_fills(n: int, *, vps: int = 8, seed: int = 1) -> list[Event]:
 
 
 def run(fills: int, *, data_dir: str | None = None, repeat: int = 3, show_progress: bool | None = None,
-        snapshot_every: int = 100_000) -> dict[str, Any]:
+        snapshot_every: int = 100_000, baseline: str | None = None) -> dict[str, Any]:
+    """The benchmark's figures; with ``baseline`` (another checkout), {"baseline", "current", ratios}."""
+    if baseline is not None:
+        before = run_baseline(Path(baseline), fills, repeat)
+        now = run(fills, data_dir=data_dir, repeat=repeat, show_progress=show_progress, snapshot_every=snapshot_every)
+        ratios = {key: round(before[key] / now[key], 2) for key in now
+                  if key.endswith("_median") and before.get(key) and now[key]}
+        return {"fills": fills, "baseline": before, "current": now, "baseline_over_current": ratios,
+                "open_with_snapshot_seconds_median": now["open_with_snapshot_seconds_median"],
+                "replay_from_zero_seconds_median": now["replay_from_zero_seconds_median"]}
     own = data_dir is None
-    root = Path(tempfile.mkdtemp(prefix="hedgestack-bench-")) if own else Path(data_dir)
+    root = Path(tempfile.mkdtemp(prefix="hedgestack-bench-")) if data_dir is None else Path(data_dir)
     path = root / "hedgestack.duckdb"
     try:
         with progress(show_progress) as bar:
@@ -105,3 +123,12 @@ def run(fills: int, *, data_dir: str | None = None, repeat: int = 3, show_progre
     finally:
         if own:
             shutil.rmtree(root, ignore_errors=True)
+
+
+def run_baseline(checkout: Path, fills: int, repeat: int) -> dict[str, Any]:
+    """``bench replay --json`` of another checkout, with its own code on the path."""
+    env = {**os.environ, "PYTHONPATH": str(checkout.resolve())}
+    out = subprocess.run([sys.executable, "-m", "hedgestack.cli", "bench", "replay", "--fills", str(fills),
+                          "--repeat", str(repeat), "--json"], cwd=checkout, env=env, check=True,
+                         capture_output=True, text=True)
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))

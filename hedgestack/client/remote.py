@@ -29,10 +29,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
-from concurrent.futures import Future
-from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
@@ -68,6 +65,11 @@ from hedgestack.engine.views import (
     envelope_from_json,
     from_json,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
+    from concurrent.futures import Future
+    from decimal import Decimal
 
 log = logging.getLogger("hedgestack.client")
 T = TypeVar("T")

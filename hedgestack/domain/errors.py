@@ -33,9 +33,11 @@ envelope back into the class the local terminal raises (:func:`error_from_envelo
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
 
 
 class HedgestackError(Exception):

@@ -189,7 +189,7 @@ EVENT_TYPES: tuple[type[_Event], ...] = (VpCreated, VpRenamed, VpArchived, Order
                                          Funding, Transfer, Reconcile, TpSlSet, TpSlSync)
 
 _encoder = msgspec.json.Encoder(decimal_format="string")
-_decoder = msgspec.json.Decoder(Event)
+_decoder: msgspec.json.Decoder[Event] = msgspec.json.Decoder(Event)
 
 
 def encode_event(event: Event) -> bytes:

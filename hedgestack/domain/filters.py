@@ -20,14 +20,16 @@ LIMIT BUY 0.001 @ 95000.05 → -4014 (tick); BUY 0.0015 → -1111 (precision 3);
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hedgestack.domain.enums import OrderType, Side
 from hedgestack.domain.errors import FilterViolation
 from hedgestack.domain.numbers import ZERO, D, to_str
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 
 @dataclass(frozen=True, slots=True)

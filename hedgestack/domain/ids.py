@@ -18,9 +18,12 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from hedgestack.domain.enums import PositionSide
 from hedgestack.domain.errors import ValidationError
+
+if TYPE_CHECKING:
+    from hedgestack.domain.enums import PositionSide
 
 BINANCE_CLIENT_ID = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
 VP_ID = re.compile(r"^vp_[0-9a-z]{8}$")

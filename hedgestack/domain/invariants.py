@@ -9,12 +9,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from hedgestack.domain.enums import PositionSide
-from hedgestack.domain.ledger import Ledger
 from hedgestack.domain.rules import open_close_qty, open_tpsl_qty
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from hedgestack.domain.enums import PositionSide
+    from hedgestack.domain.ledger import Ledger
 
 
 def check_invariants(ledger: Ledger,

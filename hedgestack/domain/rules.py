@@ -20,8 +20,7 @@ legs then cover 0.010 − 0.004 − 0.005 = 0.001.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from hedgestack.domain.enums import OrderRole, OrderType, PositionSide, Side, TimeInForce
 from hedgestack.domain.errors import (
@@ -31,10 +30,15 @@ from hedgestack.domain.errors import (
     ValidationError,
     VpGuardViolation,
 )
-from hedgestack.domain.filters import SymbolFilters
 from hedgestack.domain.ids import UNASSIGNED_NAME, unassigned_vp_id
-from hedgestack.domain.ledger import Ledger, VpBook
 from hedgestack.domain.numbers import HUNDRED, ZERO, to_str
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+    from decimal import Decimal
+
+    from hedgestack.domain.filters import SymbolFilters
+    from hedgestack.domain.ledger import Ledger, VpBook
 
 MAX_NAME = 64
 

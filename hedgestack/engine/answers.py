@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from hedgestack.domain.enums import OrderStatus
 from hedgestack.domain.events import OrderUpdate
-from hedgestack.venue.port import ExchangeAlgoOrder, ExchangeOrder
+
+if TYPE_CHECKING:
+    from hedgestack.venue.port import ExchangeAlgoOrder, ExchangeOrder
 
 NEVER_RECEIVED = "the exchange never received it (answer lost, order unknown)"
 

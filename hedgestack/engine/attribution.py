@@ -14,11 +14,13 @@ The order index is whatever knows our orders: the live ledger, or the ledger a r
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from hedgestack.domain.enums import PositionSide
 from hedgestack.domain.ids import unassigned_vp_id
-from hedgestack.domain.ledger import OrderBook
+
+if TYPE_CHECKING:
+    from hedgestack.domain.enums import PositionSide
+    from hedgestack.domain.ledger import OrderBook
 
 
 class OrderIndex(Protocol):

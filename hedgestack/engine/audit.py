@@ -22,16 +22,19 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hedgestack.domain.enums import PositionSide
 from hedgestack.domain.ids import OurOrderId, parse_client_order_id
 from hedgestack.domain.invariants import check_invariants
-from hedgestack.domain.ledger import Ledger
 from hedgestack.engine.attribution import attribute
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+
+    from hedgestack.domain.ledger import Ledger
 
 #: How many problems of one kind are spelled out; the counts are always complete.
 _EXAMPLES = 5

@@ -1,10 +1,20 @@
-"""The book: the only writer of the ledger. Append (durable, deduplicated) → fold → announce.
+"""The book: the only writer of the ledger. Fold → announce → commit.
 
-Every change of the ledger goes through :meth:`Book.append`: the store appends the events to the log (intents and
-fills are durable before the call returns; exchange answers and TP/SL statuses, which the exchange can tell
-again, may be group-committed within ``DEFER_MS``), folds them into the ledger, and the book hands the result to
-its listeners (the presenter publishes the changed views; the TP/SL manager re-syncs the touched VPs). One
-writer, one loop: nothing else mutates the ledger.
+Every change of the ledger goes through the book. :meth:`Book.append` folds the events into the ledger at once (the
+store appends them after the log's last seq and deduplicates), hands the result to the listeners (the presenter
+publishes the changed views; the TP/SL manager re-syncs the touched VPs) and has the batch committed to the log
+by a writer thread within ``DEFER_MS``: a DuckDB commit (milliseconds, tens of them on a busy disk) never holds up
+the loop. :meth:`Book.append_durable` does the same and waits until the batch, and everything folded before it,
+is committed — for what only this terminal knows and must never lose:
+
+- an order intent, before the order leaves (invariant 5: the clientOrderId → VP mapping is durable first);
+- a VP created, renamed or archived, a transfer, a reconcile, a TP/SL setting, before the command answers;
+- fills fetched over REST, before the fill watermark moves past them.
+
+What the exchange can tell again — fills and order updates from the user stream, order answers, TP/SL statuses —
+is appended without waiting: a crash before its commit loses nothing, since the catch-up after the restart
+fetches those trades again from the gap-free watermark and queries those orders. One writer, one loop: nothing
+else mutates the ledger, and the log keeps fold order.
 """
 
 from __future__ import annotations
@@ -12,16 +22,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
-from hedgestack.domain.events import Event
-from hedgestack.domain.ledger import Ledger
-from hedgestack.engine.link import Stats
 from hedgestack.store.eventlog import AppendResult, EventLog
+
+if TYPE_CHECKING:
+    from hedgestack.domain.events import Event
+    from hedgestack.domain.ledger import Ledger
+    from hedgestack.engine.link import Stats
 
 log = logging.getLogger("hedgestack.engine")
 
 #: deferred appends (exchange answers, TP/SL statuses) are committed at the latest this long after (ms)
-DEFER_MS = 5
+DEFER_MS = 20
 
 AppendListener = Callable[[AppendResult], None]
 
@@ -32,6 +46,8 @@ class Book:
         self._stats = stats
         self._listeners: list[AppendListener] = []
         self._deferred_write_due = False
+        # group commits run here, off the loop: a slow disk never holds up folding and publishing
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hedgestack-commit")
 
     @property
     def ledger(self) -> Ledger:
@@ -42,17 +58,27 @@ class Book:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 
-    def append(self, events: Iterable[Event], *, defer: bool = False) -> AppendResult:
-        """Append, fold and announce. ``defer``: group-commit (an exchange answer or a TP/SL status): written with
-        the next append or within DEFER_MS."""
-        batch = list(events)
-        result = self.store.append(batch, defer=defer)
-        if defer and result.appended and not self._deferred_write_due:
+    def append(self, events: Iterable[Event]) -> AppendResult:
+        """Fold and announce now; committed by the writer thread within DEFER_MS (group commit)."""
+        result = self._fold(events)
+        if result.appended and not self._deferred_write_due:
             try:
                 asyncio.get_running_loop().call_later(DEFER_MS / 1000, self._write_deferred)
                 self._deferred_write_due = True
-            except RuntimeError:  # not on a loop: no group to wait for
+            except RuntimeError:  # not on a loop: commit now
                 self.store.write_deferred()
+        return result
+
+    async def append_durable(self, events: Iterable[Event]) -> AppendResult:
+        """Fold and announce now, and return once the batch (and all folded before it) is committed. A failed
+        commit raises (the events stay folded and are committed with the next batch)."""
+        result = self._fold(events)
+        await asyncio.get_running_loop().run_in_executor(self._writer, self.store.write_deferred)
+        return result
+
+    def _fold(self, events: Iterable[Event]) -> AppendResult:
+        batch = list(events)
+        result = self.store.append(batch, defer=True)
         self._stats.duplicates += len(batch) - len(result.appended)
         for anomaly in result.anomalies:
             log.warning("ledger anomaly %s: %s", anomaly.kind, anomaly.message)
@@ -63,14 +89,18 @@ class Book:
 
     def _write_deferred(self) -> None:
         self._deferred_write_due = False
+        self._writer.submit(self._commit)
+
+    def _commit(self) -> None:
         try:
             self.store.write_deferred()
         except Exception:  # noqa: BLE001 - the next append writes them, or the store replays on failure
             log.exception("writing deferred events failed")
 
-    def flush_deferred(self) -> None:
-        if self.store is not None:
-            self.store.write_deferred()
+    def close(self) -> None:
+        """Wait for the commits under way and commit what is still folded (before the store closes)."""
+        self._writer.shutdown(wait=True)
+        self.store.write_deferred()
 
 
 __all__ = ["DEFER_MS", "Book"]

@@ -9,9 +9,8 @@ and answers with the views the presenter builds. They run on the terminal's loop
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from hedgestack.domain.enums import OrderRole, OrderType, PositionSide, Side, TimeInForce, TriggerType
 from hedgestack.domain.errors import HedgestackError, LedgerRuleError, SideLocked, ValidationError
@@ -33,14 +32,18 @@ from hedgestack.domain.rules import (
     open_tpsl_qty,
     role_of,
 )
-from hedgestack.engine.book import Book
-from hedgestack.engine.consistency import ConsistencyWatch
-from hedgestack.engine.gateway import OrderGateway
-from hedgestack.engine.market import Market
-from hedgestack.engine.presenter import Presenter
-from hedgestack.engine.tpsl import TpSlManager
-from hedgestack.engine.truth import ExchangeTruth
 from hedgestack.engine.views import CancelAck, OrderAck, ReconcileResult, TransferResult, VirtualPositionView
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from hedgestack.engine.book import Book
+    from hedgestack.engine.consistency import ConsistencyWatch
+    from hedgestack.engine.gateway import OrderGateway
+    from hedgestack.engine.market import Market
+    from hedgestack.engine.presenter import Presenter
+    from hedgestack.engine.tpsl import TpSlManager
+    from hedgestack.engine.truth import ExchangeTruth
 
 E = TypeVar("E")
 
@@ -84,17 +87,18 @@ class Commands:
         clean = check_name(ledger, name, symbol, side)
         live_short = {short_id(v.vp_id) for v in ledger.vps.values() if not v.archived}
         vp_id = new_vp_id(os.urandom, live_short)
-        self.book.append([VpCreated(ts=self.clock(), vp_id=vp_id, name=clean, symbol=symbol, position_side=side)])
+        await self.book.append_durable([VpCreated(ts=self.clock(), vp_id=vp_id, name=clean, symbol=symbol,
+                                                  position_side=side)])
         return self.presenter.vp(vp_id)
 
     async def rename_vp(self, vp_id: str, name: str) -> VirtualPositionView:
         clean = check_rename(self.book.ledger, vp_id, name)
-        self.book.append([VpRenamed(ts=self.clock(), vp_id=vp_id, name=clean)])
+        await self.book.append_durable([VpRenamed(ts=self.clock(), vp_id=vp_id, name=clean)])
         return self.presenter.vp(vp_id)
 
     async def archive_vp(self, vp_id: str) -> VirtualPositionView:
         check_archive(self.book.ledger, vp_id)
-        self.book.append([VpArchived(ts=self.clock(), vp_id=vp_id)])
+        await self.book.append_durable([VpArchived(ts=self.clock(), vp_id=vp_id)])
         return self.presenter.vp(vp_id)
 
     # -- orders -----------------------------------------------------------------------------------
@@ -251,15 +255,15 @@ class Commands:
                     raise ValidationError(f"{leg.upper()} {value} would trigger at once: for a {vp.position_side} "
                                           f"it must be {where} the current {trigger.working_type} {reference}",
                                           code="TPSL_WOULD_TRIGGER", vp_id=vp_id)
-        self.book.append([TpSlSet(ts=self.clock(), vp_id=vp_id, tp_price=tp, tp_trigger=tp_trigger, sl_price=sl,
-                                  sl_trigger=sl_trigger)])
+        await self.book.append_durable([TpSlSet(ts=self.clock(), vp_id=vp_id, tp_price=tp, tp_trigger=tp_trigger,
+                                                sl_price=sl, sl_trigger=sl_trigger)])
         await self.tpsl.sync_now(vp_id)
         return self.presenter.vp(vp_id)
 
     async def clear_tpsl(self, vp_id: str) -> VirtualPositionView:
         """Remove the VP's TP and SL (their legs are cancelled)."""
         vp = live_vp(self.book.ledger, vp_id)
-        self.book.append([TpSlSet(ts=self.clock(), vp_id=vp_id, tp_price=None, tp_trigger=vp.tp_trigger,
+        await self.book.append_durable([TpSlSet(ts=self.clock(), vp_id=vp_id, tp_price=None, tp_trigger=vp.tp_trigger,
                                   sl_price=None, sl_trigger=vp.sl_trigger)])
         await self.tpsl.sync_now(vp_id)
         return self.presenter.vp(vp_id)
@@ -274,8 +278,8 @@ class Commands:
         room = src.qty - amount - open_close_qty(ledger, from_vp)
         if open_tpsl_qty(ledger, from_vp) > room:
             await self.tpsl.make_room(from_vp, room)
-        self.book.append([Transfer(ts=self.clock(), transfer_id=os.urandom(8).hex(), from_vp=from_vp, to_vp=to_vp,
-                                   qty=amount)])
+        await self.book.append_durable([Transfer(ts=self.clock(), transfer_id=os.urandom(8).hex(), from_vp=from_vp,
+                                                 to_vp=to_vp, qty=amount)])
         self.tpsl.request(from_vp)
         self.tpsl.request(to_vp)
         return TransferResult(from_vp=self.presenter.vp(from_vp), to_vp=self.presenter.vp(to_vp))
@@ -293,7 +297,7 @@ class Commands:
         for vp in list(self.book.ledger.vps_of(symbol, side)):
             if not vp.system:
                 await self._fit_orders(vp.vp_id, pairs.get(vp.vp_id, ZERO))
-        self.book.append([Reconcile(ts=self.clock(), reconcile_id=os.urandom(8).hex(), symbol=symbol,
+        await self.book.append_durable([Reconcile(ts=self.clock(), reconcile_id=os.urandom(8).hex(), symbol=symbol,
                                     position_side=side, exchange_qty=truth.qty, exchange_entry=truth.entry,
                                     assignments=tuple(sorted(pairs.items())))])
         for vp in list(self.book.ledger.vps_of(symbol, side)):

@@ -1,7 +1,8 @@
 """The consistency watch: keeps the exchange truth fresh and says, per side, whether the VPs match it.
 
 Every ``poll_interval`` (≤ 5 s, so a quiet correct side stays OK within its two-poll freshness) it reads
-positionRisk and the account over REST, feeds them to :class:`~hedgestack.engine.truth.ExchangeTruth`, and
+positionRisk (and the account, within a second of a fill or funding, else every minute) over REST, feeds them
+to :class:`~hedgestack.engine.truth.ExchangeTruth`, and
 re-evaluates every side (the state machine is in ``truth.py``). A side whose VPs differ from the exchange gets a
 catch-up over REST (a fill lost without a disconnect) and a re-check right after the grace period, so a real
 difference is MISMATCH within seconds and a lost event never becomes one.
@@ -15,22 +16,29 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from hedgestack.domain.enums import PositionSide
 from hedgestack.domain.errors import HedgestackError
-from hedgestack.engine.book import Book
-from hedgestack.engine.link import Link
-from hedgestack.engine.presenter import Presenter
-from hedgestack.engine.recovery import Recovery
+from hedgestack.domain.events import Fill, Funding
 from hedgestack.engine.truth import ExchangeTruth, stalled
 from hedgestack.engine.views import SideStatus
-from hedgestack.venue.port import AccountUpdate, Venue
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from hedgestack.domain.enums import PositionSide
+    from hedgestack.engine.book import Book
+    from hedgestack.engine.link import Link
+    from hedgestack.engine.presenter import Presenter
+    from hedgestack.engine.recovery import Recovery
+    from hedgestack.venue.port import AccountUpdate, Venue
 
 log = logging.getLogger("hedgestack.consistency")
 
-#: every this many position polls, also catch up orders, fills and funding over REST
-CATCH_UP_EVERY = 12
+#: a catch-up of orders, fills and funding over REST at least this often (ms), whatever the poll interval
+CATCH_UP_MS = 60_000
+#: the account block is read after a fill or funding (at most once a second), else this often (ms)
+ACCOUNT_MS = 60_000
 
 
 class ConsistencyWatch:
@@ -47,6 +55,23 @@ class ConsistencyWatch:
         self.clock = clock
         self._restart_stream = restart_stream
         self._was_mismatch: dict[tuple[str, PositionSide], bool] = {}
+        self._wake = asyncio.Event()
+        self._account_dirty = True
+        self._account_at = 0
+        self._caught_up_at = clock()
+        book.on_append(self._money_moved)
+
+    def _money_moved(self, result: Any) -> None:
+        if any(isinstance(event, Fill | Funding) for _, event in result.appended):
+            self._account_dirty = True
+
+    def suspect(self, reason: str) -> None:
+        """Evidence that the stream missed something (an order's answer said it traded, no fill came): STALE now,
+        and the next poll (a catch-up) runs at once."""
+        if self.link.state == "CONNECTED":
+            self.link.stats.stalls += 1
+            self.link.set("STALE", reason)
+        self._wake.set()
 
     # -- reading the exchange ------------------------------------------------------------------------
     async def refresh(self) -> None:
@@ -56,15 +81,19 @@ class ConsistencyWatch:
         for symbol, side in changed:
             self.presenter.side_changed(symbol, side, status=False)
         now = self.clock()
-        stalls = [s for s in surprises if stalled(s, now=now, last_event_at=self.link.last_event_at)]
+        stalls = [s for s in self.truth.unreported.values()
+                  if stalled(s, now=now, last_event_at=self.link.last_event_at)]
         if stalls and self.link.state == "CONNECTED":
             first = stalls[0]
             self.link.stats.stalls += 1
             self.link.set("STALE", f"user stream silent: the exchange's {first.symbol} {first.side} went "
                                    f"{first.ours} → {first.rest} without an event")
             self._restart_stream()
-        if self.truth.record_account(await self.venue.account()):
-            self.presenter.account_changed()
+        if (self._account_dirty and now - self._account_at >= 1_000) or now - self._account_at >= ACCOUNT_MS:
+            self._account_dirty = False
+            self._account_at = now
+            if self.truth.record_account(await self.venue.account()):
+                self.presenter.account_changed()
         self.evaluate()
 
     async def settings(self) -> None:
@@ -98,18 +127,22 @@ class ConsistencyWatch:
     # -- the poll ----------------------------------------------------------------------------------
     async def run(self) -> None:
         """positionRisk every ``poll_interval``: even an event lost without a disconnect is noticed."""
-        polls = 0
         while True:
-            await asyncio.sleep(self.poll_interval)
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+            except TimeoutError:
+                pass
+            self._wake.clear()
             if not self.link.live:
                 continue
-            polls += 1
             try:
-                if polls % CATCH_UP_EVERY == 0 or self.link.state == "STALE":
+                if self.clock() - self._caught_up_at >= CATCH_UP_MS or self.link.state == "STALE":
+                    self._caught_up_at = self.clock()
                     await self.recovery.catch_up()
                 await self.refresh()
                 if self.link.state == "STALE":  # the catch-up of a stall: the book is complete again
                     await self.recovery.catch_up()
+                    self.truth.unreported.clear()
                     await self.refresh()
                     self.link.set("CONNECTED")
                 if self.truth.diverging():
@@ -125,4 +158,4 @@ class ConsistencyWatch:
                 self.evaluate()  # an unanswered poll ages the confirmations (STALE in time)
 
 
-__all__ = ["CATCH_UP_EVERY", "ConsistencyWatch"]
+__all__ = ["ACCOUNT_MS", "CATCH_UP_MS", "ConsistencyWatch"]

@@ -9,26 +9,28 @@ awaited from any loop; ``t.sync.<command>(...)`` blocks for it (not from the ter
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
-from concurrent.futures import Future
-from decimal import Decimal
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
-import polars as pl
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
+    from concurrent.futures import Future
+    from decimal import Decimal
 
-from hedgestack.domain.enums import OrderType, PositionSide, Side
-from hedgestack.engine.views import (
-    CancelAck,
-    CandleView,
-    Envelope,
-    InstrumentView,
-    OrderAck,
-    OrderView,
-    ReconcileResult,
-    StateView,
-    TransferResult,
-    VirtualPositionView,
-)
+    import polars as pl
+
+    from hedgestack.domain.enums import OrderType, PositionSide, Side
+    from hedgestack.engine.views import (
+        CancelAck,
+        CandleView,
+        Envelope,
+        InstrumentView,
+        OrderAck,
+        OrderView,
+        ReconcileResult,
+        StateView,
+        TransferResult,
+        VirtualPositionView,
+    )
 
 T = TypeVar("T")
 

@@ -20,21 +20,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from hedgestack.domain.enums import OrderRole, OrderStatus, OrderType, Side, TimeInForce, TriggerType
 from hedgestack.domain.errors import AnswerLost, LedgerRuleError, UnknownOrder, VenueRejected, VenueUnavailable
 from hedgestack.domain.events import OrderIntent, OrderUpdate
 from hedgestack.domain.ids import ClientOrderIdGenerator
-from hedgestack.domain.ledger import OrderBook
 from hedgestack.domain.rules import check_guard, open_tpsl_qty
 from hedgestack.engine import answers
-from hedgestack.engine.book import Book
-from hedgestack.engine.link import Stats
-from hedgestack.engine.market import Market
 from hedgestack.engine.views import CancelAck, OrderAck, exchange_id
 from hedgestack.venue.port import AlgoOrderRequest, OrderRequest, Venue
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from decimal import Decimal
+
+    from hedgestack.domain.ledger import OrderBook
+    from hedgestack.engine.book import Book
+    from hedgestack.engine.link import Stats
+    from hedgestack.engine.market import Market
 
 log = logging.getLogger("hedgestack.gateway")
 
@@ -48,7 +52,8 @@ PENDING_AFTER_MS = 3_000
 
 
 class OrderGateway:
-    def __init__(self, book: Book, market: Market, venue: Venue, stats: Stats, clock: Callable[[], int]) -> None:
+    def __init__(self, book: Book, market: Market, venue: Venue, stats: Stats, clock: Callable[[], int], *,
+                 on_missing_fills: Callable[[str], None] = lambda reason: None) -> None:
         self.book = book
         self.market = market
         self.venue = venue
@@ -59,6 +64,7 @@ class OrderGateway:
         self._started_ms = clock()
         self._in_flight: set[str] = set()  # clientOrderIds whose create request has not returned yet
         self._last_attempt: dict[str, int] = {}  # clientOrderId → when its create request gave up (answer lost)
+        self._on_missing_fills = on_missing_fills
         self._filled = asyncio.Event()  # set after every append (the fill waiter re-checks)
         book.on_append(lambda _result: self._filled.set())
 
@@ -100,7 +106,7 @@ class OrderGateway:
                              position_side=vp.position_side, side=side, order_type=order_type, role=role, qty=qty,
                              price=price, trigger_price=trigger_price, trigger_type=trigger_type, time_in_force=tif,
                              is_algo=order_type.is_conditional, replaces=replaces, mark=mark)
-        self.book.append([intent])  # invariant 5: durable before the request leaves
+        await self.book.append_durable([intent])  # invariant 5: durable before the request leaves
         self._in_flight.add(cid)
         try:
             update = await self._send(cid, intent)
@@ -108,7 +114,7 @@ class OrderGateway:
             self._in_flight.discard(cid)
         if update is None:
             return OrderAck(order_id=None, client_order_id=cid, status=OrderStatus.PENDING)
-        self.book.append([update], defer=True)
+        self.book.append([update])
         if update.executed_qty:
             await self._wait_fills(cid, update.executed_qty)
         order = self.book.ledger.orders[cid]
@@ -132,7 +138,7 @@ class OrderGateway:
             return answers.from_order(cid, order, self.clock())
         except VenueRejected as exc:
             self.book.append([OrderUpdate(ts=self.clock(), client_order_id=cid, status=OrderStatus.REJECTED,
-                                          reason=f"Binance {exc.binance_code}: {exc.message}")], defer=True)
+                                          reason=f"Binance {exc.binance_code}: {exc.message}")])
             raise
         except AnswerLost:
             self._last_attempt[cid] = self.clock()
@@ -144,8 +150,9 @@ class OrderGateway:
         while self.book.ledger.orders[cid].filled < executed:
             remaining = deadline - asyncio.get_running_loop().time()
             if remaining <= 0:
-                log.info("order %s: %s traded, its fills not yet in the book (the stream or recovery brings them)",
-                         cid, executed)
+                log.warning("order %s: the exchange says %s traded, no fill arrived on the stream in %g s", cid,
+                            executed, FILL_WAIT)
+                self._on_missing_fills(f"order {cid} traded {executed}, no fill on the user stream in {FILL_WAIT:g} s")
                 return
             self._filled.clear()
             try:
@@ -226,7 +233,7 @@ class OrderGateway:
             update = await self.resolve(cid)
             if update is None:
                 raise
-        self.book.append([update], defer=True)
+        self.book.append([update])
         return CancelAck(order_id=exchange_id(order), status=self.book.ledger.orders[cid].status)
 
 

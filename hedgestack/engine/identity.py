@@ -8,7 +8,9 @@ would be listed as open. The refusal is one line naming the data directory and b
 
 Two deliberate ways out:
 
-- ``rebind``: the same kind of venue with a new key of the same account (a key rotation keeps the ledger);
+- ``rebind``: the same kind of venue with a new key of the same account (a key rotation keeps the ledger). Binance
+  names no account id on fapi, so there the account is the key's fingerprint and a rotation needs this flag; a
+  simulator's id is its account, so a simulator ledger is never rebound to another simulator;
 - ``new-ledger``: the old log (and its published Parquet) is moved aside into ``old-ledgers/<time>/``, never
   deleted, and a new ledger starts.
 
@@ -21,11 +23,15 @@ import json
 import logging
 import shutil
 import time
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hedgestack.domain.errors import LedgerOfAnotherVenue
-from hedgestack.store.eventlog import EventLog
 from hedgestack.venue.port import VenueIdentity
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from hedgestack.store.eventlog import EventLog
 
 log = logging.getLogger("hedgestack.engine")
 
@@ -62,7 +68,7 @@ def bind(store: EventLog, identity: VenueIdentity, *, data_dir: Path, mode: str 
         if stored.key != identity.key:
             _store(store, identity)  # the same account with another key
         return
-    if mode == "rebind" and stored.kind == identity.kind:
+    if mode == "rebind" and stored.kind == identity.kind and identity.kind != "sim":
         log.warning("rebinding the ledger in %s from %s to %s (a new key of the same account)", data_dir, stored,
                     identity)
         _store(store, identity)

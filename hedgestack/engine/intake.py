@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from hedgestack.domain.enums import OrderRole, OrderStatus
 from hedgestack.domain.errors import HedgestackError
@@ -20,14 +20,6 @@ from hedgestack.domain.events import Event, Fill, OrderUpdate
 from hedgestack.domain.ledger import OrderBook
 from hedgestack.domain.numbers import ZERO
 from hedgestack.engine.attribution import attribute, find_order
-from hedgestack.engine.book import Book
-from hedgestack.engine.consistency import ConsistencyWatch
-from hedgestack.engine.link import Link
-from hedgestack.engine.market import Market
-from hedgestack.engine.presenter import Presenter
-from hedgestack.engine.recovery import Recovery
-from hedgestack.engine.tpsl import TpSlManager
-from hedgestack.engine.truth import ExchangeTruth
 from hedgestack.engine.views import ReconnectView
 from hedgestack.venue.port import (
     AccountConfigUpdate,
@@ -42,6 +34,18 @@ from hedgestack.venue.port import (
     StreamUp,
     Venue,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from hedgestack.engine.book import Book
+    from hedgestack.engine.consistency import ConsistencyWatch
+    from hedgestack.engine.link import Link
+    from hedgestack.engine.market import Market
+    from hedgestack.engine.presenter import Presenter
+    from hedgestack.engine.recovery import Recovery
+    from hedgestack.engine.tpsl import TpSlManager
+    from hedgestack.engine.truth import ExchangeTruth
 
 log = logging.getLogger("hedgestack.intake")
 
@@ -175,8 +179,9 @@ class Intake:
         events = [event for group, _ in batch for event in group]
         if not events:
             return
-        # order updates alone are group-committed; a batch with a fill is durable before it is published
-        result = self.book.append(events, defer=not any(type(e) is Fill for e in events))
+        # what the stream brings, the exchange can tell again (userTrades from the gap-free watermark, order
+        # queries): group-committed within DEFER_MS, published at once
+        result = self.book.append(events)
         for _, order in batch:
             if order is not None and order.role is not OrderRole.ENTRY:
                 self.tpsl.request(order.vp_id)
@@ -192,7 +197,7 @@ class Intake:
             return
         self.book.append([OrderUpdate(ts=msg.event_time, client_order_id=order.client_order_id, status=msg.status,
                                       algo_id=msg.algo_id, actual_order_id=msg.actual_order_id,
-                                      executed_qty=msg.executed_qty, reason=msg.reason)], defer=True)
+                                      executed_qty=msg.executed_qty, reason=msg.reason)])
         if order.role in (OrderRole.TP, OrderRole.SL):
             self.tpsl.leg_update(order, msg.status, msg.executed_qty or ZERO)
         elif msg.status in (OrderStatus.FINISHED, OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED):

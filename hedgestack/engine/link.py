@@ -11,11 +11,15 @@ account, so staleness is decided by the truth, not by silence (see ``truth.py``)
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from hedgestack.engine.bus import EventBus
 from hedgestack.engine.views import ConnectionView, ReconnectView
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from hedgestack.engine.bus import EventBus
 
 log = logging.getLogger("hedgestack.engine")
 

@@ -8,11 +8,15 @@ mark move (the presenter publishes MARK_PRICE; the exchange truth recomputes the
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from hedgestack.domain.errors import ValidationError
-from hedgestack.domain.filters import SymbolFilters
-from hedgestack.venue.port import ExchangeRules, Kline, MarkPrice, Premium
+
+if TYPE_CHECKING:
+    from decimal import Decimal
+
+    from hedgestack.domain.filters import SymbolFilters
+    from hedgestack.venue.port import ExchangeRules, Kline, MarkPrice, Premium
 
 MarkListener = Callable[[str], None]
 #: candles kept per symbol

@@ -12,18 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from hedgestack.domain.enums import PositionSide
 from hedgestack.domain.events import Fill, OrderIntent, OrderUpdate
 from hedgestack.domain.risk import vp_risk
-from hedgestack.engine.book import Book
-from hedgestack.engine.bus import EventBus
-from hedgestack.engine.link import Link
-from hedgestack.engine.market import Market
-from hedgestack.engine.truth import ExchangeTruth
 from hedgestack.engine.views import (
     ConsistencyView,
     ExternalPositionView,
@@ -38,7 +33,16 @@ from hedgestack.engine.views import (
     vp_view,
 )
 from hedgestack.store.analytics import live
-from hedgestack.store.eventlog import AppendResult
+
+if TYPE_CHECKING:
+    from decimal import Decimal
+
+    from hedgestack.engine.book import Book
+    from hedgestack.engine.bus import EventBus
+    from hedgestack.engine.link import Link
+    from hedgestack.engine.market import Market
+    from hedgestack.engine.truth import ExchangeTruth
+    from hedgestack.store.eventlog import AppendResult
 
 log = logging.getLogger("hedgestack.engine")
 
@@ -99,11 +103,11 @@ class Presenter:
         vps = tuple(self.vp(view.vp_id) for view in ledger.views()
                     if not (view.system and view.net_qty == 0 and view.fill_count == 0 and view.funding == 0))
         orders = tuple(order_view(o) for o in ledger.orders.values() if o.is_open)
-        fills = live(self.book.store).fills(limit=None).tail(recent_fills) if recent_fills else pl.DataFrame()
+        fills = live(self.book.store).recent_fills(recent_fills) if recent_fills else pl.DataFrame()
         return StateView(
             external_positions=tuple(self.external(symbol, side) for symbol in symbols for side in PositionSide),
             virtual_positions=vps, open_orders=orders,
-            fills=tuple(fill_view_from_row(r) for r in fills.iter_rows(named=True))[::-1],
+            fills=tuple(fill_view_from_row(r) for r in fills.iter_rows(named=True)),
             reconcile={s: {str(side): self.truth.status(s, side).seed_status for side in PositionSide}
                        for s in symbols},
             reconcile_detail={s: {str(side): self.side_detail(s, side) for side in PositionSide} for s in symbols},

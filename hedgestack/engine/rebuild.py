@@ -18,11 +18,11 @@ total with the exchange's position: OK, or MISMATCH with the reason.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from hedgestack.domain.enums import OrderRole, OrderType, PositionSide, Side, TimeInForce, TriggerType
 from hedgestack.domain.errors import StoreError
@@ -36,7 +36,11 @@ from hedgestack.engine.attribution import attribute
 from hedgestack.engine.recovery import fill_of
 from hedgestack.progress import progress
 from hedgestack.store.eventlog import EventLog
-from hedgestack.venue.port import ExchangeAlgoOrder, ExchangeOrder, FundingIncome, Trade, Venue
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from hedgestack.venue.port import ExchangeAlgoOrder, ExchangeOrder, FundingIncome, Trade, Venue
 
 log = logging.getLogger("hedgestack.rebuild")
 WINDOW_MS = 7 * 24 * 3600 * 1000 - 60_000
@@ -77,6 +81,22 @@ class RebuildReport:
         return all(side.ok for side in self.sides)
 
 
+async def _all_orders(venue: Venue, symbol: str, start: int, end: int) -> list[ExchangeOrder]:
+    return await venue.all_orders(symbol, start=start, end=end, limit=PAGE)
+
+
+async def _all_algo_orders(venue: Venue, symbol: str, start: int, end: int) -> list[ExchangeAlgoOrder]:
+    return await venue.all_algo_orders(symbol, start=start, end=end, limit=PAGE)
+
+
+async def _user_trades(venue: Venue, symbol: str, start: int, end: int) -> list[Trade]:
+    return await venue.user_trades(symbol, start=start, end=end, limit=PAGE)
+
+
+async def _funding(venue: Venue, start: int, end: int) -> list[FundingIncome]:
+    return await venue.funding_income(start=start, end=end, limit=PAGE)
+
+
 def windows(since: int, until: int) -> list[tuple[int, int]]:
     out = []
     start = since
@@ -111,30 +131,27 @@ async def rebuild(venue: Venue, symbols: list[str], db_file: str | Path, since_m
         task = bar.add_task("reading the exchange's history", total=len(spans) * (len(symbols) + 1))
         for start, end in spans:
             for symbol in symbols:
-                orders: list[ExchangeOrder] = await _window(
-                    lambda a, b, s=symbol: venue.all_orders(s, start=a, end=b, limit=PAGE), start, end)
-                algos: list[ExchangeAlgoOrder] = await _window(
-                    lambda a, b, s=symbol: venue.all_algo_orders(s, start=a, end=b, limit=PAGE), start, end)
-                trades: list[Trade] = await _window(
-                    lambda a, b, s=symbol: venue.user_trades(s, start=a, end=b, limit=PAGE), start, end)
+                orders = await _window(partial(_all_orders, venue, symbol), start, end)
+                algos = await _window(partial(_all_algo_orders, venue, symbol), start, end)
+                trades = await _window(partial(_user_trades, venue, symbol), start, end)
                 algo_ids = {a.client_algo_id for a in algos}
-                for row in orders:
+                for order in orders:
                     # a triggered algo order's child is listed by allOrders under the clientAlgoId: not an order
                     # of its own (its fills belong to the algo order, as on the live stream)
-                    if row.client_order_id not in algo_ids:
-                        timeline.append((row.time or row.update_time, 1, ("order", symbol, row)))
-                        _note_vp(vp_ids, row.client_order_id, symbol, row.position_side, row.time or row.update_time)
+                    if order.client_order_id not in algo_ids:
+                        created = order.time or order.update_time
+                        timeline.append((created, 1, ("order", symbol, order)))
+                        _note_vp(vp_ids, order.client_order_id, symbol, order.position_side, created)
                 for arow in algos:
                     timeline.append((arow.create_time, 1, ("algo", symbol, arow)))
                     _note_vp(vp_ids, arow.client_algo_id, symbol, arow.position_side, arow.create_time)
                 for trade in trades:
                     timeline.append((trade.time, 2, ("trade", symbol, trade)))
                 bar.advance(task)
-            income: list[FundingIncome] = await _window(
-                lambda a, b: venue.funding_income(start=a, end=b, limit=PAGE), start, end)
-            for row in income:
-                if row.symbol in symbols:
-                    timeline.append((row.time, 3, ("funding", row.symbol, row)))
+            income = await _window(partial(_funding, venue), start, end)
+            for funding in income:
+                if funding.symbol in symbols:
+                    timeline.append((funding.time, 3, ("funding", funding.symbol, funding)))
             bar.advance(task)
     timeline.sort(key=lambda item: (item[0], item[1]))
 
@@ -153,11 +170,11 @@ async def rebuild(venue: Venue, symbols: list[str], db_file: str | Path, since_m
                     report.anomalies.append(f"trade {row.trade_id} of {symbol} has no hedge-mode side: skipped")
                     continue
                 ledger = store.ledger
-                order = ledger.order_for_exchange_id(row.order_id)
-                cid = None if order is None else order.client_order_id
+                ours = ledger.order_for_exchange_id(row.order_id)
+                cid = None if ours is None else ours.client_order_id
                 vp_id = attribute(ledger, symbol=symbol, client_order_id=cid, order_id=row.order_id,
                                   position_side=row.position_side)
-                if order is None or order.vp_id != vp_id:
+                if ours is None or ours.vp_id != vp_id:
                     report.foreign_fills += 1
                 events = [fill_of(row, vp_id, cid)]
                 report.fills += 1
@@ -176,10 +193,10 @@ async def rebuild(venue: Venue, symbols: list[str], db_file: str | Path, since_m
         exchange = {(p.symbol, p.position_side): p.amount for p in await venue.positions()}
         for symbol in symbols:
             for side in PositionSide:
-                ours = store.ledger.side_qty(symbol, side)
+                held = store.ledger.side_qty(symbol, side)
                 theirs = exchange.get((symbol, side), ZERO)
-                report.sides.append(SideReport(symbol, side, ours, theirs, None if ours == theirs else _why(
-                    ours, theirs, since_ms)))
+                report.sides.append(SideReport(symbol, side, held, theirs, None if held == theirs else _why(
+                    held, theirs, since_ms)))
     finally:
         store.close()
     return report

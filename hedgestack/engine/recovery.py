@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from hedgestack.domain.enums import OrderStatus
 from hedgestack.domain.errors import HedgestackError
@@ -29,16 +28,23 @@ from hedgestack.domain.funding import split_funding
 from hedgestack.domain.ids import OurOrderId, parse_client_order_id
 from hedgestack.engine import answers
 from hedgestack.engine.attribution import attribute
-from hedgestack.engine.book import Book
-from hedgestack.engine.gateway import OrderGateway
-from hedgestack.engine.link import Stats
-from hedgestack.engine.market import Market
-from hedgestack.venue.port import Trade, Venue
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from decimal import Decimal
+
+    from hedgestack.engine.book import Book
+    from hedgestack.engine.gateway import OrderGateway
+    from hedgestack.engine.link import Stats
+    from hedgestack.engine.market import Market
+    from hedgestack.venue.port import Trade, Venue
 
 log = logging.getLogger("hedgestack.recovery")
 
 WEEK_MS = 7 * 24 * 3600 * 1000
 PAGE = 1000
+#: the income history (weight 30) is read by a catch-up at most this often (ms)
+FUNDING_EVERY_MS = 300_000
 
 
 def fill_of(trade: Trade, vp_id: str, client_order_id: str | None) -> Fill:
@@ -60,20 +66,27 @@ class Recovery:
         self.stats = stats
         self.clock = clock
         self._lock = asyncio.Lock()
+        self._funding_at = 0
 
     async def catch_up(self) -> None:
-        """Orders, fills and funding the stream may have missed (one catch-up at a time)."""
+        """Orders, fills and funding the stream may have missed (one catch-up at a time). Funding is read at
+        most every FUNDING_EVERY_MS here (settlements come three times a day; each one's ACCOUNT_UPDATE also
+        fetches it)."""
         async with self._lock:
             await self.orders()
             for symbol in self.market.symbols:
                 await self.trades(symbol)
-            await self.funding(since=None, live=False)
+            now = self.clock()
+            if now - self._funding_at >= FUNDING_EVERY_MS:
+                self._funding_at = now
+                await self.funding(since=None, live=False)
 
     # -- orders -----------------------------------------------------------------------------------
     async def orders(self) -> None:
         ledger = self.book.ledger
-        regular = {o.client_order_id: o for o in await self.venue.open_orders()}
-        algo = {a.client_algo_id: a for a in await self.venue.open_algo_orders()}
+        regular = {o.client_order_id: o for symbol in self.market.symbols for o in await self.venue.open_orders(symbol)}
+        algo = {a.client_algo_id: a for symbol in self.market.symbols
+                for a in await self.venue.open_algo_orders(symbol)}
         events: list[Event] = []
         now = self.clock()
         for order in [o for o in ledger.orders.values() if o.is_open]:
@@ -146,7 +159,7 @@ class Recovery:
                     vp_id = attribute(ledger, symbol=symbol, client_order_id=cid, order_id=t.order_id,
                                       position_side=t.position_side)
                     events.append(fill_of(t, vp_id, cid))
-                result = self.book.append(events)
+                result = await self.book.append_durable(events)  # durable before the watermark moves
                 self.stats.backfilled_fills += len(result.appended)
             if page:
                 highest = max(highest, max(t.trade_id for t in page))
@@ -164,7 +177,7 @@ class Recovery:
             return
         events: list[Event] = []
         now = self.clock()
-        algos = await self.venue.open_algo_orders() + await self.venue.all_algo_orders(
+        algos = await self.venue.open_algo_orders(symbol) + await self.venue.all_algo_orders(
             symbol, start=now - WEEK_MS + 60_000)
         for algo in algos:  # algo children: actualOrderId → clientAlgoId
             if algo.actual_order_id in unknown and algo.client_algo_id in ledger.orders:
@@ -206,7 +219,7 @@ class Recovery:
             events.append(self.funding_event(row.symbol, row.time, row.amount, row.asset,
                                              live_rate=live and now - row.time < 120_000))
         if events:
-            self.book.append(events)
+            await self.book.append_durable(events)  # durable before the funding watermark moves
         if since is None or live:
             store.set_meta(key, str(latest))
 

@@ -18,9 +18,11 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine
-from concurrent.futures import Future
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Coroutine
+    from concurrent.futures import Future
 
 log = logging.getLogger("hedgestack.engine")
 T = TypeVar("T")
@@ -87,7 +89,7 @@ class Runtime:
             raise RuntimeError("a blocking call on the terminal's own loop: await the coroutine instead")
         return self.submit(coro).result(timeout)
 
-    async def call(self, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+    async def call(self, fn: Callable[..., Coroutine[Any, Any, T]], *args: Any, **kwargs: Any) -> T:
         """Run ``fn(*args, **kwargs)`` on the terminal's loop, awaited from whatever loop the caller is on."""
         if self.on_loop():
             return await fn(*args, **kwargs)

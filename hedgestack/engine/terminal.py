@@ -29,19 +29,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping
-from concurrent.futures import Future
-from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
-
-import polars as pl
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from hedgestack.domain.enums import OrderStatus, OrderType, PositionSide, Side
 from hedgestack.domain.errors import HedgeModeRequired, ValidationError, VenueUnavailable
 from hedgestack.domain.events import Fill, OrderIntent, OrderUpdate, Reconcile, Transfer
 from hedgestack.domain.invariants import check_invariants
-from hedgestack.domain.ledger import Ledger
 from hedgestack.domain.rules import live_vp
 from hedgestack.engine.audit import AuditReport, audit, log_fill_rows
 from hedgestack.engine.book import Book
@@ -79,7 +73,16 @@ from hedgestack.store.analytics import Analytics, live
 from hedgestack.store.eventlog import AppendResult, EventLog
 from hedgestack.store.publish import PUBLISHED_DIR, Publisher
 from hedgestack.venue.binance.adapter import BinanceVenue, Endpoints
-from hedgestack.venue.port import Venue
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
+    from concurrent.futures import Future
+    from decimal import Decimal
+
+    import polars as pl
+
+    from hedgestack.domain.ledger import Ledger
+    from hedgestack.venue.port import Venue
 
 log = logging.getLogger("hedgestack.engine")
 T = TypeVar("T")
@@ -88,8 +91,8 @@ T = TypeVar("T")
 CANDLE_INTERVALS = ("1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w", "1M")
 #: at start, the log is published before the terminal reports itself started when its backlog is this small
 START_PUBLISH_MAX = 100_000
-#: how long start() waits for the first connect and catch-up (s)
-START_TIMEOUT = 30.0
+#: how long start() waits for the first connect and catch-up (s): a catch-up may wait out a minute of request weight
+START_TIMEOUT = 90.0
 
 
 class _SyncProxy:
@@ -120,7 +123,8 @@ class _Parts:
         self.book = Book(store, t.link.stats)
         self.presenter = Presenter(self.book, t.market, t.truth, t.link, t.bus, venue_name=t.venue_name,
                                    mark_interval=t.mark_event_interval)
-        self.gateway = OrderGateway(self.book, t.market, t.venue, t.link.stats, clock)
+        self.gateway = OrderGateway(self.book, t.market, t.venue, t.link.stats, clock,
+                                    on_missing_fills=lambda reason: self.watch.suspect(reason))
         self.tpsl = TpSlManager(self.book, t.market, self.gateway, t.bus, clock)
         self.recovery = Recovery(self.book, t.venue, t.market, self.gateway, t.link.stats, clock)
         self.watch = ConsistencyWatch(t.truth, self.book, self.presenter, t.link, t.venue, self.recovery,
@@ -186,7 +190,7 @@ class Terminal:
         self.check_invariants_live = check_invariants_live
         self.mark_event_interval = mark_event_interval
         self.other_ledger = other_ledger
-        self.sim = sim  # an embedded SimServer this terminal started (stopped with it)
+        self.simulator = sim  # an embedded SimServer this terminal started (stopped with it)
         self.runtime = Runtime(clock)
         self.bus = EventBus(clock)
         self.link = Link(self.bus, clock)
@@ -259,7 +263,7 @@ class Terminal:
         """Run a coroutine on the terminal's loop and block for its result (not from the terminal's loop)."""
         return self.runtime.run_sync(coro, timeout)
 
-    async def _call(self, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+    async def _call(self, fn: Callable[..., Coroutine[Any, Any, T]], *args: Any, **kwargs: Any) -> T:
         return await self.runtime.call(fn, *args, **kwargs)
 
     def _on_loop(self) -> bool:
@@ -272,7 +276,7 @@ class Terminal:
         await self._call(self._start)
         return self
 
-    def start_sync(self, timeout: float = 90.0) -> Terminal:
+    def start_sync(self, timeout: float = 120.0) -> Terminal:
         self.run_sync(self._start(), timeout)
         return self
 
@@ -349,9 +353,9 @@ class Terminal:
             threading.Thread(target=self.runtime.close, daemon=True).start()
         else:
             self.runtime.close()
-        if self.sim is not None:
-            self.sim.stop()
-            self.sim = None
+        if self.simulator is not None:
+            self.simulator.stop()
+            self.simulator = None
 
     async def _shutdown(self) -> None:
         self.link.closing = True
@@ -363,6 +367,7 @@ class Terminal:
             samples = self.market.take_samples()
             if samples:
                 parts.store.append_marks(samples)
+            parts.book.close()
             try:
                 parts.publisher.publish()
             except Exception:  # noqa: BLE001

@@ -29,20 +29,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from hedgestack.domain.enums import OrderRole, OrderStatus, OrderType, SyncStatus, TriggerType
 from hedgestack.domain.errors import HedgestackError
 from hedgestack.domain.events import TpSlSet, TpSlSync
-from hedgestack.domain.ledger import OrderBook
 from hedgestack.domain.numbers import ZERO
 from hedgestack.domain.rules import tpsl_target_qty
-from hedgestack.engine.book import Book
-from hedgestack.engine.bus import EventBus
-from hedgestack.engine.gateway import OrderGateway
-from hedgestack.engine.market import Market
 from hedgestack.engine.views import TpSlStatusView, tpsl_view
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from decimal import Decimal
+
+    from hedgestack.domain.ledger import OrderBook
+    from hedgestack.engine.book import Book
+    from hedgestack.engine.bus import EventBus
+    from hedgestack.engine.gateway import OrderGateway
+    from hedgestack.engine.market import Market
 
 log = logging.getLogger("hedgestack.tpsl")
 
@@ -251,7 +255,7 @@ class TpSlManager:
         vp = ledger.vps[vp_id]
         if vp.sync_status is status and vp.sync_reason == reason:
             return
-        self.book.append([TpSlSync(ts=self.clock(), vp_id=vp_id, status=status, reason=reason)], defer=True)
+        self.book.append([TpSlSync(ts=self.clock(), vp_id=vp_id, status=status, reason=reason)])
         tpsl = tpsl_view(ledger, ledger.view(vp_id))
         self.bus.publish("TPSL_SYNC_STATUS", TpSlStatusView(
             vp_id=vp_id, status=status, reason=reason, tp_order_id=None if tpsl is None else tpsl.tp_order_id,

@@ -128,6 +128,8 @@ class ExchangeTruth:
     states: dict[Side, SideState] = field(default_factory=dict)
     settings: dict[str, SymbolSettings] = field(default_factory=dict)
     account: AccountView = field(default_factory=AccountView)
+    #: side changes REST showed that the stream has not reported yet (cleared when it does, or by a catch-up)
+    unreported: dict[Side, Surprise] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for symbol in self.symbols:
@@ -138,6 +140,7 @@ class ExchangeTruth:
     # -- what the exchange says ----------------------------------------------------------------------
     def invalidate(self) -> None:
         """Forget every confirmation (start, reconnect): nothing is OK until the truth is read again."""
+        self.unreported.clear()
         for truth in self.sides.values():
             truth.confirmed_at = None
             truth.confirmed_by = None
@@ -156,8 +159,10 @@ class ExchangeTruth:
             row = listed.get(key)
             qty = ZERO if row is None else row.amount
             if truth.confirmed_at is not None and qty != truth.qty:
-                surprises.append(Surprise(key[0], key[1], truth.qty, qty,
-                                          None if row is None or not row.update_time else row.update_time))
+                surprise = Surprise(key[0], key[1], truth.qty, qty,
+                                    None if row is None or not row.update_time else row.update_time)
+                surprises.append(surprise)
+                self.unreported.setdefault(key, surprise)
             truth.qty = qty
             truth.entry = ZERO if row is None else row.entry_price
             truth.break_even = None if row is None else row.break_even_price
@@ -183,6 +188,7 @@ class ExchangeTruth:
                 continue
             truth = self.sides[key]
             before = (truth.qty, truth.entry)
+            self.unreported.pop(key, None)
             truth.qty = pos.amount
             truth.entry = pos.entry_price if pos.entry_price is not None else truth.entry
             truth.break_even = pos.break_even_price if pos.amount else None

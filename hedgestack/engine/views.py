@@ -24,7 +24,6 @@ import typing
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from decimal import Decimal
-from functools import cache
 from typing import Any, ClassVar, TypeVar, Union
 
 import polars as pl
@@ -40,11 +39,13 @@ from hedgestack.domain.enums import (
     TimeInForce,
     TriggerType,
 )
-from hedgestack.domain.events import Fill
 from hedgestack.domain.filters import LotSize, SymbolFilters
-from hedgestack.domain.ledger import Ledger, OrderBook, VpView
 from hedgestack.domain.numbers import to_str
-from hedgestack.domain.risk import VpRisk
+
+if typing.TYPE_CHECKING:
+    from hedgestack.domain.events import Fill
+    from hedgestack.domain.ledger import Ledger, OrderBook, VpView
+    from hedgestack.domain.risk import VpRisk
 
 V = TypeVar("V", bound="View")
 
@@ -470,8 +471,18 @@ def from_json(cls: type[V], data: Mapping[str, Any]) -> V:
     return cls(**kwargs)
 
 
-@cache
+_PLANS: dict[type[View], tuple[tuple[str, str, Encoder, Decoder], ...]] = {}
+
+
 def _plan(cls: type[View]) -> tuple[tuple[str, str, Encoder, Decoder], ...]:
+    """How each field of ``cls`` maps to JSON and back (computed once per class)."""
+    plan = _PLANS.get(cls)
+    if plan is None:
+        plan = _PLANS[cls] = _make_plan(cls)
+    return plan
+
+
+def _make_plan(cls: type[View]) -> tuple[tuple[str, str, Encoder, Decoder], ...]:
     hints = typing.get_type_hints(cls)
     plan = []
     for f in fields(cls):  # type: ignore[arg-type]

@@ -18,16 +18,20 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import requests
 
 from hedgestack.domain.enums import OrderRole, OrderType, PositionSide
 from hedgestack.domain.errors import HedgestackError, VenueRejected
-from hedgestack.engine.terminal import Terminal
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from hedgestack.engine.terminal import Terminal
 
 #: (symbol, side, name) of the VPs the trader keeps.
 PLAN: tuple[tuple[str, PositionSide, str], ...] = (
@@ -297,15 +301,15 @@ class ScriptedTrader:
         """Cancel every open order and clear every TP/SL, so nothing more trades while the books are checked."""
         look = self.t.run_sync(_look(self.t))
         for order in look.orders:
-            self._act("cancel", lambda o=order: self.t.sync.cancel_order(o.client_order_id))
+            self._act("cancel", partial(self.t.sync.cancel_order, order.client_order_id))
         for vp in look.vps:
             if vp.has_tpsl:
-                self._act("tpsl_clear", lambda v=vp: self.t.sync.clear_tpsl(v.vp_id))
+                self._act("tpsl_clear", partial(self.t.sync.clear_tpsl, vp.vp_id))
 
     def heal_all(self) -> None:
         look = self.t.run_sync(_look(self.t))
         for symbol, side in look.mismatched:
-            self._act("reconcile", lambda s=symbol, p=side: self._heal(look, s, p))
+            self._act("reconcile", partial(self._heal, look, symbol, side))
 
     def summary(self) -> dict[str, Any]:
         return {"actions": dict(self.actions), "refusals": dict(self.refusals), "errors": self.errors[:50],

@@ -20,15 +20,18 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
 from hedgestack.bench.memory import rss_mb
 from hedgestack.engine.audit import audit, exchange_sides, log_fill_rows, state_digest
 from hedgestack.engine.terminal import Terminal
-from hedgestack.engine.views import Envelope
+from hedgestack.engine.views import FillView, VirtualPositionView
 from hedgestack.soak.trader import ScriptedTrader
+
+if TYPE_CHECKING:
+    from hedgestack.engine.views import Envelope
 
 SETTLE_TIMEOUT = 120.0
 
@@ -44,13 +47,13 @@ class BusClock:
 
     def __call__(self, envelope: Envelope) -> None:
         now = time.time_ns()
-        kind = envelope.type
-        if kind == "FILL":
+        fill, update = envelope.payload, envelope.payload
+        if isinstance(fill, FillView):
             with self.lock:
-                self.pending[envelope.payload.virtual_position_id] = envelope.payload.trade_id
-        elif kind == "VIRTUAL_POSITION_UPDATE":
+                self.pending[fill.virtual_position_id] = fill.trade_id
+        elif isinstance(update, VirtualPositionView):
             with self.lock:
-                trade = self.pending.pop(envelope.payload.id, None)
+                trade = self.pending.pop(update.id, None)
                 if trade is not None:
                     self.seen.append((trade, now))
 

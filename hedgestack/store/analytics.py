@@ -1,23 +1,57 @@
 """Analytics over the fill history as polars frames: live (owning process) or from published Parquet.
 
 Both give the same surface: ``fills()``, ``orders()``, ``vp_history()`` and ``sql(query)``, where the query
-sees views named ``fills``, ``orders``, ``vp_history``, ``marks``, ``vp_eod_current`` (the last state of
-each VP per UTC day, from the rollup the log keeps incrementally) and ``vp_equity`` (each VP's equity at each
-mark sample, the log's other rollup; published, it is as of the publication that wrote it).
+sees views named ``fills``, ``orders``, ``vp_history``, ``marks``, ``marks_eod`` (the last mark per symbol per
+UTC day), ``vp_eod_current`` (the last state of each VP per UTC day, from the rollup the log keeps
+incrementally) and ``vp_equity`` (each VP's equity at each mark sample, the log's other rollup; published, it is
+as of the publication that wrote it). :mod:`hedgestack.store.metrics` adds its ``metric_*`` views.
+
+One meaning of a fill everywhere. Every fills frame and view (``fills()``, the ``fills`` view of ``sql()``, the
+published Parquet, ``Terminal.fills()``, ``/v1/fills?format=parquet|arrow``) has the same snake_case columns
+with the same meanings:
+
+==================  ==========================================================================================
+``seq``             the event's position in the log (unique, increasing)
+``ts``              the trade time, Unix ms (published readers add ``date``, its UTC date)
+``trade_id``        the exchange's trade id (unique per symbol)
+``order_id``        the exchange's order id
+``client_order_id`` the clientOrderId (``VP-...`` for our orders; the Binance app's or NULL for foreign fills)
+``vp_id``           the VP the fill was booked to (the ``UNASSIGNED`` VP of its side for a foreign fill)
+``vp_name``         that VP's name when the fill was booked
+``symbol``          e.g. ``BTCUSDT``
+``side``            ``BUY`` or ``SELL``
+``position_side``   ``LONG`` or ``SHORT``
+``qty``, ``price``  exact decimals (DECIMAL(38, 10) and DECIMAL(38, 18))
+``commission``      the fee, in ``commission_asset`` (USDT, or BNB when BNB-burn is on)
+``realized_pnl``    **the VP's realized PnL from this fill**, as our ledger books it against the VP's own
+                    average entry (0 for a fill that opens or adds; ``d x qty x (price - avg_entry)`` for one
+                    that reduces), gross of fees; summed over a VP's fills it is the VP's realized PnL
+``exchange_rp``     **the exchange's own realized PnL** for the fill (Binance's ``rp``), computed against the
+                    whole side's average entry: it differs from ``realized_pnl`` whenever several VPs share a
+                    side; summed over a side's fills it is what Binance reports
+``maker``           whether the fill was a maker fill
+==================  ==========================================================================================
+
+In JSON (the stream's ``FILL``, ``/v1/state.fills``, ``/v1/fills?format=json``) the same two figures are
+``realizedPnl`` (the VP's) and ``exchange_rp`` (the exchange's).
+
+Money and quantities stay exact: DECIMAL columns live and published, polars ``Decimal`` in frames.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import polars as pl
 
 from hedgestack.domain.errors import ValidationError
-from hedgestack.store.eventlog import EventLog
 from hedgestack.store.publish import DATASETS, PUBLISHED_DIR, manifest_files, read_manifest
-from hedgestack.store.schema import EOD_COLUMNS, eod_current
+from hedgestack.store.schema import EOD_COLUMNS, EQUITY_COLUMNS, eod_current
+
+if TYPE_CHECKING:
+    from hedgestack.store.eventlog import EventLog
 
 _DEC = "DECIMAL(38,18)"
 _QTY = "DECIMAL(38,10)"
@@ -38,12 +72,17 @@ _EMPTY_COLUMNS = {
               "mark_at_intent {d}, trigger_price {d}, trigger_type VARCHAR, time_in_force VARCHAR, is_algo BOOLEAN, "
               "status VARCHAR, filled_qty {d}, updated_at BIGINT, reason VARCHAR, date DATE",
     "marks": "symbol VARCHAR, ts BIGINT, mark {d}, date DATE",
+    "marks_eod": "symbol VARCHAR, day DATE, ts BIGINT, mark {d}",
     "vp_equity": "vp_id VARCHAR, vp_name VARCHAR, symbol VARCHAR, position_side VARCHAR, ts BIGINT, mark {d}, "
                  "net_qty {q}, avg_entry {d}, realized {d}, unrealized {e}, equity {e}, fees {d}, funding {d}, "
                  "net_equity {e}, date DATE",
     "vp_eod": "vp_id VARCHAR, day DATE, seq BIGINT, ts BIGINT, name VARCHAR, symbol VARCHAR, position_side VARCHAR, "
-              "net_qty {q}, avg_entry {d}, realized_pnl {d}, fees {d}, funding {d}, archived BOOLEAN, date DATE",
+              "net_qty {q}, avg_entry {d}, realized_pnl {d}, fees {d}, funding {d}, archived BOOLEAN",
 }
+
+
+#: the datasets in the time layout, and the column their date comes from
+_DATED = {"fills": "ts", "vp_changes": "ts", "marks": "ts", "orders": "created_at"}
 
 
 def _empty(columns: str) -> str:
@@ -103,6 +142,10 @@ class Analytics:
         tail = f" LIMIT {int(limit)}" if limit is not None else ""
         return self._query(f"SELECT * FROM fills{where} ORDER BY ts, seq{tail}", params)
 
+    def recent_fills(self, count: int) -> pl.DataFrame:
+        """The last ``count`` fills, newest first (reads only those)."""
+        return self._query(f"SELECT * FROM fills ORDER BY ts DESC, seq DESC LIMIT {int(count)}")
+
     def orders(self, *, vp: str | None = None, symbol: str | None = None) -> pl.DataFrame:
         where, params = where_clause(vp=vp, symbol=symbol, time_column="created_at")
         return self._query(f"SELECT * FROM orders{where} ORDER BY created_at, client_order_id", params)
@@ -158,17 +201,28 @@ def open_published(data_dir: str | Path) -> Analytics:
                 paths = ", ".join(f"'{path}'" for path in files)
                 if not files:
                     body = _empty(_EMPTY_COLUMNS[name])
-                elif name == "vp_equity":  # one schema, written by us: no hive or by-name reconciliation (~0.3 s
-                    # over a year of files); its date is the ts's
-                    body = f"SELECT *, CAST(epoch_ms(ts) AS DATE) AS date FROM read_parquet([{paths}])"
+                elif name == "vp_equity" and all(Path(f).parent.name.startswith("vp_id=") for f in files):
+                    # one schema, written by us: no by-name reconciliation; the VP is the directory (a filter on
+                    # it skips the other VPs' files unopened), the date the ts's
+                    body = (f"SELECT {', '.join(EQUITY_COLUMNS)}, CAST(epoch_ms(ts) AS DATE) AS date "
+                            f"FROM read_parquet([{paths}], hive_partitioning = true, "
+                            "hive_types = {'vp_id': VARCHAR})")
+                elif name == "vp_equity":  # files of an older layout (by date, the VP a column): until rewritten
+                    body = (f"SELECT {', '.join(EQUITY_COLUMNS)}, CAST(epoch_ms(ts) AS DATE) AS date "
+                            f"FROM read_parquet([{paths}], hive_partitioning = false, union_by_name = true)")
+                elif name in _DATED:  # month and day files: a row's date is its time's, not its directory's
+                    body = (f"SELECT *, CAST(epoch_ms({_DATED[name]}) AS DATE) AS date "
+                            f"FROM read_parquet([{paths}], hive_partitioning = false, union_by_name = true)")
                 else:
-                    body = f"SELECT * FROM read_parquet([{paths}], hive_partitioning = true, union_by_name = true)"
+                    body = f"SELECT * FROM read_parquet([{paths}], hive_partitioning = false, union_by_name = true)"
                 con.execute(f"CREATE OR REPLACE VIEW published_{name} AS {body}")
             sources[name] = f"published_{name}"
         if not changed:
             return
         eod_mark = int(read_manifest(root / "vp_eod")["mark"]) if listed["vp_eod"] else 0
         history_mark = max(int(read_manifest(root / name)["mark"]) for name in ("fills", "vp_changes"))
+        marks_eod_mark = int(read_manifest(root / "marks_eod")["mark"]) if listed["marks_eod"] else -1
+        marks_mark = int(read_manifest(root / "marks")["mark"])
         con.execute(f"CREATE OR REPLACE VIEW fills AS {_FILLS_READER.format(**sources)}")
         con.execute(f"CREATE OR REPLACE VIEW vp_history AS {_VP_HISTORY_READER.format(**sources)}")
         con.execute(f"CREATE OR REPLACE VIEW marks AS SELECT * FROM {sources['marks']}")
@@ -179,6 +233,12 @@ def open_published(data_dir: str | Path) -> Analytics:
         else:
             current = eod_current(sources["vp_eod"], "vp_history", str(max(eod_mark, 0)))
         con.execute(f"CREATE OR REPLACE VIEW vp_eod_current AS {current}")
+        marks_eod = f"SELECT symbol, day, ts, mark FROM {sources['marks_eod']}"
+        if marks_eod_mark < marks_mark:  # marks published after the rollup's publication: their days on top
+            marks_eod = (f"SELECT symbol, day, max(ts) AS ts, arg_max(mark, ts) AS mark FROM ({marks_eod} UNION ALL "
+                         f"SELECT symbol, CAST(epoch_ms(ts // 86400000 * 86400000) AS DATE) AS day, ts, mark "
+                         f"FROM {sources['marks']} WHERE ts > {max(marks_eod_mark, 0)}) GROUP BY symbol, day")
+        con.execute(f"CREATE OR REPLACE VIEW marks_eod AS {marks_eod}")
 
     refresh()
     return Analytics(con, refresh=refresh)

@@ -1,8 +1,9 @@
 """``hedgestack demo-data``: a realistic synthetic fill history in the published Parquet layout.
 
-Writes ``<out>/published/{fills,vp_changes,marks,orders,vp_eod,vp_equity}/date=YYYY-MM-DD/data.parquet`` and each
-dataset's manifest, with the columns, types and marks :class:`~hedgestack.store.publish.Publisher` writes, so
-``hedgestack.analytics.open(out)`` reads it as it reads a terminal's data directory.
+Writes ``<out>/published/{fills,vp_changes,marks,orders,vp_eod,marks_eod,vp_equity}/`` in the layouts of
+:mod:`hedgestack.store.layout` (through the same writer), with each dataset's manifest and the columns, types and
+marks :class:`~hedgestack.store.publish.Publisher` writes, so ``hedgestack.analytics.open(out)`` reads it as it
+reads a terminal's data directory.
 
 What it contains: 8 VPs (trend and swing on LONG, hedge and scalp on SHORT, for BTCUSDT and ETHUSDT), each
 trading round trips flat → flat (scale in over 1-5 fills, scale out over 1-5 fills), one order per fill with
@@ -20,24 +21,32 @@ of the analytics benchmark).
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
-import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import numpy as np
 import polars as pl
 
 from hedgestack.progress import progress as progress_bar
-from hedgestack.store.publish import MANIFEST, PARQUET_OPTIONS, PUBLISHED_DIR
-from hedgestack.store.schema import EQUITY_COLUMNS, eod_rows, equity_from_scratch
+from hedgestack.store.layout import (
+    PUBLISHED_DIR,
+    equity_parts,
+    month_parts,
+    month_start,
+    save_manifest,
+    time_parts,
+    write_parts,
+)
+from hedgestack.store.publish import EQUITY_FILE_COLUMNS
+from hedgestack.store.schema import MARKS_EOD_SELECT, eod_rows, equity_from_scratch
+
+if TYPE_CHECKING:
+    import argparse
 
 DAY_MS = 86_400_000
 MINUTE_MS = 60_000
@@ -203,7 +212,7 @@ def generate(out_dir: str | Path, fills: int = 10_000_000, seed: int = 1, progre
     span_ms = days * DAY_MS
     rng = np.random.default_rng(seed)
     with progress_bar(progress) as bar:
-        task = bar.add_task("demo data", total=8 + 7)
+        task = bar.add_task("demo data", total=8 + 8)
         tmpl = _templates(rng)
         minutes = span_ms // MINUTE_MS + 2
         marks = _mark_paths(rng, minutes)
@@ -218,30 +227,25 @@ def generate(out_dir: str | Path, fills: int = 10_000_000, seed: int = 1, progre
         bar.advance(task)
         root = out / PUBLISHED_DIR
         root.mkdir(parents=True, exist_ok=True)
-        last_seq = max(int(frame["seq"].max()), int(history["seq"].max()))
+        last_seq = max(int(frame["seq"].max()), int(history["seq"].max()))  # type: ignore[arg-type]
         marks_frame = _marks_frame(marks, minutes)
+        marks_mark = int(marks_frame["ts"].max())  # type: ignore[arg-type]
+        queries = _dataset_queries()
         con = duckdb.connect()
         try:
-            for dataset, query in _dataset_queries().items():
-                if dataset == "vp_history":
-                    continue
-                source = {"fills": frame, "orders": frame, "vp_changes": history, "vp_eod": history,
-                          "marks": marks_frame}[dataset]
-                mark = int(marks_frame["ts"].max()) if dataset == "marks" else last_seq
-                con.register("src", source)
-                _write(con, root / dataset, query, mark)
-                con.unregister("src")
+            con.register("fills_src", frame)
+            con.register("history_src", history)
+            con.register("marks_src", marks_frame)
+            con.execute(f"CREATE TEMP TABLE vp_history AS SELECT * FROM ({queries['vp_history']})")
+            con.execute(f"CREATE TEMP TABLE marks AS SELECT * FROM ({queries['marks']}) ORDER BY ts")
+            for dataset, layout, mark in (("fills", "time", last_seq), ("orders", "created", last_seq),
+                                          ("vp_changes", "time", last_seq), ("marks", "time", marks_mark),
+                                          ("vp_eod", "month", last_seq), ("marks_eod", "month", marks_mark)):
+                _write(con, root / dataset, queries[dataset], layout, mark)
                 bar.advance(task)
             # vp_equity: the equity curve computed once from scratch, as the terminal's first refresh would
-            queries = _dataset_queries()
-            con.register("src", history)
-            con.execute(f"CREATE TEMP TABLE vp_history AS SELECT * FROM ({queries['vp_history']})")
-            con.unregister("src")
-            con.register("src", marks_frame)
-            con.execute(f"CREATE TEMP TABLE marks AS SELECT * EXCLUDE (date) FROM ({queries['marks']})")
-            con.unregister("src")
-            _write(con, root / "vp_equity", f"SELECT {', '.join(EQUITY_COLUMNS)}, CAST(epoch_ms(ts) AS DATE) AS date "
-                   f"FROM ({equity_from_scratch()}) ORDER BY vp_id, ts", 1)
+            con.execute(f"CREATE TEMP TABLE vp_equity AS SELECT * FROM ({equity_from_scratch()}) ORDER BY vp_id, ts")
+            _write(con, root / "vp_equity", "SELECT * FROM vp_equity", "equity", 1)
             bar.advance(task)
         finally:
             con.close()
@@ -370,13 +374,15 @@ def _marks_frame(marks: list[np.ndarray], minutes: int) -> pl.DataFrame:
 
 
 def _dataset_queries() -> dict[str, str]:
-    """Per published dataset, the query over ``src`` giving exactly the publisher's columns and types."""
+    """Per published dataset, the query giving exactly the publisher's columns and types: over ``fills_src``
+    (fills and their orders), ``history_src`` (the vp_history rows), ``marks_src``, and the temporary tables
+    ``vp_history`` and ``marks`` made from them."""
     dec = "DECIMAL(38, 18)"
     qty = "DECIMAL(38, 10)"
     history = (f"(SELECT seq, ts, vp_id, name, symbol, position_side, event_kind, CAST(net_qty AS {qty}) AS net_qty, "
                f"CAST(avg_entry AS {dec}) AS avg_entry, CAST(realized_pnl AS {dec}) AS realized_pnl, "
                f"CAST(realized_delta AS {dec}) AS realized_delta, CAST(fees AS {dec}) AS fees, "
-               f"CAST(funding AS {dec}) AS funding, archived FROM src)")
+               f"CAST(funding AS {dec}) AS funding, archived FROM history_src)")
     return {
         "fills": f"""SELECT seq, ts, trade_id, order_id, client_order_id, vp_id, vp_name, symbol, side,
                         position_side, CAST(qty AS {qty}) AS qty, CAST(price AS {dec}) AS price,
@@ -384,12 +390,10 @@ def _dataset_queries() -> dict[str, str]:
                         CAST(realized_delta AS {dec}) AS realized_pnl, CAST(realized_delta AS {dec}) AS exchange_rp,
                         maker, CAST(vp_net_qty AS {qty}) AS vp_net_qty, CAST(vp_avg_entry AS {dec}) AS vp_avg_entry,
                         CAST(vp_realized AS {dec}) AS vp_realized, CAST(vp_fees AS {dec}) AS vp_fees,
-                        CAST(vp_funding AS {dec}) AS vp_funding, false AS vp_archived,
-                        CAST(epoch_ms(ts) AS DATE) AS date
-                     FROM src ORDER BY vp_id, seq""",
-        "vp_changes": f"SELECT *, CAST(epoch_ms(ts) AS DATE) AS date FROM {history} WHERE event_kind <> 'fill'",
-        "marks": f"SELECT symbol, ts, CAST(mark AS {dec}) AS mark, CAST(epoch_ms(ts) AS DATE) AS date FROM src "
-                 "ORDER BY symbol, ts",
+                        CAST(vp_funding AS {dec}) AS vp_funding, false AS vp_archived
+                     FROM fills_src""",
+        "vp_changes": f"SELECT * FROM {history} WHERE event_kind <> 'fill'",
+        "marks": f"SELECT symbol, ts, CAST(mark AS {dec}) AS mark FROM marks_src",
         "orders": f"""SELECT intent_ts AS created_at, client_order_id, order_id, vp_id, symbol, position_side, side,
                          CASE WHEN maker THEN 'LIMIT' ELSE 'MARKET' END AS order_type,
                          CASE WHEN opening THEN 'ENTRY' ELSE 'CLOSE' END AS role, CAST(qty AS {dec}) AS qty,
@@ -397,56 +401,67 @@ def _dataset_queries() -> dict[str, str]:
                          CAST(mark AS {dec}) AS mark_at_intent, CAST(NULL AS {dec}) AS trigger_price,
                          CAST(NULL AS VARCHAR) AS trigger_type,
                          CASE WHEN maker THEN 'GTC' END AS time_in_force, false AS is_algo, 'FILLED' AS status,
-                         CAST(qty AS {dec}) AS filled_qty, ts AS updated_at, CAST(NULL AS VARCHAR) AS reason,
-                         CAST(epoch_ms(intent_ts) AS DATE) AS date
-                      FROM src""",
-        "vp_eod": f"SELECT *, day AS date FROM ({eod_rows(history)})",
+                         CAST(qty AS {dec}) AS filled_qty, ts AS updated_at, CAST(NULL AS VARCHAR) AS reason
+                      FROM fills_src""",
+        "vp_eod": f"SELECT * FROM ({eod_rows(history)})",
+        "marks_eod": f"{MARKS_EOD_SELECT} GROUP BY symbol, day",
         "vp_history": history[1:-1],
     }
 
 
-def _write(con: duckdb.DuckDBPyConnection, base: Path, query: str, mark: int) -> None:
-    """Write ``query`` partitioned by date as ``base/date=.../data.parquet`` (replacing what is there), then
-    the dataset's manifest (its files, and ``mark``: the seq or ts it is published up to)."""
-    base.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=base))
-    names: list[str] = []
+_ORDERS = {"fills": "seq", "orders": "created_at, client_order_id", "vp_changes": "seq, vp_id",
+           "marks": "symbol, ts", "vp_eod": "vp_id, day", "marks_eod": "symbol, day", "vp_equity": "ts"}
+
+
+def _write(con: duckdb.DuckDBPyConnection, base: Path, query: str, layout: str, mark: int) -> None:
+    """Write ``query`` in the publisher's layout (``time``, ``created`` (by order time), ``month`` or
+    ``equity``), replacing what is there, then the dataset's manifest (its files, and ``mark``: the seq, ts or
+    refresh it is published up to)."""
+    shutil.rmtree(base, ignore_errors=True)
+    # materialized in time order first: each file's COPY then reads only the row groups of its period
+    time_column = {"created": "created_at", "month": "day", "equity": "vp_id, ts"}.get(layout, "ts")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _out AS SELECT * FROM ({query}) ORDER BY {time_column}")
+    source = "SELECT * FROM _out"
+    manifest: dict[str, Any] = {"mark": mark, "retired": []}
     try:
-        con.execute(f"COPY ({query}) TO '{staging.as_posix()}' "
-                    f"({PARQUET_OPTIONS}, PARTITION_BY (date), OVERWRITE_OR_IGNORE true)")
-        for part in sorted(staging.glob("date=*")):
-            produced = sorted(part.glob("*.parquet"))
-            target = base / part.name
-            target.mkdir(exist_ok=True)
-            if len(produced) == 1:
-                os.replace(produced[0], target / "data.parquet")
+        if layout == "month":
+            parts = month_parts(con, source, "data")
+        else:
+            ts = "created_at" if layout == "created" else "ts"
+            current = month_start(int(con.execute(f"SELECT max({ts}) FROM _out").fetchall()[0][0]))
+            if layout == "equity":
+                parts = equity_parts(con, source, "data", current)
             else:
-                date = part.name.split("=", 1)[1]
-                single = staging / f"{date}.parquet"
-                con.execute(f"COPY (SELECT * EXCLUDE (date) FROM ({query}) WHERE date = DATE '{date}') "
-                            f"TO '{single.as_posix()}' ({PARQUET_OPTIONS})")
-                os.replace(single, target / "data.parquet")
-            names.append(f"{part.name}/data.parquet")
+                parts = time_parts(con, source, "data", current, ts=ts)
+                manifest["current"] = current
+        columns = EQUITY_FILE_COLUMNS if layout == "equity" else "*"
+        names = write_parts(con, base, source, parts, columns=columns, order=_ORDERS[base.name])
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    temp = base / f".{MANIFEST}.tmp"
-    temp.write_text(json.dumps({"files": names, "mark": mark, "retired": []}))
-    os.replace(temp, base / MANIFEST)
+        con.execute("DROP TABLE IF EXISTS _out")
+    save_manifest(base, {"files": sorted(names), **manifest})
 
 
 # -- CLI ----------------------------------------------------------------------------------------------------
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """``hedgestack demo-data --fills N --out DIR [--seed N] [--days N]``."""
+    """``hedgestack demo-data --fills N --out DIR [--seed N] [--days N] [--json]``."""
     parser.add_argument("--fills", type=int, default=10_000_000, help="number of fills (default 10 000 000)")
     parser.add_argument("--out", required=True, help="data directory to write (its published/ folder)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--days", type=int, default=None, help="history length (default: by the fill count)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout (no progress bar)")
 
 
 def run(args: argparse.Namespace) -> int:
+    import json
+    import sys
+
     from rich.console import Console
 
-    summary = generate(args.out, fills=args.fills, seed=args.seed, days=args.days)
-    Console(stderr=True).print(f"{summary['fills']:,} fills over {summary['days']} days written to "
-                               f"{summary['out']}/{PUBLISHED_DIR} in {summary['seconds']:.1f} s")
+    summary = generate(args.out, fills=args.fills, seed=args.seed, days=args.days,
+                       progress=getattr(args, "progress", None))
+    if args.json:
+        sys.stdout.write(json.dumps(summary) + "\n")
+    else:
+        Console(stderr=True).print(f"{summary['fills']:,} fills over {summary['days']} days written to "
+                                   f"{summary['out']}/{PUBLISHED_DIR} in {summary['seconds']:.1f} s")
     return 0

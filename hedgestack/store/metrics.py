@@ -24,23 +24,41 @@ The views are created as TEMP views (per connection, never persisted in the term
 from __future__ import annotations
 
 import weakref
-from typing import Any
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import polars as pl
 
 from hedgestack.store.analytics import where_clause
+from hedgestack.store.risk_sql import (
+    FREQS,
+    curve_sql,
+    drawdown_sql,
+    leverage_table,
+    named,
+    report_sql,
+    risk_sql,
+    scope,
+)
 from hedgestack.store.schema import EQUITY_COLUMNS, unrealized_sql
+
+if TYPE_CHECKING:
+    import polars as pl
 
 __all__ = [
     "METRIC_VIEWS",
     "daily_pnl",
+    "drawdown",
+    "drawdown_curve",
     "equity_curve",
     "exposure",
     "fee_funding_drag",
     "install_metric_views",
     "maker_taker",
     "mae_mfe",
+    "report",
+    "risk_adjusted",
     "round_trips",
     "slippage",
     "win_rate",
@@ -59,6 +77,15 @@ _EQUITY_SELECT = ", ".join(EQUITY_COLUMNS)
 
 
 METRIC_VIEWS: dict[str, str] = {
+    # -- every VP with its latest figures (the base of every per-VP summary: none drops a VP) ---------
+    "metric_vps": f"""
+SELECT vp_id, arg_max(name, day) AS vp_name, any_value(symbol) AS symbol, any_value(position_side) AS position_side,
+       CAST(arg_max(net_qty, day) AS {_QTY}) AS net_qty, CAST(arg_max(avg_entry, day) AS {_DEC}) AS avg_entry,
+       CAST(arg_max(realized_pnl, day) AS {_DEC}) AS realized, CAST(arg_max(fees, day) AS {_DEC}) AS fees,
+       CAST(arg_max(funding, day) AS {_DEC}) AS funding, arg_max(archived, day) AS archived,
+       min(day) AS first_day, max(ts) AS last_change_ts
+FROM vp_eod_current GROUP BY vp_id
+""",
     # -- per-VP equity curve at every mark sample since the VP's first history row ----------------
     "metric_equity_curve": f"SELECT {_EQUITY_SELECT} FROM vp_equity",
     # -- daily PnL per VP (UTC days) ----------------------------------------------------------------
@@ -67,10 +94,10 @@ WITH eod AS (
     SELECT vp_id, day - DATE '1970-01-01' AS day_no, symbol, position_side, name, net_qty, avg_entry,
            realized_pnl, fees, funding
     FROM vp_eod_current
-), marks_eod AS (
-    SELECT symbol, ts // 86400000 AS day_no, arg_max(mark, ts) AS mark FROM marks GROUP BY symbol, day_no
+), day_marks AS (
+    SELECT symbol, day - DATE '1970-01-01' AS day_no, mark FROM marks_eod
 ), last_day AS (
-    SELECT greatest((SELECT max(day_no) FROM eod), coalesce((SELECT max(day_no) FROM marks_eod), 0)) AS day_no
+    SELECT greatest((SELECT max(day_no) FROM eod), coalesce((SELECT max(day_no) FROM day_marks), 0)) AS day_no
 ), grid AS (
     SELECT s.vp_id, unnest(range(s.first_day, (SELECT day_no FROM last_day) + 1)) AS day_no
     FROM (SELECT vp_id, min(day_no) AS first_day FROM eod GROUP BY vp_id) s
@@ -83,7 +110,7 @@ WITH eod AS (
            CASE WHEN s.net_qty = 0 THEN CAST(0 AS {_DEC})
                 ELSE {_unrealized('s.net_qty', 'm.mark', 's.avg_entry',
                                   "(CASE s.position_side WHEN 'LONG' THEN 1 ELSE -1 END)")} END AS unrealized
-    FROM state s ASOF LEFT JOIN marks_eod m ON m.symbol = s.symbol AND s.day_no >= m.day_no
+    FROM state s ASOF LEFT JOIN day_marks m ON m.symbol = s.symbol AND s.day_no >= m.day_no
 ), deltas AS (
     SELECT vp_id, last_value(name) OVER w AS vp_name, symbol, position_side,
            CAST(epoch_ms(day_no * 86400000) AS DATE) AS day, mark, net_qty,
@@ -116,7 +143,7 @@ WITH h AS (
     SELECT vp_id, trip_no, arg_max(name, seq) AS vp_name, any_value(symbol) AS symbol,
            any_value(position_side) AS position_side,
            min(ts) FILTER (WHERE NOT flat) AS open_ts, max(ts) FILTER (WHERE flat) AS close_ts,
-           max(CAST(net_qty AS {_DEC})) AS max_qty, count(*) FILTER (WHERE NOT flat) AS changes,
+           CAST(max(net_qty) AS {_DEC}) AS max_qty, count(*) FILTER (WHERE NOT flat) AS changes,
            CAST(arg_min(realized_before, seq) AS {_DEC}) AS realized_at_open,
            CAST(arg_max(realized_pnl, seq) AS {_DEC}) - CAST(arg_min(realized_before, seq) AS {_DEC}) AS realized,
            CAST(arg_max(fees, seq) AS {_DEC}) - CAST(arg_min(fees_before, seq) AS {_DEC}) AS fees,
@@ -136,23 +163,30 @@ FROM trips
 """,
     # -- win rate and payoff per VP over closed round trips -------------------------------------------
     "metric_win_rate": f"""
-SELECT vp_id, arg_max(vp_name, trip_no) AS vp_name, any_value(symbol) AS symbol,
-       any_value(position_side) AS position_side,
-       count(*) AS trips, count(*) FILTER (WHERE result = 'WIN') AS wins,
-       count(*) FILTER (WHERE result = 'LOSS') AS losses,
-       count(*) FILTER (WHERE result = 'WIN') / count(*) AS win_rate,
-       CAST(coalesce(sum(net_pnl) FILTER (WHERE result = 'WIN'), 0) AS {_DEC}) AS gross_wins,
-       CAST(coalesce(sum(net_pnl) FILTER (WHERE result = 'LOSS'), 0) AS {_DEC}) AS gross_losses,
-       CAST(sum(net_pnl) AS {_DEC}) AS net_pnl,
-       avg(net_pnl) FILTER (WHERE result = 'WIN') AS avg_win,
-       avg(net_pnl) FILTER (WHERE result = 'LOSS') AS avg_loss,
-       avg(net_pnl) FILTER (WHERE result = 'WIN') / abs(avg(net_pnl) FILTER (WHERE result = 'LOSS'))
-           AS payoff_ratio,
-       sum(net_pnl) FILTER (WHERE result = 'WIN') / abs(sum(net_pnl) FILTER (WHERE result = 'LOSS'))
-           AS profit_factor,
-       avg(net_pnl) AS expectancy, avg(holding_ms) AS avg_holding_ms
-FROM metric_round_trips WHERE closed
-GROUP BY vp_id
+WITH t AS (
+    SELECT vp_id, count(*) AS trips, count(*) FILTER (WHERE result = 'WIN') AS wins,
+           count(*) FILTER (WHERE result = 'LOSS') AS losses,
+           CAST(coalesce(sum(net_pnl) FILTER (WHERE result = 'WIN'), 0) AS {_DEC}) AS gross_wins,
+           CAST(coalesce(sum(net_pnl) FILTER (WHERE result = 'LOSS'), 0) AS {_DEC}) AS gross_losses,
+           CAST(sum(net_pnl) AS {_DEC}) AS net_pnl,
+           avg(net_pnl) FILTER (WHERE result = 'WIN') AS avg_win,
+           avg(net_pnl) FILTER (WHERE result = 'LOSS') AS avg_loss,
+           sum(net_pnl) FILTER (WHERE result = 'WIN') AS wins_sum,
+           sum(net_pnl) FILTER (WHERE result = 'LOSS') AS losses_sum,
+           avg(net_pnl) AS expectancy, avg(holding_ms) AS avg_holding_ms
+    FROM metric_round_trips WHERE closed GROUP BY vp_id
+)
+SELECT v.vp_id, v.vp_name, v.symbol, v.position_side, coalesce(t.trips, 0) AS trips,
+       coalesce(t.wins, 0) AS wins, coalesce(t.losses, 0) AS losses,
+       t.wins / t.trips AS win_rate,
+       coalesce(t.gross_wins, CAST(0 AS {_DEC})) AS gross_wins,
+       coalesce(t.gross_losses, CAST(0 AS {_DEC})) AS gross_losses,
+       coalesce(t.net_pnl, CAST(0 AS {_DEC})) AS net_pnl,
+       CAST(t.avg_win AS DOUBLE) AS avg_win, CAST(t.avg_loss AS DOUBLE) AS avg_loss,
+       CAST(t.avg_win / abs(t.avg_loss) AS DOUBLE) AS payoff_ratio,
+       CAST(t.wins_sum / abs(t.losses_sum) AS DOUBLE) AS profit_factor,
+       CAST(t.expectancy AS DOUBLE) AS expectancy, t.avg_holding_ms
+FROM metric_vps v LEFT JOIN t USING (vp_id)
 """,
     # -- MAE / MFE per round trip from the mark samples inside it ---------------------------------------
     "metric_mae_mfe": f"""
@@ -173,21 +207,12 @@ FROM metric_round_trips r LEFT JOIN samples s USING (vp_id, trip_no)
 """,
     # -- fee and funding drag per VP --------------------------------------------------------------------
     "metric_fee_funding_drag": f"""
-WITH last AS (
-    SELECT vp_id, arg_max(name, seq) AS vp_name, any_value(symbol) AS symbol,
-           any_value(position_side) AS position_side,
-           CAST(arg_max(realized_pnl, seq) AS {_DEC}) AS gross_realized,
-           CAST(arg_max(fees, seq) AS {_DEC}) AS fees, CAST(arg_max(funding, seq) AS {_DEC}) AS funding
-    FROM vp_history GROUP BY vp_id
-)
-SELECT vp_id, vp_name, symbol, position_side, gross_realized, fees, funding,
-       CAST(gross_realized - fees + funding AS {_DEC}) AS net_pnl,
-       CASE WHEN gross_realized > 0 THEN CAST(fees AS DOUBLE) / CAST(gross_realized AS DOUBLE) END AS fee_drag,
-       CASE WHEN gross_realized > 0 THEN -CAST(funding AS DOUBLE) / CAST(gross_realized AS DOUBLE) END
-           AS funding_drag,
-       CASE WHEN gross_realized > 0 THEN CAST(fees - funding AS DOUBLE) / CAST(gross_realized AS DOUBLE) END
-           AS total_drag
-FROM last
+SELECT vp_id, vp_name, symbol, position_side, realized AS gross_realized, fees, funding,
+       CAST(realized - fees + funding AS {_DEC}) AS net_pnl,
+       CASE WHEN realized > 0 THEN CAST(fees AS DOUBLE) / CAST(realized AS DOUBLE) END AS fee_drag,
+       CASE WHEN realized > 0 THEN -CAST(funding AS DOUBLE) / CAST(realized AS DOUBLE) END AS funding_drag,
+       CASE WHEN realized > 0 THEN CAST(fees - funding AS DOUBLE) / CAST(realized AS DOUBLE) END AS total_drag
+FROM metric_vps
 """,
     # -- slippage per fill against the mark at order intent -------------------------------------------
     "metric_slippage": f"""
@@ -206,25 +231,34 @@ FROM s
     # -- maker / taker share per VP -----------------------------------------------------------------------
     "metric_maker_taker": f"""
 WITH f AS (
-    SELECT vp_id, vp_name, symbol, position_side, seq, maker, commission, commission_asset,
-           CAST(CAST(qty AS {_QTY}) * price AS {_DEC}) AS notional
+    SELECT vp_id, maker, commission, commission_asset, CAST(CAST(qty AS {_QTY}) * price AS {_DEC}) AS notional
     FROM fills
+), m AS (
+    SELECT vp_id, count(*) AS fills, count(*) FILTER (WHERE maker) AS maker_fills,
+           count(*) FILTER (WHERE NOT maker) AS taker_fills,
+           CAST(coalesce(sum(notional) FILTER (WHERE maker), 0) AS {_DEC}) AS maker_notional,
+           CAST(coalesce(sum(notional) FILTER (WHERE NOT maker), 0) AS {_DEC}) AS taker_notional,
+           CAST(coalesce(sum(commission) FILTER (WHERE maker AND commission_asset = 'USDT'), 0) AS {_DEC})
+               AS maker_fees,
+           CAST(coalesce(sum(commission) FILTER (WHERE NOT maker AND commission_asset = 'USDT'), 0) AS {_DEC})
+               AS taker_fees
+    FROM f GROUP BY vp_id
 )
-SELECT vp_id, arg_max(vp_name, seq) AS vp_name, any_value(symbol) AS symbol,
-       any_value(position_side) AS position_side, count(*) AS fills,
-       count(*) FILTER (WHERE maker) AS maker_fills, count(*) FILTER (WHERE NOT maker) AS taker_fills,
-       count(*) FILTER (WHERE maker) / count(*) AS maker_share,
-       CAST(coalesce(sum(notional) FILTER (WHERE maker), 0) AS {_DEC}) AS maker_notional,
-       CAST(coalesce(sum(notional) FILTER (WHERE NOT maker), 0) AS {_DEC}) AS taker_notional,
-       CAST(coalesce(sum(notional) FILTER (WHERE maker), 0) AS DOUBLE) / nullif(CAST(sum(notional) AS DOUBLE), 0)
+SELECT v.vp_id, v.vp_name, v.symbol, v.position_side, coalesce(m.fills, 0) AS fills,
+       coalesce(m.maker_fills, 0) AS maker_fills, coalesce(m.taker_fills, 0) AS taker_fills,
+       m.maker_fills / m.fills AS maker_share,
+       coalesce(m.maker_notional, CAST(0 AS {_DEC})) AS maker_notional,
+       coalesce(m.taker_notional, CAST(0 AS {_DEC})) AS taker_notional,
+       CAST(m.maker_notional AS DOUBLE) / nullif(CAST(m.maker_notional + m.taker_notional AS DOUBLE), 0)
            AS maker_notional_share,
-       CAST(coalesce(sum(commission) FILTER (WHERE maker AND commission_asset = 'USDT'), 0) AS {_DEC})
-           AS maker_fees,
-       CAST(coalesce(sum(commission) FILTER (WHERE NOT maker AND commission_asset = 'USDT'), 0) AS {_DEC})
-           AS taker_fees
-FROM f GROUP BY vp_id
+       coalesce(m.maker_fees, CAST(0 AS {_DEC})) AS maker_fees, coalesce(m.taker_fees, CAST(0 AS {_DEC})) AS taker_fees
+FROM metric_vps v LEFT JOIN m USING (vp_id)
 """,
     # -- exposure over time per symbol + side ------------------------------------------------------------
+    # -- drawdown, risk-adjusted figures and the report, per VP (other scopes: the functions) --------------
+    "metric_drawdown": named(drawdown_sql(scope("vp"), "day")),
+    "metric_risk_adjusted": named(risk_sql(scope("vp"), leverage_table(1))),
+    "metric_report": report_sql(leverage_table(1)),
     "metric_exposure": f"""
 SELECT symbol, position_side, ts, any_value(mark) AS mark, CAST(sum(net_qty) AS {_DEC}) AS net_qty,
        CAST(sum(CAST(net_qty AS {_QTY}) * mark) AS {_DEC}) AS notional,
@@ -289,7 +323,13 @@ def equity_curve(source: Source, *, vp: str | None = None, symbol: str | None = 
     and the publisher publishes sorted by (vp_id, ts): one VP's curve reads only its rows.
     """
     where, params = where_clause(vp=vp, symbol=symbol, since=since, until=until)
-    return _query(source, f"SELECT {_EQUITY_SELECT} FROM vp_equity{where} ORDER BY vp_id, ts", params)
+    curve = _query(source, f"SELECT {_EQUITY_SELECT} FROM vp_equity{where}", params)
+    # each VP's rows come in time order (the rollup appends them so, the published files are sorted and listed
+    # chronologically): checked here, and sorted only when they are not (~80 ms of DuckDB's ORDER BY saved on
+    # half a million rows)
+    if vp is not None and curve["ts"].is_sorted():
+        return curve
+    return curve.sort("vp_id", "ts")
 
 
 def daily_pnl(source: Source, *, vp: str | None = None, symbol: str | None = None,
@@ -411,13 +451,18 @@ def slippage(source: Source, *, vp: str | None = None, symbol: str | None = None
         return _query(source, f"SELECT * FROM metric_slippage{where} ORDER BY ts, seq", params)
     if per != "vp":
         raise ValueError("per must be 'fill' or 'vp'")
+    vps, vp_params = where_clause(vp=vp, symbol=symbol)
     return _query(source, f"""
-        SELECT vp_id, arg_max(vp_name, seq) AS vp_name, any_value(symbol) AS symbol,
-               any_value(position_side) AS position_side, count(*) AS fills, CAST(sum(qty) AS {_DEC}) AS qty,
-               CAST(sum(slippage_cost) AS {_DEC}) AS slippage_cost,
-               CAST(sum(slippage_cost) AS DOUBLE)
-                   / CAST(sum(CAST(qty AS {_QTY}) * mark_at_intent) AS DOUBLE) * 10000 AS slippage_bps
-        FROM metric_slippage{where} GROUP BY vp_id ORDER BY vp_id""", params)
+        WITH s AS (
+            SELECT vp_id, count(*) AS fills, CAST(sum(qty) AS {_DEC}) AS qty,
+                   CAST(sum(slippage_cost) AS {_DEC}) AS slippage_cost,
+                   CAST(sum(slippage_cost) AS DOUBLE)
+                       / CAST(sum(CAST(qty AS {_QTY}) * mark_at_intent) AS DOUBLE) * 10000 AS slippage_bps
+            FROM metric_slippage{where} GROUP BY vp_id)
+        SELECT v.vp_id, v.vp_name, v.symbol, v.position_side, coalesce(s.fills, 0) AS fills,
+               coalesce(s.qty, CAST(0 AS {_DEC})) AS qty, coalesce(s.slippage_cost, CAST(0 AS {_DEC})) AS slippage_cost,
+               s.slippage_bps
+        FROM (SELECT * FROM metric_vps{vps}) v LEFT JOIN s USING (vp_id) ORDER BY v.vp_id""", params + vp_params)
 
 
 def maker_taker(source: Source, *, vp: str | None = None, symbol: str | None = None) -> pl.DataFrame:
@@ -446,3 +491,105 @@ def exposure(source: Source, *, symbol: str | None = None, side: str | None = No
     """
     where, params = where_clause(symbol=symbol, side=side, since=since, until=until)
     return _query(source, f"SELECT * FROM metric_exposure{where} ORDER BY symbol, position_side, ts", params)
+
+
+# -- drawdown, risk-adjusted return, the per-VP report --------------------------------------------------------
+Leverage = Decimal | int | str | Mapping[str, Decimal | int | str]
+
+
+def drawdown(source: Source, *, by: str = "vp", freq: str = "day") -> pl.DataFrame:
+    """Drawdown of net equity per scope (view ``metric_drawdown``: per VP, daily).
+
+    ``by``: ``"vp"``, ``"symbol"``, ``"side"`` (LONG/SHORT across symbols), ``"symbol_side"`` or ``"all"``; a
+    group's equity is the sum of its VPs'. ``freq``: ``"day"`` (net equity at the end of each UTC day, as
+    :func:`daily_pnl` values it; times are dates, durations days) or ``"sample"`` (at each kept mark sample, as
+    :func:`equity_curve`; times are Unix ms, durations ms).
+
+    Definition: equity starts at 0 before the first point; the drawdown at a point is the running peak (0
+    included) minus equity. ``max_drawdown`` is the largest (USDT, exact), with its peak equity, the peak's
+    time (``max_drawdown_start``), the trough's, and when equity got back to the peak (``..._recovered``, NULL
+    while it has not). An underwater period runs from a peak to the first point back at or above it (or to the
+    last point while it lasts): ``longest_drawdown_days`` (or ``_ms``) is the longest, ``drawdown_periods`` how
+    many there were, ``current_drawdown`` the drawdown at the last point.
+
+    Example (daily net PnL +10, -4, -3, +5, +1 from day 1): equity 10, 6, 3, 8, 9 → peak 10 at day 1, trough 3
+    at day 3: max_drawdown 7 (peak 10), never recovered (9 < 10): longest drawdown day 1 → day 5 = 4 days, one
+    period, current drawdown 1.
+
+    Columns: the scope's keys (``vp_id, vp_name, symbol, position_side`` per VP; ``scope = 'ALL'`` for
+    ``all``), then the figures above. Every VP (or group) is listed, a VP that never fell below its peak
+    with ``max_drawdown`` 0 and no dates.
+    """
+    group = scope(by)
+    if freq not in FREQS:
+        raise ValueError(f"freq must be one of {FREQS}, not {freq!r}")
+    sql = drawdown_sql(group, freq)
+    if by == "vp":
+        sql = named(sql)
+    return _query(source, f"SELECT * FROM ({sql}) ORDER BY {group.names}", [])
+
+
+def drawdown_curve(source: Source, *, by: str = "all", freq: str = "day") -> pl.DataFrame:
+    """The equity series behind :func:`drawdown`, to plot it: per scope and point, ``equity``, its running
+    ``peak`` and the ``drawdown`` (peak - equity), starting with the zero before the first point.
+
+    ``freq="day"``: one row per UTC day (``day``, the equity at its end); ``"sample"``: one per kept mark sample
+    (``ts``, Unix ms). Columns: the scope's keys, ``day`` or ``ts``, equity, peak, drawdown.
+
+    Example (daily net PnL +10, -4, -3, +5, +1 from day 1): rows for day 0 (0, 0, 0), then equity 10, 6, 3, 8,
+    9 with peak 10 and drawdown 0, 4, 7, 2, 1.
+    """
+    group = scope(by)
+    if freq not in FREQS:
+        raise ValueError(f"freq must be one of {FREQS}, not {freq!r}")
+    when = "CAST(epoch_ms(t * 86400000) AS DATE) AS day" if freq == "day" else "t AS ts"
+    return _query(source, f"SELECT {group.names}, {when}, equity, peak, drawdown FROM ({curve_sql(group, freq)}) "
+                          f"ORDER BY {group.names}, t, o", [])
+
+
+def risk_adjusted(source: Source, *, by: str = "vp", leverage: Leverage = 1) -> pl.DataFrame:
+    """Risk-adjusted figures per scope (view ``metric_risk_adjusted``: per VP, leverage 1).
+
+    ``by`` as for :func:`drawdown`. Over the scope's UTC days (from its first to the last day of the data, as
+    :func:`daily_pnl` gives them, summed over its VPs):
+
+    - ``net_pnl`` (exact), ``mean_daily_pnl``, ``stdev_daily_pnl`` (sample), ``downside_deviation``
+      (``sqrt(mean(min(0, pnl)^2))`` over every day), ``sharpe = mean / stdev x sqrt(365)``,
+      ``sortino = mean / downside x sqrt(365)`` (NULL when the deviation is 0), ``winning_days``,
+      ``losing_days``, ``losing_streak_days`` (most consecutive days with a negative net PnL) and
+      ``losing_streak_trips`` (most consecutive closed round trips that lost, in the order they closed);
+    - ``time_in_market``: the share of time from the scope's first history row to the end of the data during
+      which it held a position (``time_in_market_ms`` the time itself);
+    - ``peak_margin``: the largest cost basis (``net_qty x avg_entry``) the scope held at once, over
+      ``leverage`` (one number for every symbol, or a mapping symbol -> leverage; 1 by default: the
+      capital at cost); ``return_on_margin = net_pnl / peak_margin``.
+
+    Example: daily net PnL +10, -4, -3, +5, +1 → mean 1.8, sample stdev sqrt(134.8 / 4) = 5.805, downside
+    deviation sqrt((16 + 9) / 5) = 2.236 → Sharpe 1.8 / 5.805 x sqrt(365) = 5.92, Sortino 1.8 / 2.236 x 19.105
+    = 15.38; losing streak 2 days. A VP that bought 2 @ 100 then 1 @ 110 held a cost basis of 310 at most: with net PnL
+    +15.5 and leverage 10, return on margin 15.5 / 31 = 0.5.
+    """
+    group = scope(by)
+    sql = risk_sql(group, leverage_table(leverage))
+    if by == "vp":
+        sql = named(sql)
+    return _query(source, f"SELECT * FROM ({sql}) ORDER BY {group.names}", [])
+
+
+def report(source: Source, *, vp: str | None = None, symbol: str | None = None,
+           leverage: Leverage = 1) -> pl.DataFrame:
+    """The per-VP report: one row per VP (every VP: open, flat, UNASSIGNED, archived), one frame for the
+    dashboard's history area and the notebook (view ``metric_report``, leverage 1).
+
+    Columns: who (``vp_id, vp_name, symbol, position_side, archived``, ``first_day``, ``last_day``); where it
+    stands (``net_qty, avg_entry``, the last day's ``mark`` and ``unrealized``); what it made (``realized,
+    fees, funding, net_pnl = realized - fees + funding``, ``net_equity`` = net_pnl + unrealized at the last
+    mark, exact); how it trades (``fills, maker_share, slippage_bps``); its round trips (``trips`` closed,
+    ``open_trip``, ``win_rate, payoff_ratio, profit_factor, expectancy, avg_holding_ms``); its risk
+    (``max_drawdown`` and its dates, ``longest_drawdown_days, current_drawdown`` from :func:`drawdown`;
+    ``time_in_market, peak_margin, return_on_margin, sharpe, sortino, losing_streak_days,
+    losing_streak_trips, days`` from :func:`risk_adjusted`). A figure that does not apply is NULL (no closed
+    trip: no win rate; no fill: no maker share).
+    """
+    where, params = where_clause(vp=vp, symbol=symbol)
+    return _query(source, f"SELECT * FROM ({report_sql(leverage_table(leverage))}){where} ORDER BY vp_id", params)

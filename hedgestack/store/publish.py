@@ -1,79 +1,105 @@
 """Publication of the log's projections as Parquet, for other processes.
 
 DuckDB lets no second process open the terminal's file, not even read-only, so the owner publishes its
-datasets under ``<data_dir>/published/<dataset>/date=YYYY-MM-DD/`` (hive-partitioned by UTC date), with a
-``_manifest.json`` per dataset that lists the files making it up:
+datasets under ``<data_dir>/published/<dataset>/`` in the layouts of :mod:`hedgestack.store.layout`, each with a
+``_manifest.json`` listing the files making it up:
 
-- ``fills``: one row per fill with the columns of the ``fills`` view (decimals DECIMAL(38, 18)), followed by
+- ``fills``: one row per fill with the columns of the ``fills`` view (``realized_pnl`` = the VP's realized PnL
+  from that fill, ``exchange_rp`` = the exchange's own rp; see :mod:`hedgestack.store.analytics`), followed by
   the projection of the VP it was booked to after it (``vp_net_qty``, ``vp_avg_entry``, ``vp_realized``,
-  ``vp_fees``, ``vp_funding``, ``vp_archived``; NULL when the fill changed several VPs), as the log keeps it.
-- ``vp_changes``: the other ``vp_history`` rows (VP events, funding, transfers, reconciles, fills that changed
-  several VPs). The reader's ``vp_history`` view is the fills' projections plus these: the 10 M-row history is
-  written once, not twice.
-- ``marks``, ``orders``, and ``vp_eod`` (the rollup of the last state per VP per day, with its seq mark in
-  its manifest; the reader adds the history rows after that mark).
-- ``vp_equity``: the equity of each VP at each mark sample (the log's rollup), sorted by (vp_id, ts) in each
-  date, its manifest's mark the rollup refresh it holds.
+  ``vp_fees``, ``vp_funding``, ``vp_archived``), as the log keeps it. Decimals keep the log's exact DECIMAL types.
+- ``vp_changes``: the other ``vp_history`` rows (VP events, funding, transfers, reconciles). The reader's
+  ``vp_history`` view is the fills' projections plus these: the history is written once, not twice.
+- ``marks`` and ``orders``.
+- ``vp_eod`` (the rollup of the last state per VP per day, with its seq mark in its manifest; the reader adds the
+  history rows after that mark) and ``marks_eod`` (the last mark per symbol per UTC day), in month files.
+- ``vp_equity``: the equity of each VP at each mark sample (the log's rollup), one directory per VP, month files
+  before the current month and day files in it, each sorted by ts; its manifest's mark is the rollup refresh
+  it holds.
 
-- Append-only datasets (fills, vp_changes, marks): each publication writes only the rows new since the last
-  one, as a new part file; the cost is proportional to what is new, not to the history.
-- ``orders`` (statuses change), ``vp_eod`` (a day's row changes with each event of the day) and ``vp_equity``
-  (new samples, and a VP's rows after a late fill): the partitions of the dates that changed are rewritten.
-- A date with many parts is compacted into one file.
-- Every file is written under a temporary name and renamed into place, then the manifest is replaced the
-  same way: a reader (``hedgestack.analytics.open``) reads exactly the files one manifest lists, so it never
-  sees a torn file, a row twice or a row missing. Files a newer manifest no longer lists are deleted only
-  after a grace period, so a reader holding the previous manifest can still read them.
+How each is kept up to date:
+
+- Append-only datasets (fills, vp_changes, marks): each publication writes only the rows new since the last one,
+  as new part files (a long backlog in chunks of :data:`CHUNK` events, with a progress bar if asked for); the cost
+  is proportional to what is new, not to the history. A date with :data:`COMPACT_AT` parts is compacted into
+  one file.
+- ``orders`` (statuses change): the dates whose orders changed are rewritten. ``vp_eod`` and ``marks_eod``: the
+  months from the earliest changed day on. ``vp_equity``: each VP's periods from its earliest new row on (new
+  samples: today's file; a late fill: from its day), and a month's day files become one month file once the
+  month is over.
+- Every file is written under a temporary name and renamed into place, then the manifest is replaced the same
+  way: a reader (``hedgestack.analytics.open``) reads exactly the files one manifest lists, so it never sees a
+  torn file, a row twice or a row missing. Files a newer manifest no longer lists are deleted only after a grace
+  period, so a reader holding the previous manifest can still read them.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import tempfile
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-import duckdb
+from hedgestack.progress import progress as progress_bar
+from hedgestack.store.layout import (
+    MANIFEST,
+    PUBLISHED_DIR,
+    Part,
+    copy_file,
+    equity_parts,
+    file_directory,
+    file_period,
+    file_vp,
+    is_day,
+    manifest_files,
+    month_parts,
+    month_start,
+    period_end,
+    period_start,
+    read_manifest,
+    save_manifest,
+    time_parts,
+    write_parts,
+)
+from hedgestack.store.schema import EQUITY_COLUMNS, MARKS_EOD_SELECT
 
-from hedgestack.store.eventlog import EventLog
+if TYPE_CHECKING:
+    import duckdb
 
-PUBLISHED_DIR = "published"
-MANIFEST = "_manifest.json"
+__all__ = ["COMPACT_AT", "DATASETS", "GRACE_SECONDS", "MANIFEST", "MARKS_EOD_SELECT", "PUBLISHED_DIR",
+           "PublishReport", "Publisher", "manifest_files", "read_manifest"]
+
 COMPACT_AT = 32  # parts of one date before they are merged
 GRACE_SECONDS = 120.0
-#: how every published file is written (demo-data writes the same). Fills are written in (vp_id, seq) order
-#: and marks in (symbol, ts) order, in row groups of 8192 rows, so a reader after one VP (or one symbol)
-#: skips the other row groups by their min/max statistics.
-PARQUET_OPTIONS = "FORMAT parquet, ROW_GROUP_SIZE 8192"
-DATASETS = ("fills", "vp_changes", "marks", "orders", "vp_eod", "vp_equity")
-#: the published vp_equity: the rollup's columns in (vp_id, ts) order within each date, so one VP's curve reads
-#: only its row groups
-EQUITY_SOURCE = "SELECT * EXCLUDE (gen), CAST(epoch_ms(ts) AS DATE) AS date FROM vp_equity"
+#: events per COPY when a long backlog of an append-only dataset is published (a progress step each)
+CHUNK = 2_000_000
+DATASETS = ("fills", "vp_changes", "marks", "orders", "vp_eod", "marks_eod", "vp_equity")
 
 #: the columns of a published fills row: the fills view's, then the booked VP's projection
 FILL_SELECT = """seq, ts, trade_id, order_id, client_order_id, coalesce(booked_vp_id, vp_id) AS vp_id, vp_name,
     symbol, side, position_side, qty, price, commission, commission_asset, vp_realized_delta AS realized_pnl,
     exchange_rp, maker, vp_net_qty, vp_avg_entry, vp_realized, vp_fees, vp_funding, vp_archived"""
-_DATE = "CAST(epoch_ms(ts) AS DATE) AS date"
+#: the published vp_equity: the rollup's columns but vp_id (the directory names it)
+EQUITY_FILE_COLUMNS = ", ".join(c for c in EQUITY_COLUMNS if c != "vp_id")
 
-# append-only datasets: source rows in (since, upto] of a mark (seq, or ts for marks)
+# append-only datasets: (source rows in (since, upto] of a mark: seq, or ts for marks; the order of a file's
+# rows: the log's tables hold them in seq order, which a COPY keeps without sorting, and marks in time order)
 _APPEND: dict[str, tuple[str, str]] = {
-    "fills": (f"SELECT {FILL_SELECT}, {_DATE} FROM events WHERE kind = 'fill' AND seq > $since AND seq <= $upto "
-              "ORDER BY vp_id, seq", "seq"),
-    "vp_changes": (f"SELECT *, {_DATE} FROM vp_changes WHERE seq > $since AND seq <= $upto", "seq"),
-    "marks": (f"SELECT *, {_DATE} FROM marks WHERE ts > $since AND ts <= $upto ORDER BY symbol, ts", "ts"),
+    "fills": (f"SELECT {FILL_SELECT} FROM events WHERE kind = 'fill' AND seq > $since AND seq <= $upto", "seq"),
+    "vp_changes": ("SELECT * FROM vp_changes WHERE seq > $since AND seq <= $upto", "seq, vp_id"),
+    "marks": ("SELECT * FROM marks WHERE ts > $since AND ts <= $upto", "ts, symbol"),
 }
-_COMPACT_ORDER = {"fills": "vp_id, seq", "vp_changes": "seq, vp_id", "marks": "symbol, ts"}
-_ORDERS_SOURCE = "SELECT *, CAST(epoch_ms(created_at) AS DATE) AS date FROM orders"
-_ORDERS_TOUCHED = (
-    "SELECT DISTINCT CAST(epoch_ms(ts) AS DATE) FROM events WHERE kind = 'order_intent' "
+#: datasets whose table order is their file order (no ORDER BY when their parts are written)
+_TABLE_ORDER = {"fills", "vp_changes", "marks"}
+_ORDERS_TOUCHED = (  # the creation times of the orders (intents) touched by the events after a seq
+    "SELECT DISTINCT ts FROM events WHERE kind = 'order_intent' "
     "AND payload->>'client_order_id' IN (SELECT coalesce(client_order_id, payload->>'client_order_id') "
     "FROM events WHERE seq > ? AND kind IN ('order_intent', 'order_update', 'fill'))")
+
+Progress = Callable[[str, int, int], None]  # (dataset, done, total)
 
 
 @dataclass
@@ -82,25 +108,23 @@ class PublishReport:
     files: dict[str, int] = field(default_factory=dict)  # dataset -> files written
 
 
-def read_manifest(base: Path) -> dict[str, Any]:
-    path = base / MANIFEST
-    if not path.exists():
-        return {"files": [], "mark": -1, "retired": []}
-    return json.loads(path.read_text())
+class PublishedLog(Protocol):
+    """What a publisher reads of a log (an :class:`~hedgestack.store.eventlog.EventLog`)."""
 
+    @property
+    def last_seq(self) -> int: ...
 
-def manifest_files(base: Path) -> list[Path]:
-    """The files of a published dataset: those its manifest lists, or (no manifest) every date file."""
-    path = base / MANIFEST
-    if path.exists():
-        return [base / name for name in json.loads(path.read_text())["files"]]
-    return sorted(base.glob("date=*/*.parquet"))
+    def cursor(self) -> duckdb.DuckDBPyConnection: ...
+
+    def refresh_rollups(self, upto_seq: int | None = None) -> int: ...
+
+    def equity_mark_from(self, cur: duckdb.DuckDBPyConnection) -> dict[str, Any]: ...
 
 
 class Publisher:
-    """Publishes one EventLog's datasets into ``<data_dir>/published``."""
+    """Publishes one log's datasets into ``<data_dir>/published``."""
 
-    def __init__(self, log: EventLog, data_dir: str | Path) -> None:
+    def __init__(self, log: PublishedLog, data_dir: str | Path) -> None:
         self.log = log
         self.root = Path(data_dir) / PUBLISHED_DIR
         self.root.mkdir(parents=True, exist_ok=True)
@@ -110,79 +134,106 @@ class Publisher:
         """Events of the log past the published fills (what a publication now would have to go through)."""
         return max(0, self.log.last_seq - max(0, int(read_manifest(self.root / "fills")["mark"])))
 
-    def publish(self) -> PublishReport:
+    def publish(self, progress: bool | None = False) -> PublishReport:
         """Publish what is new since the last call; return what was written.
+
+        ``progress``: show a progress bar per dataset (``None``: when stderr is a terminal, outside CI; see
+        :mod:`hedgestack.progress`); off by default, since most publications take milliseconds.
 
         Runs on a cursor of its own, so it may run in a worker thread while the engine appends. Every
         seq-marked dataset is published up to the same seq (the log's end when the call starts)."""
-        with self._lock:  # one publication at a time (the loop's and the final one on stop)
-            cur = self.log.cursor()
+        with self._lock, progress_bar(progress) as bar:  # one publication at a time (the loop's, the final one)
+            tasks: dict[str, Any] = {}
+
+            def step(dataset: str, done: int, total: int) -> None:
+                if dataset not in tasks:
+                    tasks[dataset] = bar.add_task(f"publishing {dataset}", total=max(total, 1))
+                bar.update(tasks[dataset], completed=done if total else 1, total=max(total, 1))
+
             upto = self.log.last_seq
             report = PublishReport(seq=upto)
-            marks_upto = int(cur.execute("SELECT coalesce(max(ts), 0) FROM marks").fetchall()[0][0])
-            for dataset, (source, _) in _APPEND.items():
-                report.files[dataset] = self._append(cur, dataset, source, marks_upto if dataset == "marks" else upto)
-            report.files["orders"] = self._orders(cur, upto)
-            report.files["vp_eod"] = self._eod(cur, upto)
-            report.files["vp_equity"] = self._equity(cur)
+            marks_upto = int(self.log.cursor().execute("SELECT coalesce(max(ts), 0) FROM marks").fetchall()[0][0])
+
+            def appends() -> dict[str, int]:
+                cur = self.log.cursor()  # this thread's own
+                return {dataset: self._append(cur, dataset, source, order, marks_upto if dataset == "marks" else upto,
+                                              step) for dataset, (source, order) in _APPEND.items()}
+
+            def rewrites() -> dict[str, int]:
+                cur = self.log.cursor()
+                files = {"orders": self._orders(cur, upto)}
+                step("orders", 1, 1)
+                files["vp_eod"] = self._eod(cur, upto)
+                step("vp_eod", 1, 1)
+                files["marks_eod"] = self._marks_eod(cur, marks_upto)
+                step("marks_eod", 1, 1)
+                files["vp_equity"] = self._equity(cur, step)
+                return files
+
+            # the append-only datasets and the rewritten ones in two threads: DuckDB writes a small file on one
+            # core, so a long first publication uses both cores of this project's machine
+            with ThreadPoolExecutor(2) as pool:
+                appended, rewritten = pool.submit(appends), pool.submit(rewrites)
+                report.files.update(appended.result())
+                report.files.update(rewritten.result())
+            report.files = {name: report.files[name] for name in DATASETS}
             return report
 
     # -- append-only datasets ---------------------------------------------------------------------
-    def _append(self, cur: duckdb.DuckDBPyConnection, dataset: str, source: str, upto: int) -> int:
+    def _append(self, cur: duckdb.DuckDBPyConnection, dataset: str, source: str, order: str, upto: int,
+                step: Progress) -> int:
+        """The rows new since the last publication, as new parts in the time layout (a long backlog in chunks of
+        :data:`CHUNK` events); then the directories to compact."""
         base = self.root / dataset
         manifest = read_manifest(base)
         since = int(manifest["mark"])
         if upto <= since:
             self._retire(base, manifest, [])
             return 0
-        written = self._write_parts(cur, base, source, {"since": since, "upto": upto},
-                                    f"part-{since + 1:015d}-{upto:015d}")
+        latest = cur.execute(f"SELECT max(ts) FROM ({source})", {"since": since, "upto": upto}).fetchall()[0][0]
+        written: list[str] = []
+        if latest is not None:
+            current = max(month_start(int(latest)), int(manifest.get("current", 0)))
+            # seq-marked datasets in chunks of CHUNK events; marks (ts-marked, small) at once
+            bounds = list(range(since, upto, CHUNK)) + [upto] if dataset != "marks" else [since, upto]
+            for low, high in zip(bounds, bounds[1:], strict=False):
+                step(dataset, low - since, upto - since)
+                params = {"since": low, "upto": high}
+                parts = time_parts(cur, source, f"part-{low + 1:015d}-{high:015d}", current, params)
+                written += write_parts(cur, base, source, parts, params,
+                                       order=None if dataset in _TABLE_ORDER else order)
+            manifest["current"] = current
+        step(dataset, upto - since, upto - since)
         manifest["files"] = sorted(set(manifest["files"]) | set(written))
         manifest["mark"] = upto
-        retired = self._compact(cur, base, manifest, _COMPACT_ORDER[dataset])
+        retired = self._compact(cur, base, manifest, order)
         self._save(base, manifest, retired)
         return len(written)
 
-    def _write_parts(self, cur: duckdb.DuckDBPyConnection, base: Path, query: str, params: dict[str, Any] | None,
-                     stem: str) -> list[str]:
-        """COPY ``query`` partitioned by date into staging; move each file in under ``stem``; return names."""
-        base.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=base))
-        names: list[str] = []
-        try:
-            cur.execute(f"COPY ({query}) TO '{staging.as_posix()}' ({PARQUET_OPTIONS}, PARTITION_BY (date), "
-                        "OVERWRITE_OR_IGNORE true)", params)
-            for part in sorted(staging.glob("date=*")):
-                for index, produced in enumerate(sorted(part.glob("*.parquet"))):
-                    target_dir = base / part.name
-                    target_dir.mkdir(exist_ok=True)
-                    name = f"{part.name}/{stem}-{index}.parquet"
-                    os.replace(produced, base / name)
-                    names.append(name)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        return names
-
     def _compact(self, cur: duckdb.DuckDBPyConnection, base: Path, manifest: dict[str, Any], order: str) -> list[str]:
-        """Merge the parts of every date that has too many; return the names retired."""
-        by_date: dict[str, list[str]] = {}
+        """Merge the day files of a month that is over into one month file, and the files of any directory that
+        has :data:`COMPACT_AT` of them into one; return the names retired."""
+        current = int(manifest.get("current", 0))
+        groups: dict[str, list[str]] = {}
         for name in manifest["files"]:
-            by_date.setdefault(name.split("/", 1)[0], []).append(name)
+            kind, value = file_directory(name)
+            if kind == "date" and period_start(value) < current:
+                groups.setdefault(f"month={value[:7]}", []).append(name)  # a month that is over
+            else:
+                groups.setdefault(f"{kind}={value}", []).append(name)
         retired: list[str] = []
-        for date_dir, names in by_date.items():
-            if len(names) < COMPACT_AT:
+        for directory, names in sorted(groups.items()):
+            over = any(file_directory(name)[0] == "date" for name in names) and directory.startswith("month=")
+            if len(names) < COMPACT_AT and not over:
                 continue
             files = ", ".join(f"'{(base / n).as_posix()}'" for n in sorted(names))
-            merged = f"{date_dir}/merged-{time.time_ns()}.parquet"
-            temp = base / date_dir / f".{Path(merged).name}.tmp"
-            cur.execute(f"COPY (SELECT * FROM read_parquet([{files}]) ORDER BY {order}) TO '{temp.as_posix()}' "
-                        f"({PARQUET_OPTIONS})")
-            os.replace(temp, base / merged)
+            merged = copy_file(cur, base, f"SELECT * FROM read_parquet([{files}], union_by_name = true) "
+                                          f"ORDER BY {order}", f"{directory}/merged-{time.time_ns()}")
             manifest["files"] = sorted((set(manifest["files"]) - set(names)) | {merged})
             retired.extend(names)
         return retired
 
-    # -- orders: rewrite the dates whose orders changed ---------------------------------------------
+    # -- orders: rewrite the periods whose orders changed -------------------------------------------
     def _orders(self, cur: duckdb.DuckDBPyConnection, upto: int) -> int:
         base = self.root / "orders"
         manifest = read_manifest(base)
@@ -190,11 +241,39 @@ class Publisher:
         if upto <= since:
             self._retire(base, manifest, [])
             return 0
-        dates = [row[0] for row in cur.execute(_ORDERS_TOUCHED, [since]).fetchall()]
-        return self._rewrite_dates(cur, base, manifest, f"SELECT * FROM ({_ORDERS_SOURCE})", dates, upto, "orders")
+        touched: list[int] = []
+        if cur.execute("SELECT 1 FROM events WHERE kind = 'order_intent' AND seq <= ? LIMIT 1", [upto]).fetchall():
+            touched = [int(row[0]) for row in cur.execute(_ORDERS_TOUCHED, [since]).fetchall()]
+        written: list[str] = []
+        periods: set[str] = set()
+        if touched:
+            latest = cur.execute("SELECT max(ts) FROM events WHERE kind = 'order_intent'").fetchall()[0][0]
+            current = max(month_start(int(latest)), int(manifest.get("current", 0)))
+            manifest["current"] = current
+            periods = {_period(ts, current) for ts in touched}
+            # every file of a period the touched orders fall in is written again, with the period's other orders
+            spans = " OR ".join(f"(created_at >= {period_start(p)} AND created_at < {period_end(p)})"
+                                for p in sorted(periods))
+            cur.execute(f"CREATE OR REPLACE TEMP TABLE _orders_out AS SELECT * FROM orders WHERE {spans}")
+            try:
+                source = "SELECT * FROM _orders_out"
+                written = write_parts(cur, base, source, time_parts(cur, source, f"orders-{upto:015d}", current,
+                                                                    ts="created_at"),
+                                      order="created_at, client_order_id")
+            finally:
+                cur.execute("DROP TABLE IF EXISTS _orders_out")
+        bounds = [(period_start(p), period_end(p)) for p in periods]
 
+        def replaced(name: str) -> bool:  # a file whose period overlaps one written again (day or month files)
+            period = file_period(name)
+            low, high = period_start(period), period_end(period)
+            return any(low < end and start < high for start, end in bounds)
+
+        return self._replace(base, manifest, written, replaced, upto)
+
+    # -- the daily rollups: rewrite the months from the earliest changed day on --------------------
     def _eod(self, cur: duckdb.DuckDBPyConnection, upto: int) -> int:
-        """The vp_eod rollup, brought up to ``upto``: the dates whose rows changed since the last time."""
+        """The vp_eod rollup, brought up to ``upto``: the months whose rows changed since the last time."""
         base = self.root / "vp_eod"
         manifest = read_manifest(base)
         since = max(int(manifest["mark"]), 0)
@@ -202,13 +281,43 @@ class Publisher:
         if mark <= since:
             self._retire(base, manifest, [])
             return 0
-        dates = [row[0] for row in cur.execute("SELECT DISTINCT day FROM vp_eod WHERE seq > ? AND seq <= ?",
-                                               [since, mark]).fetchall()]
-        return self._rewrite_dates(cur, base, manifest, "SELECT *, day AS date FROM vp_eod", dates, mark, "eod")
+        low = cur.execute("SELECT min(ts) FROM vp_eod WHERE seq > ? AND seq <= ?", [since, mark]).fetchall()[0][0]
+        return self._rewrite_months(
+            cur, base, manifest, lambda start: f"SELECT * FROM vp_eod WHERE day >= CAST(epoch_ms({start}) AS DATE)",
+            low, mark, "eod", "vp_id, day")
 
-    def _equity(self, cur: duckdb.DuckDBPyConnection) -> int:
-        """The vp_equity rollup (refreshed by :meth:`_eod`): the dates of the rows written by the refreshes
-        since the last time (a late fill's recomputed rows included); the manifest's mark is the refresh."""
+    def _marks_eod(self, cur: duckdb.DuckDBPyConnection, upto: int) -> int:
+        """The last mark per symbol per day, brought up to the marks published (ts ``upto``)."""
+        base = self.root / "marks_eod"
+        manifest = read_manifest(base)
+        since = int(manifest["mark"])
+        if upto <= since:
+            self._retire(base, manifest, [])
+            return 0
+        low = cur.execute("SELECT min(ts) FROM marks WHERE ts > ? AND ts <= ?", [since, upto]).fetchall()[0][0]
+        return self._rewrite_months(
+            cur, base, manifest,
+            lambda start: f"{MARKS_EOD_SELECT} WHERE ts >= {start} AND ts <= {int(upto)} GROUP BY symbol, day",
+            low, upto, "marks-eod", "symbol, day")
+
+    def _rewrite_months(self, cur: duckdb.DuckDBPyConnection, base: Path, manifest: dict[str, Any],
+                        source: Callable[[int], str], low: int | None, mark: int, stem: str, order: str) -> int:
+        """Rewrite the month files from the month of ``low`` (Unix ms) on: ``source(start)`` gives the rows (with a
+        DATE ``day``) from the first millisecond ``start`` of that month; set the mark."""
+        written: list[str] = []
+        first = "9999-99"
+        if low is not None:
+            start = month_start(int(low))
+            first = time.strftime("%Y-%m", time.gmtime(start // 1000))
+            query = source(start)
+            written = write_parts(cur, base, query, month_parts(cur, query, f"{stem}-{mark:015d}"), order=order)
+        return self._replace(base, manifest, written, lambda name: file_period(name) >= first, mark)
+
+    # -- vp_equity: per VP, from its earliest new row on --------------------------------------------
+    def _equity(self, cur: duckdb.DuckDBPyConnection, step: Progress) -> int:
+        """The vp_equity rollup (refreshed by :meth:`_eod`): for each VP, its periods from its earliest row written
+        by the refreshes since the last time on (a late fill's recomputed rows included), and the day files of a
+        month that is over merged into a month file. The manifest's mark is the refresh."""
         base = self.root / "vp_equity"
         manifest = read_manifest(base)
         since = max(int(manifest["mark"]), 0)
@@ -216,41 +325,51 @@ class Publisher:
         if gen <= since:
             self._retire(base, manifest, [])
             return 0
-        # the refreshes since then wrote rows from ``low`` on (new samples; a late fill's VP from its ts): every
-        # date from low's on is rewritten, from one bounded scan (no list of dates to test each row against)
-        low = cur.execute("SELECT min(ts) FROM vp_equity WHERE gen > ?", [since]).fetchall()[0][0]
-        if low is None:
-            return self._rewrite_dates(cur, base, manifest, "", [], gen, "equity")
-        start = int(low) // 86_400_000 * 86_400_000
-        dates = [row[0] for row in cur.execute("SELECT DISTINCT CAST(epoch_ms(ts) AS DATE) FROM vp_equity "
-                                               "WHERE ts >= ?", [start]).fetchall()]
-        return self._rewrite_dates(cur, base, manifest, f"{EQUITY_SOURCE} WHERE ts >= {start} ORDER BY vp_id, ts",
-                                   dates, gen, "equity", bounded=True)
+        latest = cur.execute("SELECT max(ts) FROM vp_equity").fetchall()[0][0]
+        if latest is None:
+            return self._replace(base, manifest, [], lambda name: False, gen)
+        current = month_start(int(latest))
+        if any(file_directory(name)[0] != "vp_id" for name in manifest["files"]):  # an older layout: all again
+            since = 0
+        lows = dict(cur.execute("SELECT vp_id, min(ts) FROM vp_equity WHERE gen > ? GROUP BY vp_id",
+                                [since]).fetchall())
+        for name in manifest["files"]:  # a month over whose days are still day files: merged now
+            period = file_period(name)
+            if is_day(period) and period_start(period) < current:
+                vp_id = file_vp(name)
+                start = month_start(period_start(period))
+                lows[vp_id] = min(int(lows.get(vp_id, start)), start)
+        starts = {vp_id: (month_start(int(low)) if int(low) < current else int(low) // 86_400_000 * 86_400_000)
+                  for vp_id, low in lows.items()}
+        parts: list[Part] = []
+        for vp_id, start in sorted(starts.items()):
+            parts += equity_parts(cur, f"SELECT vp_id, ts FROM vp_equity WHERE vp_id = '{vp_id}' AND ts >= {start}",
+                                  f"{gen:012d}", current)
+        written = write_parts(cur, base, "SELECT * FROM vp_equity", parts, columns=EQUITY_FILE_COLUMNS, order="ts",
+                              step=lambda done, total: step("vp_equity", done, total))
+        step("vp_equity", 1, 1)
 
-    def _rewrite_dates(self, cur: duckdb.DuckDBPyConnection, base: Path, manifest: dict[str, Any], source: str,
-                       dates: list[Any], mark: int, stem: str, *, bounded: bool = False) -> int:
-        """Rewrite the partitions of ``dates`` from ``source`` (which has a ``date`` column; ``bounded``: it
-        holds the rows of those dates only); set the mark."""
-        retired: list[str] = []
-        written: list[str] = []
-        if dates:
-            listed = ", ".join(f"DATE '{d.isoformat()}'" for d in dates)
-            query = source if bounded else f"SELECT * FROM ({source}) WHERE date IN ({listed})"
-            written = self._write_parts(cur, base, query, None, f"{stem}-{mark:015d}")
-            rewritten = {f"date={d.isoformat()}" for d in dates}
-            retired = [n for n in manifest["files"] if n.split("/", 1)[0] in rewritten]
-            manifest["files"] = sorted((set(manifest["files"]) - set(retired)) | set(written))
+        def replaced(name: str) -> bool:
+            if file_directory(name)[0] != "vp_id":
+                return True  # a file of an older layout (by date): every VP was written again
+            start = starts.get(file_vp(name))
+            return start is not None and period_end(file_period(name)) > start
+
+        return self._replace(base, manifest, written, replaced, gen)
+
+    # -- manifest ---------------------------------------------------------------------------------
+    def _replace(self, base: Path, manifest: dict[str, Any], written: list[str], replaced: Callable[[str], bool],
+                 mark: int) -> int:
+        """List ``written`` instead of the files ``replaced`` selects (retired); set the mark; save."""
+        retired = [name for name in manifest["files"] if name not in written and replaced(name)]
+        manifest["files"] = sorted((set(manifest["files"]) - set(retired)) | set(written))
         manifest["mark"] = mark
         self._save(base, manifest, retired)
         return len(written)
 
-    # -- manifest ---------------------------------------------------------------------------------
     def _save(self, base: Path, manifest: dict[str, Any], retired: list[str]) -> None:
         self._retire(base, manifest, retired, save=False)
-        base.mkdir(parents=True, exist_ok=True)
-        temp = base / f".{MANIFEST}.tmp"
-        temp.write_text(json.dumps(manifest))
-        os.replace(temp, base / MANIFEST)
+        save_manifest(base, manifest)
 
     def _retire(self, base: Path, manifest: dict[str, Any], retired: list[str], *, save: bool = True) -> None:
         """Delete files retired longer ago than the grace period; note the newly retired ones."""
@@ -267,3 +386,9 @@ class Publisher:
         manifest["retired"] = keep
         if save and changed:
             self._save(base, manifest, [])
+
+
+def _period(ts: int, current: int) -> str:
+    """The time-layout period of a time: its month before ``current``, else its day."""
+    moment = time.gmtime(ts // 1000)
+    return time.strftime("%Y-%m" if ts < current else "%Y-%m-%d", moment)

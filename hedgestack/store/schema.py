@@ -273,4 +273,9 @@ LEFT JOIN exchange_ids x USING (client_order_id)
 LEFT JOIN filled f USING (client_order_id)
 """
 
-VIEWS = (FILLS_VIEW, VP_HISTORY_VIEW, ORDERS_VIEW, VP_EOD_VIEW)
+#: the last mark per symbol per UTC day (and the time of that mark); published as its own small dataset
+MARKS_EOD_SELECT = ("SELECT symbol, CAST(epoch_ms(ts // 86400000 * 86400000) AS DATE) AS day, max(ts) AS ts, "
+                    "arg_max(mark, ts) AS mark FROM marks")
+MARKS_EOD_VIEW = f"CREATE OR REPLACE VIEW marks_eod AS {MARKS_EOD_SELECT} GROUP BY symbol, day"
+
+VIEWS = (FILLS_VIEW, VP_HISTORY_VIEW, ORDERS_VIEW, VP_EOD_VIEW, MARKS_EOD_VIEW)

@@ -15,8 +15,7 @@ notebook it is the plain layout ``Dashboard.__panel__()``.
 from __future__ import annotations
 
 import logging
-from concurrent.futures import Future
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import panel as pn
 import param
@@ -36,6 +35,9 @@ from hedgestack.ui.views import (
     ReconcileView,
     VpActionsView,
 )
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 log = logging.getLogger("hedgestack.ui")
 

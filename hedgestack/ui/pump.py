@@ -17,10 +17,12 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import panel as pn
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 Envelope = dict[str, Any]
 

@@ -10,10 +10,8 @@ from __future__ import annotations
 import functools
 import heapq
 import time
-from collections.abc import Callable, Coroutine
-from concurrent.futures import Future
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import panel as pn
@@ -32,6 +30,10 @@ from hedgestack.ui.models import (
     dec,
     fmt,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Coroutine
+    from concurrent.futures import Future
 
 LIVE_CONFIRMATION = "LIVE_CONFIRMATION_REQUIRED"
 

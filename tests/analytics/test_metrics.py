@@ -73,7 +73,9 @@ def test_round_trips(source: Analytics) -> None:
 
 def test_win_rate_and_payoff(source: Analytics) -> None:
     wr = metrics.win_rate(source)
-    assert wr["vp_id"].to_list() == [VP_A]  # VP_B has no closed trip
+    assert wr["vp_id"].to_list() == [VP_A, VP_B]  # every VP: VP_B has no closed trip, its rates are NULL
+    b = wr.row(1, named=True)
+    assert (b["trips"], b["wins"], b["win_rate"], b["payoff_ratio"], b["net_pnl"]) == (0, 0, None, None, D(0))
     row = wr.row(0, named=True)
     assert (row["trips"], row["wins"], row["losses"]) == (2, 1, 1)
     assert row["win_rate"] == 0.5
@@ -135,13 +137,20 @@ def test_exposure(source: Analytics) -> None:
 
 
 ALL = [metrics.equity_curve, metrics.daily_pnl, metrics.round_trips, metrics.win_rate, metrics.mae_mfe,
-       metrics.fee_funding_drag, metrics.slippage, metrics.maker_taker, metrics.exposure]
+       metrics.fee_funding_drag, metrics.slippage, metrics.maker_taker, metrics.exposure, metrics.drawdown,
+       metrics.risk_adjusted, metrics.report]
 
 
 def test_live_and_published_frames_identical(live_source: Analytics, published_source: Analytics) -> None:
     for fn in ALL:
         assert_frame_equal(fn(live_source), fn(published_source), check_exact=True)
     assert_frame_equal(metrics.slippage(live_source, per="vp"), metrics.slippage(published_source, per="vp"))
+    for by in ("symbol", "side", "symbol_side", "all"):
+        for freq in ("day", "sample"):
+            assert_frame_equal(metrics.drawdown(live_source, by=by, freq=freq),
+                               metrics.drawdown(published_source, by=by, freq=freq), check_exact=True)
+        assert_frame_equal(metrics.risk_adjusted(live_source, by=by, leverage={"BTCUSDT": 5}),
+                           metrics.risk_adjusted(published_source, by=by, leverage={"BTCUSDT": 5}), check_exact=True)
 
 
 def test_views_installed_on_a_plain_connection(live_source: Analytics) -> None:

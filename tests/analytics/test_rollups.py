@@ -15,10 +15,13 @@ from pathlib import Path
 
 from polars.testing import assert_frame_equal
 
+from hedgestack.domain.enums import PositionSide
+from hedgestack.domain.events import VpCreated
 from hedgestack.store.analytics import Analytics, live, open_published
 from hedgestack.store.eventlog import EventLog
 from hedgestack.store.publish import Publisher, read_manifest
-from tests.analytics.conftest import MARKS, VP_A, VP_B, history
+from tests.analytics.conftest import DAY, MARKS, T0, VP_A, VP_B, history
+from tests.factories import VP_C
 
 D = Decimal
 DAY1, DAY2 = dt.date(2025, 11, 25), dt.date(2025, 11, 26)
@@ -63,21 +66,24 @@ def test_rollup_is_incremental_and_the_view_exact_in_between(tmp_path: Path) -> 
         assert once.cursor().execute(f"SELECT {COLUMNS} FROM vp_eod_current ORDER BY vp_id, day").fetchall() == EXPECTED
 
 
-def test_published_rollup_rewrites_only_the_dates_that_changed(tmp_path: Path) -> None:
+def test_published_rollup_rewrites_only_the_months_that_changed(tmp_path: Path) -> None:
     events = history()
+    earlier = VpCreated(ts=T0 - 40 * DAY, vp_id=VP_C, name="Old", symbol="BTCUSDT", position_side=PositionSide.LONG)
     with EventLog(tmp_path / "hedgestack.duckdb") as log:
         publisher = Publisher(log, tmp_path)
-        log.append(events[:9])  # day 1 only
+        log.append([earlier])  # a VP created in October
+        log.append(events[:9])  # November: day 1 only
         log.append_marks(MARKS)
-        assert publisher.publish().files["vp_eod"] == 1
+        assert publisher.publish().files["vp_eod"] == 2  # one file per month
         reader = open_published(tmp_path)
-        assert _rows(reader) == EXPECTED[:1] + EXPECTED[2:]
-        day1 = [f for f in read_manifest(tmp_path / "published" / "vp_eod")["files"] if "2025-11-25" in f]
-        log.append(events[9:])  # day 2
-        assert publisher.publish().files["vp_eod"] == 1  # only day 2 is written
+        october = [f for f in read_manifest(tmp_path / "published" / "vp_eod")["files"] if "2025-10" in f]
+        assert len(october) == 1
+        log.append(events[9:])  # day 2, November again
+        assert publisher.publish().files["vp_eod"] == 1  # only November is written again
         manifest = read_manifest(tmp_path / "published" / "vp_eod")
-        assert [f for f in manifest["files"] if "2025-11-25" in f] == day1 and manifest["mark"] == log.last_seq
-        assert _rows(reader) == EXPECTED
+        assert [f for f in manifest["files"] if "2025-10" in f] == october and manifest["mark"] == log.last_seq
+        assert len(manifest["files"]) == 2 and len(manifest["retired"]) == 1
+        assert [row for row in _rows(reader) if row[0] != VP_C] == EXPECTED
         assert_frame_equal(reader.sql("SELECT * FROM vp_eod_current ORDER BY vp_id, day"),
                            live(log).sql("SELECT * FROM vp_eod_current ORDER BY vp_id, day"), check_exact=True)
 
@@ -93,8 +99,12 @@ def test_reader_adds_fills_published_after_the_rollup(tmp_path: Path) -> None:
         publisher.publish()
         base = tmp_path / "published" / "vp_eod"
         manifest = read_manifest(base)
-        manifest["mark"] = 9  # as if the rollup were published only up to day 1's last event
-        manifest["files"] = [f for f in manifest["files"] if "2025-11-25" in f]
+        # as if the rollup were published only up to day 1's last event: the first publication's file (retired,
+        # still there for the grace period), mark 9
+        (first, _), = manifest["retired"]
+        manifest.update(mark=9, files=[first], retired=[])
         (base / "_manifest.json").write_text(json.dumps(manifest))
-        assert _rows(open_published(tmp_path)) == EXPECTED
+        reader = open_published(tmp_path)
+        assert reader.sql("SELECT count(*) AS n FROM published_vp_eod")["n"][0] == 2  # day 1 rows only
+        assert _rows(reader) == EXPECTED
 

@@ -65,17 +65,34 @@ def test_every_raised_code_is_in_the_table_with_its_class() -> None:
     assert missing == []
 
 
+def _defines_code(node: ast.ClassDef) -> bool:
+    return any(isinstance(t, ast.Name) and t.id == "code"
+               for item in node.body
+               for t in (item.targets if isinstance(item, ast.Assign)
+                         else [item.target] if isinstance(item, ast.AnnAssign) else []))
+
+
 def test_every_error_class_is_defined_in_domain_errors() -> None:
-    """No HedgestackError subclass of its own elsewhere (the client could not raise it)."""
+    """No HedgestackError subclass with a code of its own elsewhere (the client could not raise it). A part may keep
+    a private marker subclass without a code of its own (the store's ``AppendFailed``: its raise sites use codes
+    listed for its parent, so a client raises the parent, which it is); one that names its own code is stray."""
     stray = []
+    markers = []
     for path in PACKAGE.rglob("*.py"):
         if path.name == "errors.py" and path.parent.name in ("domain", "api"):
             continue
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ClassDef) and any(
                     isinstance(b, ast.Name) and b.id in ERROR_CLASSES for b in node.bases):
-                stray.append(f"{path.relative_to(PACKAGE)}: {node.name}")
+                (stray if _defines_code(node) else markers).append(f"{path.relative_to(PACKAGE)}: {node.name}")
     assert stray == []
+    assert set(markers) <= {"store/log.py: AppendFailed"}, markers  # a new marker is a decision: list it here
+
+
+def test_the_stray_check_sees_a_code_of_its_own() -> None:
+    tree = ast.parse('class A(StoreError):\n    code = "X"\n\n\nclass B(StoreError):\n    """doc"""\n')
+    classes = [n for n in tree.body if isinstance(n, ast.ClassDef)]
+    assert [_defines_code(c) for c in classes] == [True, False]
 
 
 def test_a_code_stands_for_one_class_per_status() -> None:

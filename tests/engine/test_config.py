@@ -44,6 +44,6 @@ def test_from_env_without_keys_builds_a_simulator_terminal(monkeypatch: pytest.M
         monkeypatch.delenv(name, raising=False)
     t = Terminal.from_env(tmp_path)
     try:
-        assert t.venue_name == "sim" and t.sim is not None
+        assert t.venue_name == "sim" and t.simulator is not None
     finally:
-        t.sim.stop()
+        t.simulator.stop()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -49,3 +52,29 @@ def test_rebuild_from_exchange_history(terminal: Terminal, control: Control, tmp
         assert sum(v.funding for v in again.vps.values()) == sum(v.funding for v in terminal.ledger.vps.values())
         statuses = {cid: o.status for cid, o in again.orders.items()}
         assert statuses == {cid: o.status for cid, o in terminal.ledger.orders.items()}
+    assert report.ok and len(report.sides) == 4
+    assert all(side.vp_qty == side.exchange_qty and side.line().endswith("OK") for side in report.sides)
+
+
+def test_rebuild_reports_each_side_and_fails_when_one_differs(terminal: Terminal, control: Control,
+                                                               tmp_path: Path) -> None:
+    a = terminal.sync.create_vp("A", "BTCUSDT", "LONG")
+    terminal.sync.place_order(a.id, "BUY", "MARKET", "0.010")
+    settle(terminal, control)
+    # a sale "from another app" larger than UNASSIGNED holds: the rebuilt VPs keep more than the exchange
+    control.post("/external-order", {"symbol": "BTCUSDT", "side": "SELL", "positionSide": "LONG", "type": "MARKET",
+                                     "quantity": "0.004", "clientOrderId": "web_over"})
+    wait_until(lambda: terminal.sync.state().reconcile_detail["BTCUSDT"]["LONG"].status == "MISMATCH", timeout=10)
+    data_dir = tmp_path / "rebuilt"
+    now = int(time.time() * 1000)
+    result = subprocess.run(
+        [sys.executable, "-m", "hedgestack.cli", "rebuild", "--since", str(now - 3_600_000), "--until",
+         str(now + 1000), "--sim-url", control.base.removesuffix("/sim/v1"), "--data-dir", str(data_dir)],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "CI": "1"})
+    assert result.returncode == 1, result.stderr
+    lines = result.stdout.splitlines()
+    long_line = next(line for line in lines if line.startswith("BTCUSDT LONG"))
+    assert "rebuilt VPs 0.010" in long_line and "exchange 0.006" in long_line and "MISMATCH" in long_line
+    assert any(line.startswith("BTCUSDT SHORT") and line.endswith("OK") for line in lines)
+    assert any(line.startswith("anomaly: OVER_REDUCE") for line in lines)
+    assert "Traceback" not in result.stderr

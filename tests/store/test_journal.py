@@ -7,7 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hedgestack.store import eventlog
+import duckdb
+
 from hedgestack.store.eventlog import EventLog
 from tests.store.test_eventlog import stream
 
@@ -15,8 +16,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def raw_count(log: EventLog, table: str) -> int:
-    """Rows of a table as DuckDB holds them now (the private connection: no flush)."""
-    return int(log._con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+    """Rows of a table as DuckDB holds them now: a second connection of this process to the same file (DuckDB
+    shares the open database), so no flush."""
+    with duckdb.connect(str(log.path)) as con:
+        return int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
 
 
 def test_a_batch_is_one_journal_row_until_a_reader_flushes(tmp_path: Path) -> None:
@@ -33,9 +36,8 @@ def test_a_batch_is_one_journal_row_until_a_reader_flushes(tmp_path: Path) -> No
         assert log.ledger == log.replay(from_zero=True)
 
 
-def test_the_append_path_flushes_every_flush_at_events(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(eventlog, "FLUSH_AT", 4)
-    with EventLog(tmp_path / "x.duckdb") as log:
+def test_the_append_path_flushes_every_flush_at_events(tmp_path: Path) -> None:
+    with EventLog(tmp_path / "x.duckdb", flush_at=4) as log:
         events = stream()
         log.append(events[:2])
         assert raw_count(log, "events") == 0

@@ -19,9 +19,11 @@ from tests.store.writer_proc import BATCH
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def start_writer(data_dir: Path, batches: int, publish_every: int) -> subprocess.Popen[str]:
+def start_writer(data_dir: Path, batches: int, publish_every: int, *, hold: bool = False) -> subprocess.Popen[str]:
+    """The writer process; with ``hold`` it keeps the file after its last batch until a line on its stdin."""
     proc = subprocess.Popen([sys.executable, "-m", "tests.store.writer_proc", str(data_dir), str(batches),
-                             str(publish_every)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+                             str(publish_every), *(["hold"] if hold else [])], cwd=ROOT, stdout=subprocess.PIPE,
+                            stdin=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "ready"
     return proc
@@ -50,8 +52,8 @@ def test_sigkill_mid_batch_leaves_whole_batches(tmp_path: Path, delay: float) ->
 
 
 def test_second_process_reads_parquet_while_writer_holds_the_file(tmp_path: Path) -> None:
-    proc = start_writer(tmp_path, 40, 5)
-    assert proc.stdout is not None
+    proc = start_writer(tmp_path, 40, 5, hold=True)  # the writer holds the file until told, however fast
+    assert proc.stdout is not None and proc.stdin is not None
     published = int(proc.stdout.readline().split()[1])
     try:
         # DuckDB refuses a second process on the file, even read-only
@@ -72,6 +74,8 @@ def test_second_process_reads_parquet_while_writer_holds_the_file(tmp_path: Path
         assert seen[0] >= published - 1 - BATCH  # the published seq counts the VpCreated event
         assert seen == sorted(seen)
     finally:
+        proc.stdin.write("close\n")
+        proc.stdin.flush()
         proc.wait(timeout=120)
     final = hedgestack.analytics.open(tmp_path).fills()
     assert final.height == 40 * BATCH

@@ -14,7 +14,7 @@ from hedgestack.store.publish import Publisher
 BATCH = 50
 
 
-def main(data_dir: str, batches: int, publish_every: int) -> None:
+def main(data_dir: str, batches: int, publish_every: int, hold: bool = False) -> None:
     log = EventLog(Path(data_dir) / "hedgestack.duckdb", snapshot_every=1_000)
     publisher = Publisher(log, data_dir)
     if log.last_seq == 0:
@@ -38,8 +38,11 @@ def main(data_dir: str, batches: int, publish_every: int) -> None:
         if publish_every and n % publish_every == 0:
             publisher.publish()
             print(f"published {log.last_seq}", flush=True)
+    if hold:  # keep the file (and its lock) until the test says so
+        print("finished", flush=True)
+        sys.stdin.readline()
     log.close()
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))
+    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), hold=sys.argv[4:] == ["hold"])

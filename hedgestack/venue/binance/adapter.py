@@ -20,10 +20,8 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from binance.async_client import AsyncClient
@@ -55,9 +53,15 @@ from hedgestack.venue.port import (
     VenueIdentity,
 )
 
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+    from decimal import Decimal
+
 log = logging.getLogger("hedgestack.venue")
 
 LIVE_REST = "https://fapi.binance.com"
+#: while above the weight threshold, requests pause this long (at most) before the count is read again (s)
+THROTTLE_STEP = 10.0
 #: python-binance's read loop waits up to TIMEOUT (10 s) on a silent socket before it sees a close request.
 SOCKET_POLL_SECONDS = 0.5
 LIVE_WS = "wss://fstream.binance.com/"
@@ -206,7 +210,9 @@ class BinanceVenue:
                 raise IpBanned("requests are stopped while Binance bans this IP")
             self.banned_until = None
         if self.used_weight >= self.weight_limit * self.slow_down_at:
-            wait = 60.5 - (time.time() % 60)
+            # Binance counts weight per minute: wait for the next one, but look again every THROTTLE_STEP s (the
+            # next answer's header says where the count stands)
+            wait = min(60.5 - (time.time() % 60), THROTTLE_STEP)
             log.warning("request weight %s of %s used: waiting %.1f s for the next minute", self.used_weight,
                         self.weight_limit, wait)
             await asyncio.sleep(wait)
@@ -314,13 +320,14 @@ class BinanceVenue:
             raise
         return parse.checked(parse.algo_order, row)
 
-    async def open_orders(self) -> list[ExchangeOrder]:
+    async def open_orders(self, symbol: str) -> list[ExchangeOrder]:
+        """One symbol's open orders (weight 1; 40 without a symbol)."""
         return parse.checked(lambda d: parse.rows(parse.order, d),
-                             await self.call("futures_get_open_orders", retry_lost=True))
+                             await self.call("futures_get_open_orders", symbol=symbol, retry_lost=True))
 
-    async def open_algo_orders(self) -> list[ExchangeAlgoOrder]:
+    async def open_algo_orders(self, symbol: str) -> list[ExchangeAlgoOrder]:
         return parse.checked(lambda d: parse.rows(parse.algo_order, d),
-                             await self.call("futures_get_open_algo_orders", retry_lost=True))
+                             await self.call("futures_get_open_algo_orders", symbol=symbol, retry_lost=True))
 
     async def all_orders(self, symbol: str, *, start: int, end: int, limit: int = 1000) -> list[ExchangeOrder]:
         data = await self.call("futures_get_all_orders", symbol=symbol, startTime=start, endTime=end, limit=limit,
@@ -430,9 +437,10 @@ class BinanceVenue:
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 5.0)
 
-    async def market_messages(self, symbols: list[str]) -> AsyncIterator[MarketMessage | StreamUp]:
+    async def market_messages(self, symbols: Iterable[str]) -> AsyncIterator[MarketMessage]:
         """markPrice@1s and kline_1m of ``symbols`` forever, reconnecting as the user stream does."""
-        streams = [f"{s.lower()}@markPrice@1s" for s in symbols] + [f"{s.lower()}@kline_1m" for s in symbols]
+        names = list(symbols)
+        streams = [f"{s.lower()}@markPrice@1s" for s in names] + [f"{s.lower()}@kline_1m" for s in names]
         backoff = 0.2
         while self.client is not None:
             try:

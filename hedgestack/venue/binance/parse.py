@@ -14,7 +14,6 @@ last-filled quantity and a trade id.
 from __future__ import annotations
 
 import typing
-from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Any, TypeVar
@@ -52,6 +51,9 @@ from hedgestack.venue.port import (
     TradeLite,
     UserMessage,
 )
+
+if typing.TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping
 
 S = TypeVar("S", bound=msgspec.Struct)
 _STATUS = {s.value: s for s in OrderStatus}

@@ -99,34 +99,34 @@ class _Wire(msgspec.Struct, frozen=True, kw_only=True):
 
 
 # -- generic -----------------------------------------------------------------------------------------
-class BinanceError(_Wire, kw_only=True):
+class BinanceError(_Wire, frozen=True, kw_only=True):
     """Error body ``{"code": -2022, "msg": "ReduceOnly Order is rejected."}``."""
 
     code: int
     msg: str
 
 
-class CodeMsg(_Wire, kw_only=True):
+class CodeMsg(_Wire, frozen=True, kw_only=True):
     """``{"code": 200, "msg": "success"}`` answers (positionSide/dual, allOpenOrders, algoOpenOrders)."""
 
     code: int
     msg: str
 
 
-class ServerTime(_Wire, kw_only=True):
+class ServerTime(_Wire, frozen=True, kw_only=True):
     serverTime: int  # noqa: N815
 
 
-class ListenKey(_Wire, kw_only=True):
+class ListenKey(_Wire, frozen=True, kw_only=True):
     listenKey: str  # noqa: N815
 
 
-class PositionMode(_Wire, kw_only=True):
+class PositionMode(_Wire, frozen=True, kw_only=True):
     dualSidePosition: bool  # noqa: N815
 
 
 # -- orders (REST) -----------------------------------------------------------------------------------
-class _OrderBase(_Wire, kw_only=True):
+class _OrderBase(_Wire, frozen=True, kw_only=True):
     orderId: int  # noqa: N815
     symbol: str
     status: str
@@ -168,7 +168,7 @@ class Order(_OrderBase, frozen=True, kw_only=True):
     pair: str | UnsetType = UNSET
 
 
-class AlgoOrderResponse(_Wire, kw_only=True):
+class AlgoOrderResponse(_Wire, frozen=True, kw_only=True):
     """Answer of POST /fapi/v1/algoOrder."""
 
     algoId: int  # noqa: N815
@@ -198,7 +198,7 @@ class AlgoOrderResponse(_Wire, kw_only=True):
     goodTillDate: int  # noqa: N815
 
 
-class AlgoOrder(_Wire, kw_only=True):
+class AlgoOrder(_Wire, frozen=True, kw_only=True):
     """GET /fapi/v1/algoOrder, openAlgoOrders, allAlgoOrders."""
 
     algoId: int  # noqa: N815
@@ -230,7 +230,7 @@ class AlgoOrder(_Wire, kw_only=True):
     goodTillDate: int  # noqa: N815
 
 
-class AlgoCancelResponse(_Wire, kw_only=True):
+class AlgoCancelResponse(_Wire, frozen=True, kw_only=True):
     """DELETE /fapi/v1/algoOrder: note ``code`` is a string here."""
 
     algoId: int  # noqa: N815
@@ -239,7 +239,7 @@ class AlgoCancelResponse(_Wire, kw_only=True):
     msg: str
 
 
-class UserTrade(_Wire, kw_only=True):
+class UserTrade(_Wire, frozen=True, kw_only=True):
     """GET /fapi/v1/userTrades row (no clientOrderId: join on orderId)."""
 
     buyer: bool
@@ -261,7 +261,7 @@ class UserTrade(_Wire, kw_only=True):
     pair: str | UnsetType = UNSET
 
 
-class IncomeRow(_Wire, kw_only=True):
+class IncomeRow(_Wire, frozen=True, kw_only=True):
     """GET /fapi/v1/income row."""
 
     symbol: str
@@ -275,7 +275,7 @@ class IncomeRow(_Wire, kw_only=True):
 
 
 # -- positions and account ---------------------------------------------------------------------------
-class PositionRiskV2(_Wire, kw_only=True):
+class PositionRiskV2(_Wire, frozen=True, kw_only=True):
     entryPrice: str  # noqa: N815
     breakEvenPrice: str  # noqa: N815
     marginType: str  # noqa: N815
@@ -294,7 +294,7 @@ class PositionRiskV2(_Wire, kw_only=True):
     updateTime: int  # noqa: N815
 
 
-class PositionRiskV3(_Wire, kw_only=True):
+class PositionRiskV3(_Wire, frozen=True, kw_only=True):
     symbol: str
     positionSide: str  # noqa: N815
     positionAmt: str  # noqa: N815
@@ -317,7 +317,7 @@ class PositionRiskV3(_Wire, kw_only=True):
     updateTime: int  # noqa: N815
 
 
-class AccountAsset(_Wire, kw_only=True):
+class AccountAsset(_Wire, frozen=True, kw_only=True):
     asset: str
     walletBalance: str  # noqa: N815
     unrealizedProfit: str  # noqa: N815
@@ -334,7 +334,7 @@ class AccountAsset(_Wire, kw_only=True):
     marginAvailable: bool | UnsetType = UNSET  # noqa: N815  v2 only
 
 
-class AccountPositionV3(_Wire, kw_only=True):
+class AccountPositionV3(_Wire, frozen=True, kw_only=True):
     symbol: str
     positionSide: str  # noqa: N815
     positionAmt: str  # noqa: N815
@@ -347,7 +347,7 @@ class AccountPositionV3(_Wire, kw_only=True):
     updateTime: int  # noqa: N815
 
 
-class AccountPositionV2(_Wire, kw_only=True):
+class AccountPositionV2(_Wire, frozen=True, kw_only=True):
     symbol: str
     initialMargin: str  # noqa: N815
     maintMargin: str  # noqa: N815
@@ -366,7 +366,7 @@ class AccountPositionV2(_Wire, kw_only=True):
     updateTime: int  # noqa: N815
 
 
-class AccountV3(_Wire, kw_only=True):
+class AccountV3(_Wire, frozen=True, kw_only=True):
     totalInitialMargin: str  # noqa: N815
     totalMaintMargin: str  # noqa: N815
     totalWalletBalance: str  # noqa: N815
@@ -382,7 +382,7 @@ class AccountV3(_Wire, kw_only=True):
     positions: list[AccountPositionV3]
 
 
-class AccountV2(_Wire, kw_only=True):
+class AccountV2(_Wire, frozen=True, kw_only=True):
     feeTier: int  # noqa: N815
     canTrade: bool  # noqa: N815
     canDeposit: bool  # noqa: N815
@@ -404,7 +404,7 @@ class AccountV2(_Wire, kw_only=True):
     positions: list[AccountPositionV2]
 
 
-class Balance(_Wire, kw_only=True):
+class Balance(_Wire, frozen=True, kw_only=True):
     accountAlias: str  # noqa: N815
     asset: str
     balance: str
@@ -417,7 +417,7 @@ class Balance(_Wire, kw_only=True):
 
 
 # -- market data (REST) ------------------------------------------------------------------------------
-class PremiumIndex(_Wire, kw_only=True):
+class PremiumIndex(_Wire, frozen=True, kw_only=True):
     symbol: str
     markPrice: str  # noqa: N815
     indexPrice: str  # noqa: N815
@@ -428,14 +428,14 @@ class PremiumIndex(_Wire, kw_only=True):
     time: int
 
 
-class TickerPrice(_Wire, kw_only=True):
+class TickerPrice(_Wire, frozen=True, kw_only=True):
     symbol: str
     price: str
     time: int
 
 
 # -- user data stream --------------------------------------------------------------------------------
-class OrderUpdate(_Wire, kw_only=True):
+class OrderUpdate(_Wire, frozen=True, kw_only=True):
     """``o`` of ORDER_TRADE_UPDATE."""
 
     s: str  # symbol
@@ -479,20 +479,20 @@ class OrderUpdate(_Wire, kw_only=True):
     M: int | UnsetType = UNSET  # modifyId (AMENDMENT only)
 
 
-class OrderTradeUpdate(_Wire, kw_only=True, tag_field="e", tag="ORDER_TRADE_UPDATE"):
+class OrderTradeUpdate(_Wire, frozen=True, kw_only=True, tag_field="e", tag="ORDER_TRADE_UPDATE"):
     E: int  # event time
     T: int  # transaction time
     o: OrderUpdate
 
 
-class AccountUpdateBalance(_Wire, kw_only=True):
+class AccountUpdateBalance(_Wire, frozen=True, kw_only=True):
     a: str  # asset
     wb: str  # wallet balance
     cw: str  # cross wallet balance
     bc: str  # balance change except PnL and commission
 
 
-class AccountUpdatePosition(_Wire, kw_only=True):
+class AccountUpdatePosition(_Wire, frozen=True, kw_only=True):
     s: str  # symbol
     pa: str  # position amount (signed)
     ep: str  # entry price
@@ -505,20 +505,20 @@ class AccountUpdatePosition(_Wire, kw_only=True):
     ma: str | UnsetType = UNSET  # margin asset (live payloads)
 
 
-class AccountUpdateData(_Wire, kw_only=True):
+class AccountUpdateData(_Wire, frozen=True, kw_only=True):
     m: str  # reason: ORDER, FUNDING_FEE, ...
     B: list[AccountUpdateBalance]
     P: list[AccountUpdatePosition]
     S: str | UnsetType = UNSET  # symbol of a FUNDING_FEE event
 
 
-class AccountUpdate(_Wire, kw_only=True, tag_field="e", tag="ACCOUNT_UPDATE"):
+class AccountUpdate(_Wire, frozen=True, kw_only=True, tag_field="e", tag="ACCOUNT_UPDATE"):
     E: int
     T: int
     a: AccountUpdateData
 
 
-class AlgoUpdateOrder(_Wire, kw_only=True):
+class AlgoUpdateOrder(_Wire, frozen=True, kw_only=True):
     """``o`` of ALGO_UPDATE."""
 
     caid: str  # client algo id
@@ -549,13 +549,13 @@ class AlgoUpdateOrder(_Wire, kw_only=True):
     ia: bool | UnsetType = UNSET  # trailing activated
 
 
-class AlgoUpdate(_Wire, kw_only=True, tag_field="e", tag="ALGO_UPDATE"):
+class AlgoUpdate(_Wire, frozen=True, kw_only=True, tag_field="e", tag="ALGO_UPDATE"):
     T: int
     E: int
     o: AlgoUpdateOrder
 
 
-class TradeLite(_Wire, kw_only=True, tag_field="e", tag="TRADE_LITE"):
+class TradeLite(_Wire, frozen=True, kw_only=True, tag_field="e", tag="TRADE_LITE"):
     E: int
     T: int
     s: str
@@ -570,13 +570,13 @@ class TradeLite(_Wire, kw_only=True, tag_field="e", tag="TRADE_LITE"):
     i: int
 
 
-class ListenKeyExpired(_Wire, kw_only=True, tag_field="e", tag="listenKeyExpired"):
+class ListenKeyExpired(_Wire, frozen=True, kw_only=True, tag_field="e", tag="listenKeyExpired"):
     E: int
     listenKey: str  # noqa: N815
 
 
 # -- market streams ----------------------------------------------------------------------------------
-class MarkPriceUpdate(_Wire, kw_only=True, tag_field="e", tag="markPriceUpdate"):
+class MarkPriceUpdate(_Wire, frozen=True, kw_only=True, tag_field="e", tag="markPriceUpdate"):
     E: int
     s: str
     p: str  # mark price
@@ -588,7 +588,7 @@ class MarkPriceUpdate(_Wire, kw_only=True, tag_field="e", tag="markPriceUpdate")
     st: int | UnsetType = UNSET  # 1 = USDⓈ-M (routed payloads)
 
 
-class AggTrade(_Wire, kw_only=True, tag_field="e", tag="aggTrade"):
+class AggTrade(_Wire, frozen=True, kw_only=True, tag_field="e", tag="aggTrade"):
     E: int
     s: str
     a: int  # aggregate trade id
@@ -602,7 +602,7 @@ class AggTrade(_Wire, kw_only=True, tag_field="e", tag="aggTrade"):
     st: int | UnsetType = UNSET
 
 
-class KlineData(_Wire, kw_only=True):
+class KlineData(_Wire, frozen=True, kw_only=True):
     t: int  # open time
     T: int  # close time
     s: str
@@ -622,20 +622,20 @@ class KlineData(_Wire, kw_only=True):
     B: str  # ignore
 
 
-class Kline(_Wire, kw_only=True, tag_field="e", tag="kline"):
+class Kline(_Wire, frozen=True, kw_only=True, tag_field="e", tag="kline"):
     E: int
     s: str
     k: KlineData
 
 
-class ContinuousKline(_Wire, kw_only=True, tag_field="e", tag="continuous_kline"):
+class ContinuousKline(_Wire, frozen=True, kw_only=True, tag_field="e", tag="continuous_kline"):
     E: int
     ps: str  # pair
     ct: str  # contract type
     k: KlineData
 
 
-class BookTicker(_Wire, kw_only=True, tag_field="e", tag="bookTicker"):
+class BookTicker(_Wire, frozen=True, kw_only=True, tag_field="e", tag="bookTicker"):
     u: int  # update id
     E: int
     T: int
@@ -649,7 +649,7 @@ class BookTicker(_Wire, kw_only=True, tag_field="e", tag="bookTicker"):
 
 
 # -- account configuration and risk (REST) -------------------------------------------------------------
-class LeverageBracketRow(_Wire, kw_only=True):
+class LeverageBracketRow(_Wire, frozen=True, kw_only=True):
     """One bracket of /fapi/v1/leverageBracket (JSON numbers, not strings)."""
 
     bracket: int
@@ -660,13 +660,13 @@ class LeverageBracketRow(_Wire, kw_only=True):
     cum: float
 
 
-class LeverageBrackets(_Wire, kw_only=True):
+class LeverageBrackets(_Wire, frozen=True, kw_only=True):
     symbol: str
     brackets: list[LeverageBracketRow]
     notionalCoef: float | UnsetType = UNSET  # noqa: N815
 
 
-class LeverageChange(_Wire, kw_only=True):
+class LeverageChange(_Wire, frozen=True, kw_only=True):
     """Answer of POST /fapi/v1/leverage."""
 
     leverage: int
@@ -674,7 +674,7 @@ class LeverageChange(_Wire, kw_only=True):
     symbol: str
 
 
-class SymbolConfig(_Wire, kw_only=True):
+class SymbolConfig(_Wire, frozen=True, kw_only=True):
     symbol: str
     marginType: str  # noqa: N815  CROSSED / ISOLATED
     isAutoAddMargin: bool  # noqa: N815
@@ -682,7 +682,7 @@ class SymbolConfig(_Wire, kw_only=True):
     maxNotionalValue: str  # noqa: N815
 
 
-class AccountConfig(_Wire, kw_only=True):
+class AccountConfig(_Wire, frozen=True, kw_only=True):
     feeTier: int  # noqa: N815
     canTrade: bool  # noqa: N815
     canDeposit: bool  # noqa: N815
@@ -693,18 +693,18 @@ class AccountConfig(_Wire, kw_only=True):
     tradeGroupId: int  # noqa: N815
 
 
-class MultiAssetsMode(_Wire, kw_only=True):
+class MultiAssetsMode(_Wire, frozen=True, kw_only=True):
     multiAssetsMargin: bool  # noqa: N815
 
 
-class CommissionRate(_Wire, kw_only=True):
+class CommissionRate(_Wire, frozen=True, kw_only=True):
     symbol: str
     makerCommissionRate: str  # noqa: N815
     takerCommissionRate: str  # noqa: N815
     rpiCommissionRate: str | UnsetType = UNSET  # noqa: N815
 
 
-class ForceOrder(_Wire, kw_only=True):
+class ForceOrder(_Wire, frozen=True, kw_only=True):
     """GET /fapi/v1/forceOrders row."""
 
     orderId: int  # noqa: N815
@@ -731,23 +731,23 @@ class ForceOrder(_Wire, kw_only=True):
     cumBase: str | UnsetType = UNSET  # noqa: N815
 
 
-class AdlQuantile(_Wire, kw_only=True):
+class AdlQuantile(_Wire, frozen=True, kw_only=True):
     symbol: str
     adlQuantile: dict[str, int]  # noqa: N815  LONG / SHORT / HEDGE (or BOTH)
 
 
-class OrderAmendmentValue(_Wire, kw_only=True):
+class OrderAmendmentValue(_Wire, frozen=True, kw_only=True):
     before: str
     after: str
 
 
-class OrderAmendmentChange(_Wire, kw_only=True):
+class OrderAmendmentChange(_Wire, frozen=True, kw_only=True):
     price: OrderAmendmentValue
     origQty: OrderAmendmentValue  # noqa: N815
     count: int
 
 
-class OrderAmendment(_Wire, kw_only=True):
+class OrderAmendment(_Wire, frozen=True, kw_only=True):
     """GET /fapi/v1/orderAmendment row."""
 
     amendmentId: int  # noqa: N815
@@ -759,14 +759,14 @@ class OrderAmendment(_Wire, kw_only=True):
     amendment: OrderAmendmentChange
 
 
-class Countdown(_Wire, kw_only=True):
+class Countdown(_Wire, frozen=True, kw_only=True):
     """Answer of POST /fapi/v1/countdownCancelAll (``countdownTime`` is a string)."""
 
     symbol: str
     countdownTime: str  # noqa: N815
 
 
-class RateLimit(_Wire, kw_only=True):
+class RateLimit(_Wire, frozen=True, kw_only=True):
     rateLimitType: str  # noqa: N815
     interval: str
     intervalNum: int  # noqa: N815
@@ -774,7 +774,7 @@ class RateLimit(_Wire, kw_only=True):
 
 
 # -- market data (REST) ------------------------------------------------------------------------------
-class Depth(_Wire, kw_only=True):
+class Depth(_Wire, frozen=True, kw_only=True):
     """GET /fapi/v1/depth: ``[price, qty]`` string pairs."""
 
     lastUpdateId: int  # noqa: N815
@@ -784,7 +784,7 @@ class Depth(_Wire, kw_only=True):
     asks: list[list[str]]
 
 
-class Ticker24h(_Wire, kw_only=True):
+class Ticker24h(_Wire, frozen=True, kw_only=True):
     symbol: str
     priceChange: str  # noqa: N815
     priceChangePercent: str  # noqa: N815
@@ -803,7 +803,7 @@ class Ticker24h(_Wire, kw_only=True):
     count: int
 
 
-class BookTickerRest(_Wire, kw_only=True):
+class BookTickerRest(_Wire, frozen=True, kw_only=True):
     symbol: str
     bidPrice: str  # noqa: N815
     bidQty: str  # noqa: N815
@@ -813,7 +813,7 @@ class BookTickerRest(_Wire, kw_only=True):
     lastUpdateId: int | UnsetType = UNSET  # noqa: N815
 
 
-class PublicTradeRow(_Wire, kw_only=True):
+class PublicTradeRow(_Wire, frozen=True, kw_only=True):
     """GET /fapi/v1/trades and historicalTrades row."""
 
     id: int
@@ -825,7 +825,7 @@ class PublicTradeRow(_Wire, kw_only=True):
     isRPITrade: bool | UnsetType = UNSET  # noqa: N815
 
 
-class AggTradeRow(_Wire, kw_only=True):
+class AggTradeRow(_Wire, frozen=True, kw_only=True):
     """GET /fapi/v1/aggTrades row."""
 
     a: int
@@ -838,7 +838,7 @@ class AggTradeRow(_Wire, kw_only=True):
     nq: str | UnsetType = UNSET
 
 
-class FundingRateRow(_Wire, kw_only=True):
+class FundingRateRow(_Wire, frozen=True, kw_only=True):
     symbol: str
     fundingRate: str  # noqa: N815
     fundingTime: int  # noqa: N815
@@ -846,7 +846,7 @@ class FundingRateRow(_Wire, kw_only=True):
     rateType: str | UnsetType = UNSET  # noqa: N815
 
 
-class FundingInfo(_Wire, kw_only=True):
+class FundingInfo(_Wire, frozen=True, kw_only=True):
     symbol: str
     adjustedFundingRateCap: str  # noqa: N815
     adjustedFundingRateFloor: str  # noqa: N815
@@ -854,30 +854,30 @@ class FundingInfo(_Wire, kw_only=True):
     disclaimer: bool
 
 
-class OpenInterest(_Wire, kw_only=True):
+class OpenInterest(_Wire, frozen=True, kw_only=True):
     openInterest: str  # noqa: N815
     symbol: str
     time: int
 
 
 # -- user data stream (more events) ------------------------------------------------------------------
-class AccountConfigLeverage(_Wire, kw_only=True):
+class AccountConfigLeverage(_Wire, frozen=True, kw_only=True):
     s: str  # symbol
     l: int  # noqa: E741  leverage
 
 
-class AccountConfigMultiAssets(_Wire, kw_only=True):
+class AccountConfigMultiAssets(_Wire, frozen=True, kw_only=True):
     j: bool  # multi-assets mode
 
 
-class AccountConfigUpdate(_Wire, kw_only=True, tag_field="e", tag="ACCOUNT_CONFIG_UPDATE"):
+class AccountConfigUpdate(_Wire, frozen=True, kw_only=True, tag_field="e", tag="ACCOUNT_CONFIG_UPDATE"):
     E: int
     T: int
     ac: AccountConfigLeverage | UnsetType = UNSET
     ai: AccountConfigMultiAssets | UnsetType = UNSET
 
 
-class MarginCallPosition(_Wire, kw_only=True):
+class MarginCallPosition(_Wire, frozen=True, kw_only=True):
     s: str
     ps: str
     pa: str
@@ -888,14 +888,14 @@ class MarginCallPosition(_Wire, kw_only=True):
     mm: str  # maintenance margin required
 
 
-class MarginCall(_Wire, kw_only=True, tag_field="e", tag="MARGIN_CALL"):
+class MarginCall(_Wire, frozen=True, kw_only=True, tag_field="e", tag="MARGIN_CALL"):
     E: int
     cw: str  # cross wallet balance
     p: list[MarginCallPosition]
 
 
 # -- market streams (more) ---------------------------------------------------------------------------
-class DepthUpdate(_Wire, kw_only=True, tag_field="e", tag="depthUpdate"):
+class DepthUpdate(_Wire, frozen=True, kw_only=True, tag_field="e", tag="depthUpdate"):
     """``@depth`` (diff) and ``@depth<N>`` (partial) payloads."""
 
     E: int
@@ -910,7 +910,7 @@ class DepthUpdate(_Wire, kw_only=True, tag_field="e", tag="depthUpdate"):
     st: int | UnsetType = UNSET
 
 
-class TradeEvent(_Wire, kw_only=True, tag_field="e", tag="trade"):
+class TradeEvent(_Wire, frozen=True, kw_only=True, tag_field="e", tag="trade"):
     E: int
     T: int
     s: str
@@ -921,7 +921,7 @@ class TradeEvent(_Wire, kw_only=True, tag_field="e", tag="trade"):
     m: bool
 
 
-class MiniTicker(_Wire, kw_only=True, tag_field="e", tag="24hrMiniTicker"):
+class MiniTicker(_Wire, frozen=True, kw_only=True, tag_field="e", tag="24hrMiniTicker"):
     E: int
     s: str
     c: str
@@ -932,7 +932,7 @@ class MiniTicker(_Wire, kw_only=True, tag_field="e", tag="24hrMiniTicker"):
     q: str
 
 
-class TickerEvent(_Wire, kw_only=True, tag_field="e", tag="24hrTicker"):
+class TickerEvent(_Wire, frozen=True, kw_only=True, tag_field="e", tag="24hrTicker"):
     E: int
     s: str
     p: str  # price change
@@ -952,7 +952,7 @@ class TickerEvent(_Wire, kw_only=True, tag_field="e", tag="24hrTicker"):
     n: int  # trades
 
 
-class ForceOrderBody(_Wire, kw_only=True):
+class ForceOrderBody(_Wire, frozen=True, kw_only=True):
     s: str
     S: str
     o: str
@@ -966,7 +966,7 @@ class ForceOrderBody(_Wire, kw_only=True):
     T: int
 
 
-class ForceOrderEvent(_Wire, kw_only=True, tag_field="e", tag="forceOrder"):
+class ForceOrderEvent(_Wire, frozen=True, kw_only=True, tag_field="e", tag="forceOrder"):
     E: int
     o: ForceOrderBody
 

@@ -17,11 +17,15 @@ import hashlib
 import hmac
 import time
 from collections import deque
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 from urllib.parse import unquote_plus
 
-from hedgestack.venue.sim.config import RateLimits
 from hedgestack.venue.sim.errors import BinanceCodeError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from hedgestack.venue.sim.config import RateLimits
 
 
 def strip_signature(raw: str) -> tuple[str, str | None]:

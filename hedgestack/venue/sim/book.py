@@ -25,14 +25,16 @@ Model (prices are whole ticks, ``t`` = price / tickSize):
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from hedgestack.domain.numbers import ZERO
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
 
 BID = "BID"
 ASK = "ASK"

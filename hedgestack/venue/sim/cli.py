@@ -6,14 +6,17 @@ them; it never reads the terminal's settings (``DB_PATH``, ``HEDGESTACK_DATA_DIR
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import signal
+from typing import TYPE_CHECKING
 
 from hedgestack.domain.numbers import D
 from hedgestack.venue.sim.config import DEFAULT_API_KEY, DEFAULT_API_SECRET, DEFAULT_SYMBOLS, SimConfig
 from hedgestack.venue.sim.server import SimServer
+
+if TYPE_CHECKING:
+    import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -42,7 +42,7 @@ from hedgestack.venue.sim.errors import BinanceCodeError
 from hedgestack.venue.sim.exchange import fixed
 
 if TYPE_CHECKING:
-    from hedgestack.venue.sim.server import SimServer
+    from hedgestack.venue.sim.host import ControlHost
 
 FAULT_KINDS = ("disconnect_user_stream", "pause_user_stream", "duplicate_events", "lose_rest_response",
                "rate_limit", "expire_listen_key")
@@ -82,7 +82,7 @@ def _decimal(raw: Any, name: str) -> Decimal:
 class ControlApi:
     """Handlers of ``/sim/v1``, bound to one server."""
 
-    def __init__(self, server: SimServer) -> None:
+    def __init__(self, server: ControlHost) -> None:
         self.server = server
 
     def routes(self) -> list[web.RouteDef]:
@@ -130,7 +130,7 @@ class ControlApi:
         rate = _dec(data, "rate", required=False)
         ex = self.server.exchange
         amount = ex.settle_funding(symbol, rate)
-        self.server._commit()
+        self.server.commit()
         applied = ex.funding[symbol].history[-1].rate
         return _json({"symbol": symbol, "rate": fixed(applied, 0), "mark": fixed(ex.markets[symbol].mark, 0),
                       "income": fixed(amount, 8), "time": ex.last_funding_time})
@@ -142,7 +142,7 @@ class ControlApi:
         if params.get("type") == "LIMIT":
             params.setdefault("timeInForce", "GTC")
         _, order = self.server.exchange.place_order(params, external=True)
-        self.server._commit()
+        self.server.commit()
         return _json({k: v for k, v in msgspec.to_builtins(wire.order(self.server.exchange, order)).items()
                       if k != "pair"})
 
@@ -153,7 +153,7 @@ class ControlApi:
         if cap is not None and cap <= 0:
             raise BinanceCodeError(-1102, "Parameter 'max_fill_qty' must be positive or null.")
         self.server.exchange.set_liquidity(symbol, cap)
-        self.server._commit()
+        self.server.commit()
         return _json({"symbol": symbol, "max_fill_qty": fixed(cap, 0) if cap is not None else None})
 
     async def faults(self, request: web.Request) -> web.Response:
@@ -202,7 +202,7 @@ class ControlApi:
             raise BinanceCodeError(-1102, "Parameter 'refill_seconds' must be a number of seconds.")
         book = self.server.exchange.set_book(symbol, enabled=enabled, spread_ticks=spread, depth=depth,
                                              refill_seconds=float(refill) if refill is not None else None)
-        self.server._commit()
+        self.server.commit()
         return _json(self._book(symbol, book, 20))
 
     async def get_book(self, request: web.Request) -> web.Response:
@@ -239,7 +239,7 @@ class ControlApi:
         ex = self.server.exchange
         ex.external_trade(symbol, price, qty, side)
         ex.market_prices(symbol, mark=price, index=price)
-        self.server._push_mark(symbol)
-        self.server._commit()
+        self.server.push_mark(symbol)
+        self.server.commit()
         m = ex.markets[symbol]
         return _json({"symbol": symbol, "last": fixed(m.last, 0), "mark": fixed(m.mark, 0)})

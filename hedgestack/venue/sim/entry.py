@@ -19,14 +19,17 @@ Rules (reference/binance-usdm.md §2, §3 and the error-code page):
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from hedgestack.domain.errors import ValidationError
 from hedgestack.domain.numbers import D
 from hedgestack.venue.sim import errors as e
 from hedgestack.venue.sim.errors import BinanceCodeError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 CLIENT_ID_RE = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
 REGULAR_TYPES = frozenset({"LIMIT", "MARKET"})

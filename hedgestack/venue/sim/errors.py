@@ -7,10 +7,14 @@ log, never into the answer.
 
 from __future__ import annotations
 
-from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from hedgestack.domain.errors import FilterViolation
 from hedgestack.domain.numbers import to_str
+
+if TYPE_CHECKING:
+    from decimal import Decimal
+
+    from hedgestack.domain.errors import FilterViolation
 
 
 class BinanceCodeError(Exception):

@@ -52,7 +52,7 @@ import random
 import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
@@ -64,7 +64,6 @@ from hedgestack.venue.binance import schemas as w
 from hedgestack.venue.sim import errors as e
 from hedgestack.venue.sim import margin
 from hedgestack.venue.sim.book import ASK, BID, AnchoredProfile, Book, RelativeProfile, ticks
-from hedgestack.venue.sim.config import SimConfig
 from hedgestack.venue.sim.entry import (
     CONDITIONAL_TYPES,
     OrderRequest,
@@ -90,7 +89,10 @@ from hedgestack.venue.sim.state import (
     SimPosition,
     SimTrade,
 )
-from hedgestack.venue.sim.symbols import SymbolSpec
+
+if TYPE_CHECKING:
+    from hedgestack.venue.sim.config import SimConfig
+    from hedgestack.venue.sim.symbols import SymbolSpec
 
 MAX_AMENDMENTS = 10_000
 MARGIN_CALL_RATIO = Decimal("0.8")

@@ -24,11 +24,14 @@ import calendar
 import datetime as dt
 import math
 from collections import deque
-from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 MINUTE = 60_000
 HOUR = 3_600_000

@@ -26,12 +26,16 @@ sides (MMR 0.004, cum 0): LP = (10,000 âˆ’ 60,000 + 24,800) / (0.004 + 0.0016 âˆ
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from hedgestack.domain.numbers import ZERO
-from hedgestack.venue.sim.symbols import Bracket
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from hedgestack.venue.sim.symbols import Bracket
 
 
 def bracket_for(brackets: Sequence[Bracket], notional: Decimal) -> Bracket:

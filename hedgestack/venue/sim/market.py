@@ -19,16 +19,19 @@ from __future__ import annotations
 
 import asyncio
 import math
-import random
 from collections import deque
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from hedgestack.venue.sim import replay
-from hedgestack.venue.sim.config import SimConfig
-from hedgestack.venue.sim.symbols import SymbolSpec
+
+if TYPE_CHECKING:
+    import random
+
+    from hedgestack.venue.sim.config import SimConfig
+    from hedgestack.venue.sim.symbols import SymbolSpec
 
 EIGHT = Decimal("0.00000001")
 

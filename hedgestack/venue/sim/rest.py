@@ -23,7 +23,7 @@ from hedgestack.venue.sim.exchange import fixed
 from hedgestack.venue.sim.history import INTERVALS, bucket_end
 
 if TYPE_CHECKING:
-    from hedgestack.venue.sim.server import SimServer
+    from hedgestack.venue.sim.host import MarketHost
 
 Params = dict[str, str]
 Weight = int | Callable[[Params], int]
@@ -116,7 +116,7 @@ def _as_params(item: Any) -> Params:
 class BinanceApi:
     """The handlers, bound to one server (its exchange, streams and market data)."""
 
-    def __init__(self, server: SimServer) -> None:
+    def __init__(self, server: MarketHost) -> None:
         self.server = server
         s, k = "SIGNED", "KEY"
         self.table: dict[tuple[str, str], Endpoint] = {

@@ -20,14 +20,18 @@ Money is rounded half-up to 8 decimals where it is shown; comparisons use exact 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING
 
 from hedgestack.domain.numbers import ZERO
 from hedgestack.venue.sim import margin
-from hedgestack.venue.sim.state import AccountState, SimMarket, SimOrder, SimPosition
-from hedgestack.venue.sim.symbols import SymbolSpec
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from hedgestack.venue.sim.state import AccountState, SimMarket, SimOrder, SimPosition
+    from hedgestack.venue.sim.symbols import SymbolSpec
 
 EIGHT = Decimal("0.00000001")
 

@@ -24,9 +24,8 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl
 
 import msgspec
@@ -46,8 +45,12 @@ from hedgestack.venue.sim.history import INTERVALS, Candle, PublicTrade, SymbolH
 from hedgestack.venue.sim.market import MarkModel, RandomWalk, ReplaySource, Step, make_source
 from hedgestack.venue.sim.persist import Identity, Store
 from hedgestack.venue.sim.rest import BinanceApi
-from hedgestack.venue.sim.state import SimOrder
 from hedgestack.venue.sim.streams import Streams
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from hedgestack.venue.sim.state import SimOrder
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -100,7 +103,7 @@ class SimServer:
         self.exchange.on_user_event = self.streams.publish_user
         self.exchange.on_public_trade = self._public_trade
         self.exchange.on_force_order = self._force_order
-        self.exchange.on_mark = self._push_mark
+        self.exchange.on_mark = self.push_mark
         self.exchange.on_book = self._book_changed
         self.exchange.on_change = self._changed
         self.streams.on_subscribe = self._subscribed
@@ -109,7 +112,7 @@ class SimServer:
         self._port: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._commit()
+        self.commit()
 
     # == addresses ==============================================================================
     @property
@@ -179,7 +182,7 @@ class SimServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        self._commit()
+        self.commit()
         if self.store is not None:
             self.store.close()
 
@@ -226,7 +229,7 @@ class SimServer:
 
         async def wrapped() -> T:
             result = fn()
-            self._commit()
+            self.commit()
             return result
 
         return asyncio.run_coroutine_threadsafe(wrapped(), loop).result(timeout)
@@ -245,7 +248,7 @@ class SimServer:
         if self.store is not None:
             self.store.touch()
 
-    def _commit(self) -> None:
+    def commit(self) -> None:
         if self.store is None:
             return
         try:
@@ -403,7 +406,7 @@ class SimServer:
             ex.market_trade(symbol, aggressor, qty)
         ex.refill(symbol, seconds)
         self._reprice(symbol, step.index)
-        self._commit()
+        self.commit()
 
     def _reprice(self, symbol: str, index: Decimal) -> None:
         """Mark price by Binance's rule, a premium-index sample for funding, triggers and liquidation."""
@@ -437,10 +440,10 @@ class SimServer:
         elif isinstance(event, replay.Mark):
             self._mark_from_file.add(symbol)
             ex.market_prices(symbol, mark=event.mark)
-            self._push_mark(symbol)
+            self.push_mark(symbol)
         elif isinstance(event, replay.Funding):
             ex.settle_funding(symbol, event.rate)
-        self._commit()
+        self.commit()
 
     def apply_price(self, symbol: str, last: Decimal, mark: Decimal | None, *, qty: Decimal = ZERO) -> None:
         """Set prices from the control API: fills, triggers and liquidation happen before this returns."""
@@ -448,11 +451,11 @@ class SimServer:
             self.source.sync(symbol, last)
         self.exchange.set_prices(symbol, last, mark, qty=qty)
         self.history(symbol).update(last, ZERO, _now_ms())
-        self._push_mark(symbol)
-        self._commit()
+        self.push_mark(symbol)
+        self.commit()
 
     # == timers and pushes =======================================================================
-    def _push_mark(self, symbol: str, *, slow: bool = True) -> None:
+    def push_mark(self, symbol: str, *, slow: bool = True) -> None:
         event = wire.mark_price_update(self.exchange, symbol)
         low = symbol.lower()
         self.streams.publish_market(f"{low}@markprice@1s", event)
@@ -469,7 +472,7 @@ class SimServer:
                    for k in self.streams.by_key):
                 events = [wire.mark_price_update(self.exchange, s) for s in self.exchange.markets]
                 for event in events:
-                    self._push_mark(event.s, slow=slow)
+                    self.push_mark(event.s, slow=slow)
                 self.streams.publish_market("!markprice@arr@1s", events)
                 if slow:
                     self.streams.publish_market("!markprice@arr", events)
@@ -484,7 +487,7 @@ class SimServer:
         while True:
             await asyncio.sleep(1.0)
             self.exchange.expire_due(_now_ms())
-            self._commit()
+            self.commit()
 
     async def _funding_timer(self) -> None:
         skip = self.source.funded_symbols if isinstance(self.source, ReplaySource) else set()
@@ -497,7 +500,7 @@ class SimServer:
                     continue
                 when = self.exchange.funding[symbol].next_time
                 self.exchange.settle_funding(symbol, when=when)
-            self._commit()
+            self.commit()
 
     def _subscribed(self, key: str) -> None:
         """A stream gained a subscriber: the book keeps a journal for diff depth; baselines are set."""
@@ -632,7 +635,7 @@ class SimServer:
         except BinanceCodeError as exc:
             if exc.detail:
                 log.info("%s %s refused %s: %s", request.method, request.path, exc.code, exc.detail)
-            self._commit()
+            self.commit()
             return self._json(w.BinanceError(code=exc.code, msg=exc.msg), exc.status)
 
     @staticmethod
@@ -666,7 +669,7 @@ class SimServer:
             if exc.detail:
                 log.info("%s %s refused %s: %s", request.method, request.path, exc.code, exc.detail)
             payload, status = w.BinanceError(code=exc.code, msg=exc.msg), exc.status
-        self._commit()
+        self.commit()
         headers = {"X-MBX-USED-WEIGHT-1M": str(self.limiter.used_weight())}
         if endpoint.order:
             per_min, per_10s = self.limiter.order_counts()
@@ -730,7 +733,7 @@ class SimServer:
         self.streams.duplicate = 0
         self.lose_responses.clear()
         self.limiter.reset()
-        self._commit()
+        self.commit()
 
     def truth(self) -> dict[str, Any]:
         """The exchange's truth, in the control API's ``/sim/v1/account`` shape."""

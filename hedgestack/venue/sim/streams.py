@@ -32,15 +32,17 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from aiohttp import WSMsgType, web
 
 from hedgestack.venue.binance import schemas as w
 from hedgestack.venue.sim.errors import LISTEN_KEY
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
 
 log = logging.getLogger(__name__)
 _encoder = msgspec.json.Encoder()

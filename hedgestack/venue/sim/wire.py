@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING
 
 from hedgestack.domain.numbers import ZERO
 from hedgestack.venue.binance import schemas as w
 from hedgestack.venue.sim.exchange import Exchange, average, fixed, money
-from hedgestack.venue.sim.history import Candle, PublicTrade
-from hedgestack.venue.sim.state import SimAlgo, SimAmendment, SimIncome, SimOrder, SimPosition, SimTrade
+
+if TYPE_CHECKING:
+    from hedgestack.venue.sim.history import Candle, PublicTrade
+    from hedgestack.venue.sim.state import SimAlgo, SimAmendment, SimIncome, SimOrder, SimPosition, SimTrade
 
 EIGHT = Decimal("0.00000001")
 

@@ -60,8 +60,9 @@ def test_repeating_average_is_rounded_once_and_cost_stays_exact() -> None:
 
 def test_over_reducing_fill_is_clamped_and_reported() -> None:
     ledger = fold([vp(VP_A), fill(VP_A, "BUY", "1", "100")])
-    anomalies = ledger.apply(fill(VP_A, "SELL", "3", "110"))
-    assert [a.kind for a in anomalies] == ["OVER_REDUCE"]
+    applied = ledger.apply(fill(VP_A, "SELL", "3", "110"))
+    assert [a.kind for a in applied.anomalies] == ["OVER_REDUCE"]
+    assert applied.touched == {VP_A} and applied.booked == VP_A
     view = ledger.view(VP_A)
     assert (view.net_qty, view.realized_pnl) == (D(0), D(10))  # only the 1 held: 1 × (110 − 100)
 
@@ -160,11 +161,44 @@ def test_rename_archive_tpsl_events() -> None:
 
 def test_unknown_events_are_anomalies_not_crashes() -> None:
     ledger = Ledger()
-    anomalies = ledger.apply(VpRenamed(ts=1, vp_id=VP_A, name="x"))
-    assert anomalies[0].kind == "UNKNOWN_VP"
+    applied = ledger.apply(VpRenamed(ts=1, vp_id=VP_A, name="x"))
+    assert applied.anomalies[0].kind == "UNKNOWN_VP" and applied.touched == frozenset()
 
 
 def test_side_sums() -> None:
     ledger = fold([vp(VP_A), vp(VP_B), fill(VP_A, "BUY", "1", "100"), fill(VP_B, "BUY", "2", "100"),
                    fill(VP_B, "SELL", "0.5", "100")])
     assert ledger.side_qty("BTCUSDT", PositionSide.LONG) == D("2.5")
+
+
+# -- what apply returns: the VPs an event changed and its anomalies ------------------------------------------
+def test_apply_returns_the_vps_each_kind_of_event_touched() -> None:
+    ledger = Ledger()
+    unassigned = unassigned_vp_id("BTCUSDT", PositionSide.LONG)
+    assert ledger.apply(vp(VP_A)).touched == {VP_A}
+    assert ledger.apply(vp(VP_B)).touched == {VP_B}
+    assert ledger.apply(vp(VP_A)).touched == frozenset()  # created twice: an anomaly, nothing changed
+    buy = fill(VP_A, "BUY", "2", "100", trade_id=1)
+    applied = ledger.apply(buy)
+    assert (applied.touched, applied.booked, applied.anomalies) == ({VP_A}, VP_A, ())
+    assert ledger.apply(buy).touched == frozenset()  # a duplicate changes nothing
+    foreign = ledger.apply(fill("vp_zzzzzzzz", "BUY", "1", "100", trade_id=2))  # unknown VP: UNASSIGNED
+    assert foreign.booked == unassigned and [a.kind for a in foreign.anomalies] == ["FILL_VP_UNKNOWN"]
+    cid = "VP-aaaaaa-1708700123456-001"
+    assert ledger.apply(intent(cid, VP_A, "1")).touched == frozenset()  # orders are not VP figures
+    assert ledger.apply(OrderUpdate(ts=3, client_order_id=cid, status=OrderStatus.NEW, order_id=9)).touched == set()
+    assert ledger.apply(Transfer(ts=4, transfer_id="t1", from_vp=VP_A, to_vp=VP_B, qty=D(1))).touched == {VP_A, VP_B}
+    funding = Funding(ts=5, symbol="BTCUSDT", funding_time=5, amount=D("-0.03"), asset="USDT", rate=D("0.0001"),
+                      mark=D(100), allocations=((VP_A, D("-0.01")), (VP_B, D("-0.01")), (unassigned, D("-0.01"))))
+    assert ledger.apply(funding).touched == {VP_A, VP_B, unassigned}
+    assert ledger.apply(VpRenamed(ts=6, vp_id=VP_B, name="Swing")).touched == {VP_B}
+    assert ledger.apply(TpSlSet(ts=7, vp_id=VP_B, tp_price=D(120), tp_trigger=TriggerType.LAST_PRICE,
+                                sl_price=None, sl_trigger=TriggerType.MARK_PRICE)).touched == {VP_B}
+    assert ledger.apply(TpSlSync(ts=8, vp_id=VP_B, status=SyncStatus.OK)).touched == {VP_B}
+    reconcile = Reconcile(ts=9, reconcile_id="r1", symbol="BTCUSDT", position_side=PositionSide.LONG,
+                          exchange_qty=D(3), exchange_entry=D(100), assignments=((VP_A, D(1)),))
+    assert ledger.apply(reconcile).touched == {VP_A, VP_B, unassigned}
+    assert ledger.apply(VpArchived(ts=10, vp_id=VP_B)).touched == {VP_B}
+    bad = ledger.apply(Transfer(ts=11, transfer_id="t2", from_vp=VP_A, to_vp=VP_A, qty=D(1)))
+    assert bad.touched == frozenset() and [a.kind for a in bad.anomalies] == ["TRANSFER_INVALID"]
+    assert bad.booked is None
