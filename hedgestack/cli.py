@@ -1,4 +1,4 @@
-"""The ``hedgestack`` command: ``serve``, ``sim``, ``quickstart``, ``rebuild``, ``demo-data``, ``export``,
+"""The ``hedgestack`` command: ``serve``, ``status``, ``sim``, ``quickstart``, ``rebuild``, ``demo-data``, ``export``,
 ``soak`` and ``bench ledger|replay|latency|rss``."""
 
 from __future__ import annotations
@@ -151,6 +151,12 @@ def _sim(args: argparse.Namespace) -> int:
     return sim_cli.run(args)
 
 
+def _status(args: argparse.Namespace) -> int:
+    from hedgestack.serve import status
+
+    return status(args)
+
+
 def _quickstart(args: argparse.Namespace) -> int:
     from hedgestack.quickstart import main as quickstart
 
@@ -186,7 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, module, text in (("demo-data", "hedgestack.store.demo_data", "write a synthetic fill history"),
                                ("export", "hedgestack.store.export", "export the published fill history"),
-                               ("serve", "hedgestack.serve", "dashboard + REST API + events in one process")):
+                               ("serve", "hedgestack.serve", "the engine, REST API, events and dashboard on one "
+                                "address")):
         try:
             mod = importlib.import_module(module)
         except ImportError:  # pragma: no cover - an optional part not installed
@@ -194,6 +201,11 @@ def build_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text)
         mod.add_arguments(sub)
         sub.set_defaults(func=mod.run)
+
+    status = commands.add_parser("status", help="the health of a running `hedgestack serve` (exit 0 when live)")
+    status.add_argument("--url", default=None, help="its address (default http://127.0.0.1:PORT, PORT 3001)")
+    status.add_argument("--json", action="store_true", help="print /v1/health as JSON")
+    status.set_defaults(func=_status)
 
     soak = commands.add_parser("soak", help="the terminal against the simulator under a scripted trader, "
                                "with faults and a SIGKILL; prints a JSON report (exit 1 if a check failed)")

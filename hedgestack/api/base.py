@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import tornado.web
 
-from hedgestack.api.context import CONFIRM_HEADER, COOKIE, VENUE_HEADER, ApiContext
+from hedgestack.api.context import CONFIRM_HEADER, COOKIE, LIVE_COOKIE, VENUE_HEADER, ApiContext
 from hedgestack.api.errors import HTTP_CODES, ApiError, envelope, envelope_of, status_of
 from hedgestack.api.validation import Body, parse_json
 from hedgestack.domain.errors import HedgestackError, ValidationError
 from hedgestack.engine.views import View, to_json
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from hedgestack.engine.terminal import Terminal
 
 log = logging.getLogger("hedgestack.api")
@@ -34,6 +35,7 @@ class ApiHandler(tornado.web.RequestHandler):
     def initialize(self, ctx: ApiContext) -> None:
         self.ctx = ctx
         self._terminal: Terminal | None = None
+        self._live_cookie: str | None = None
 
     # == plumbing ===============================================================================
     def set_default_headers(self) -> None:
@@ -61,11 +63,21 @@ class ApiHandler(tornado.web.RequestHandler):
         return self._terminal
 
     async def order_terminal(self) -> Terminal:
-        """The terminal, for a request that sends an order: applies the LIVE confirmation."""
+        """The terminal, for a request that sends an order: applies the LIVE confirmation of the client session
+        (header, or the session's cookie; a new confirmation sets the cookie)."""
         t = await self.terminal()
         if self.sends_orders:
-            self.ctx.check_live(t.venue_name, self.request.headers.get(CONFIRM_HEADER))
+            cookie = self.ctx.check_live(t.venue_name, self.request.headers.get(CONFIRM_HEADER),
+                                         self.get_cookie(LIVE_COOKIE))
+            if cookie is not None:
+                self._live_cookie = cookie
+                self._set_live_cookie()
         return t
+
+    def _set_live_cookie(self) -> None:
+        if self._live_cookie is not None:
+            self.set_cookie(LIVE_COOKIE, self._live_cookie, httponly=True, samesite="Strict", path="/v1",
+                            secure=self.request.protocol == "https")
 
     def body(self, spec: Body) -> dict[str, Any]:
         return spec.check(parse_json(self.request.body))
@@ -84,12 +96,14 @@ class ApiHandler(tornado.web.RequestHandler):
                                   f"allowed: {', '.join(allowed) or 'none'}", code="UNKNOWN_PARAMETER")
         return args
 
-    def reply(self, data: View | Sequence[View] | dict[str, Any], status: int = 200) -> None:
-        """Answer with ``data``: a view (or views) through the one JSON mapping (``views.to_json``)."""
+    def reply(self, data: View | Sequence[View] | Sequence[dict[str, Any]] | dict[str, Any],
+              status: int = 200) -> None:
+        """Answer with ``data``: a view (or views) through the one JSON mapping (``views.to_json``), or plain
+        JSON (rows of a table, health)."""
         if isinstance(data, View):
             body: Any = to_json(data)
-        elif isinstance(data, Sequence):
-            body = [to_json(item) for item in data]
+        elif isinstance(data, (list, tuple)):
+            body = [to_json(item) if isinstance(item, View) else item for item in data]
         else:
             body = data
         self.set_status(status)
@@ -109,6 +123,7 @@ class ApiHandler(tornado.web.RequestHandler):
                 self.set_header(VENUE_HEADER, self._terminal.venue_name)
             if status == 401:
                 self.set_header("WWW-Authenticate", 'Bearer realm="hedgestack"')
+            self._set_live_cookie()  # the session confirmed, even if this order was refused
             self.set_status(status)
             self.finish(json.dumps(envelope_of(e), ensure_ascii=False))
             return

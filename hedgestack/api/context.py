@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import ipaddress
+import secrets
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 from hedgestack.api.errors import ApiError
+from hedgestack.domain.errors import VenueUnavailable
 from hedgestack.engine.terminal import Terminal
 
 COOKIE = "hedgestack_session"
+#: the LIVE confirmation of one client session (a cookie jar: a browser, a requests.Session, a connect() client)
+LIVE_COOKIE = "hedgestack_live"
 CONFIRM_HEADER = "X-Hedgestack-Confirm-Live"
 VENUE_HEADER = "X-Hedgestack-Venue"
+
+#: what the engine behind an API is doing: its routes answer only while it is ``live``
+STARTING, LIVE, STOPPING, FAILED = "starting", "live", "stopping", "failed"
 
 
 def is_loopback(address: str | None) -> bool:
@@ -43,20 +50,42 @@ class ApiContext:
     token: str | None = None
     allowed_origins: frozenset[str] = frozenset()
     stream_queue: int = 1000
-    live_confirmed: bool = False
-    _confirm_lock: asyncio.Lock | None = field(default=None, repr=False)
+    #: STARTING while ``hedgestack serve`` starts the engine (routes answer 503 ENGINE_STARTING), LIVE once it
+    #: is, STOPPING/FAILED after
+    phase: str = LIVE
+    #: the one-line reason the engine failed or stopped (shown by /v1/health)
+    phase_reason: str | None = None
+    #: client sessions that confirmed trading on the LIVE account (see :meth:`check_live`)
+    live_sessions: int = 0
+    #: parts that add to /v1/health: name → callable returning a JSON-able dict (stream hub, dashboard ...)
+    health_parts: dict[str, Callable[[], Any]] = field(default_factory=dict, repr=False)
+    #: the stream's fan-out (``stream.hub_of``) and the engine's probe (``health.probe_of``)
+    hub: Any = field(default=None, repr=False)
+    probe: Any = field(default=None, repr=False)
+    _live_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
 
     @classmethod
     def build(cls, terminal: Terminal | Callable[[], Awaitable[Terminal]], token: str | None = None,
-              allowed_origins: Iterable[str] = (), stream_queue: int = 1000) -> ApiContext:
+              allowed_origins: Iterable[str] = (), stream_queue: int = 1000, phase: str = LIVE) -> ApiContext:
         origins = frozenset(o.rstrip("/").lower() for o in allowed_origins)
-        return cls(terminal, token or None, origins, stream_queue)
+        return cls(terminal, token or None, origins, stream_queue, phase)
 
-    async def terminal(self) -> Terminal:
+    async def engine(self) -> Terminal:
+        """The terminal object in whatever phase it is (health reads it while it starts)."""
         source = self.terminal_source
         if callable(source):
             return await source()
         return source
+
+    async def terminal(self) -> Terminal:
+        """The terminal, once it is live; 503 ENGINE_STARTING before, ENGINE_STOPPED after."""
+        if self.phase == STARTING:
+            raise VenueUnavailable("the engine is starting: retry in a moment (GET /v1/health says when it is "
+                                   "live)", code="ENGINE_STARTING")
+        if self.phase != LIVE:
+            raise VenueUnavailable(f"the engine is not running: {self.phase_reason or self.phase}",
+                                   code="ENGINE_STOPPED")
+        return await self.engine()
 
     # == auth ===================================================================================
     def session_value(self) -> str:
@@ -93,11 +122,29 @@ class ApiContext:
         return bool(host) and parts.scheme in ("http", "https") and parts.netloc == (host or "").lower()
 
     # == LIVE ===================================================================================
-    def check_live(self, venue: str, confirm: str | None) -> None:
-        """On the LIVE venue the first order-sending request of the server session needs the header."""
-        if venue != "live" or self.live_confirmed:
-            return
+    def live_cookie(self) -> str:
+        """A new confirmation cookie value: a random session nonce and its HMAC under this server's secret (a
+        restart of the server asks every client session to confirm again)."""
+        nonce = secrets.token_hex(16)
+        return f"{nonce}.{hmac.new(self._live_secret, nonce.encode(), hashlib.sha256).hexdigest()}"
+
+    def _cookie_valid(self, cookie: str | None) -> bool:
+        if not cookie or "." not in cookie:
+            return False
+        nonce, _, mac = cookie.partition(".")
+        expected = hmac.new(self._live_secret, nonce.encode(), hashlib.sha256).hexdigest()
+        return hmac.compare_digest(mac.encode(), expected.encode())
+
+    def check_live(self, venue: str, confirm: str | None, cookie: str | None = None) -> str | None:
+        """On the LIVE venue, every client session confirms before its first order-sending request: the request
+        carries ``X-Hedgestack-Confirm-Live: yes`` (the answer then sets the session's confirmation cookie, so
+        later requests of the same session need nothing), or the session's cookie. Returns the cookie value to
+        set, if any. Refuses with 428 LIVE_CONFIRMATION_REQUIRED otherwise."""
+        if venue != "live" or self._cookie_valid(cookie):
+            return None
         if (confirm or "").strip().lower() != "yes":
             raise ApiError(428, "LIVE_CONFIRMATION_REQUIRED", "this terminal trades on the LIVE Binance account: "
-                           f"send the first order of the session with header '{CONFIRM_HEADER}: yes'")
-        self.live_confirmed = True
+                           f"send this client session's first order with header '{CONFIRM_HEADER}: yes'")
+        self.live_sessions += 1
+        return self.live_cookie()
+

@@ -1,32 +1,21 @@
 """HTTP status of every hedgestack error, and the API's own request errors.
 
 The envelope is always the seed's ``{"error": CODE, "message": "..."}``; nothing else is added, so a client
-can rely on exactly those two keys. Binance's code, where there is one, is inside the message.
+can rely on exactly those two keys. Binance's code, where there is one, is inside the message. The status of
+each code comes from the one table in :mod:`hedgestack.domain.errors` (``ERROR_CODES``), which the remote
+client (``hedgestack.connect``) reads back to raise the class the local terminal raises.
 """
 
 from __future__ import annotations
 
-from hedgestack.domain.errors import (
-    DomainError,
-    FilterViolation,
-    HedgestackError,
-    IpBanned,
-    LedgerRuleError,
-    RateLimited,
-    ReconcileError,
-    UnknownOrder,
-    UnknownVp,
-    ValidationError,
-    VenueError,
-    VenueRejected,
-    VenueUnavailable,
-    VpGuardViolation,
-)
-from hedgestack.engine.terminal import HedgeModeRequired, SideLocked
+from hedgestack.domain.errors import FilterViolation, HedgestackError
+from hedgestack.domain.errors import status_of as _table_status
 
 
 class ApiError(HedgestackError):
-    """A refusal of the API layer itself (auth, origin, media type, LIVE confirmation, unknown route)."""
+    """A refusal of the API layer itself (auth, origin, media type, LIVE confirmation, unknown route).
+
+    ``status`` is the one the code has in ``ERROR_CODES`` (``ApiError`` is only the way handlers raise it)."""
 
     code = "API_ERROR"
 
@@ -35,33 +24,10 @@ class ApiError(HedgestackError):
         self.status = status
 
 
-#: most specific first; the first isinstance match wins
-_STATUS: tuple[tuple[type[HedgestackError], int], ...] = (
-    (ValidationError, 400),
-    (UnknownVp, 404),
-    (UnknownOrder, 404),
-    (FilterViolation, 422),
-    (VpGuardViolation, 409),
-    (LedgerRuleError, 409),
-    (ReconcileError, 409),
-    (SideLocked, 409),
-    (HedgeModeRequired, 409),
-    (DomainError, 409),
-    (VenueRejected, 502),
-    (RateLimited, 503),
-    (IpBanned, 503),
-    (VenueUnavailable, 503),
-    (VenueError, 502),
-)
-
-
 def status_of(exc: HedgestackError) -> int:
     if isinstance(exc, ApiError):
         return exc.status
-    for kind, status in _STATUS:
-        if isinstance(exc, kind):
-            return status
-    return 500
+    return _table_status(exc)
 
 
 def envelope_of(exc: HedgestackError) -> dict[str, str]:
@@ -84,3 +50,5 @@ HTTP_CODES = {
     502: "BAD_GATEWAY",
     503: "UNAVAILABLE",
 }
+
+__all__ = ["ApiError", "HTTP_CODES", "envelope", "envelope_of", "status_of"]

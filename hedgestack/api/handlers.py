@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from hedgestack.api import validation as v
 from hedgestack.api.base import ApiHandler
+from hedgestack.api.context import VENUE_HEADER
 from hedgestack.api.errors import ApiError
-from hedgestack.domain.errors import UnknownOrder, UnknownVp
+from hedgestack.api.health import health
+from hedgestack.domain.errors import UnknownOrder, UnknownVp, ValidationError
 
 _VP_ID = v.VpId()
 
@@ -136,15 +136,39 @@ class TransfersHandler(ApiHandler):
 
 
 class HealthHandler(ApiHandler):
+    """200 only while the engine is live; 503 (same body) while it starts, reconnects or stopped."""
+
     async def get(self) -> None:
         self.no_query()
+        t = await self.ctx.engine()
+        self.set_header(VENUE_HEADER, t.venue_name)
+        status, body = await health(self.ctx)
+        self.reply(body, status)
+
+
+class InstrumentsHandler(ApiHandler):
+    """``GET /v1/instruments``: every traded symbol's trading rules (tick, step, minimums), as
+    ``Terminal.instrument(symbol)`` gives them (extension)."""
+
+    async def get(self) -> None:
+        args = self.no_query("symbol")
         t = await self.terminal()
-        stats = t.stats
-        data: dict[str, Any] = {
-            "status": "ok" if t.connection == "CONNECTED" else "degraded",
-            "venue": t.venue_name, "connection": t.connection, "symbols": list(t.symbols),
-            "live_confirmed": self.ctx.live_confirmed if t.venue_name == "live" else None,
-            "stats": {"fills": stats.fills, "duplicates": stats.duplicates, "reconnects": stats.reconnects,
-                      "malformed": stats.malformed},
-        }
-        self.reply(data)
+        symbols = [v.Symbol().check("symbol", args["symbol"])] if "symbol" in args else list(t.symbols)
+        self.reply([t.instrument(symbol) for symbol in symbols])
+
+
+class CandlesHandler(ApiHandler):
+    """``GET /v1/candles?symbol=&interval=1m&limit=500``: klines from the venue, oldest first (extension)."""
+
+    async def get(self) -> None:
+        args = self.no_query("symbol", "interval", "limit")
+        if "symbol" not in args:
+            raise ValidationError("symbol is required, e.g. ?symbol=BTCUSDT", code="MISSING_FIELD")
+        symbol = v.Symbol().check("symbol", args["symbol"])
+        limit = 500
+        if "limit" in args:
+            if not args["limit"].isdigit() or len(args["limit"]) > 6:
+                raise ApiError(400, "INVALID_PARAMETER", "limit must be an integer in [1, 1500]")
+            limit = int(args["limit"])
+        t = await self.terminal()
+        self.reply(await t.candles(symbol, args.get("interval", "1m"), limit))

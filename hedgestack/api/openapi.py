@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from hedgestack.api import validation as v
-from hedgestack.api.context import CONFIRM_HEADER, VENUE_HEADER
-from hedgestack.engine.views import EVENT_TYPES
+from hedgestack.api.context import CONFIRM_HEADER, LIVE_COOKIE, VENUE_HEADER
+from hedgestack.api.exports import SQL_BODY
+from hedgestack.engine.views import EVENT_TYPES, EXTENSION_EVENT_TYPES
 
 DEC = {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$", "description": "an unrounded decimal string"}
 DEC_OR_NULL = {"anyOf": [DEC, {"type": "null"}]}
@@ -79,12 +80,30 @@ SCHEMAS: dict[str, Any] = {
     "ReconcileResult": _obj({"symbol": {"type": "string"}, "positionSide": SIDE,
                              "status": {"enum": ["OK", "MISMATCH"]},
                              "virtual_positions": {"type": "array", "items": _ref("VirtualPosition")}}),
-    "Health": _obj({"status": {"enum": ["ok", "degraded"]}, "venue": {"enum": ["sim", "testnet", "live"]},
+    "Health": _obj({"status": {"enum": ["ok", "degraded", "starting", "stopping", "failed"]},
+                    "live": {"type": "boolean", "description": "started and its exchange connection CONNECTED"},
+                    "reason": STR_OR_NULL, "venue": {"enum": ["sim", "testnet", "live"]},
                     "connection": {"type": "string"}, "symbols": {"type": "array", "items": {"type": "string"}},
-                    "live_confirmed": {"type": ["boolean", "null"]}, "stats": {"type": "object"}}),
-    "Event": _obj({"type": {"type": "string", "enum": ["SNAPSHOT", *EVENT_TYPES]}, "payload": {},
-                   "ts": MS}, description="a /v1/stream message: SNAPSHOT (payload State) first, then the seed's "
-                   "seven event types"),
+                    "uptime_s": {"type": "number"},
+                    "engine": {"type": "object", "description": "loop_lag_ms (p99, max over the last minute), "
+                               "last_event, last_market_event, last_account_event ({type, at, age_ms}), events"},
+                    "stream": {"type": "object", "description": "clients, queue_depths, queue_limit, max_lag_ms, "
+                               "events, dropped_clients"},
+                    "live_sessions_confirmed": {"type": ["integer", "null"]}, "stats": {"type": "object"}},
+                   required=["status", "live", "venue", "connection", "symbols", "engine"],
+                   description="200 only while live; 503 with the same body otherwise. Under hedgestack serve also "
+                   "dashboard: {state, sessions, stream_lag_ms, dropped_slow_browsers, ...}"),
+    "Event": _obj({"type": {"type": "string", "enum": ["SNAPSHOT", *EVENT_TYPES, *EXTENSION_EVENT_TYPES]},
+                   "payload": {}, "ts": MS},
+                  description="a /v1/stream message: SNAPSHOT (payload State) first, then the seed's seven event "
+                  "types, and the extension types asked for with ?types="),
+    "Instrument": _obj({"symbol": {"type": "string"}, "price_precision": {"type": "integer"},
+                        "quantity_precision": {"type": "integer"}, "tick_size": DEC, "min_price": DEC,
+                        "max_price": DEC, "step_size": DEC, "min_qty": DEC, "max_qty": DEC, "market_step_size": DEC,
+                        "market_min_qty": DEC, "market_max_qty": DEC, "min_notional": DEC, "multiplier_up": DEC,
+                        "multiplier_down": DEC}, description="a symbol's trading rules (exchangeInfo filters)"),
+    "Candle": _obj({"open_time": MS, "open": DEC, "high": DEC, "low": DEC, "close": DEC, "volume": DEC,
+                    "closed": {"type": "boolean"}}),
 }
 
 ERRORS = {
@@ -101,10 +120,11 @@ ERRORS = {
     "422": "refused by an exchange filter before sending (PRICE_TICK_SIZE, QTY_STEP_SIZE, MIN_NOTIONAL, "
            "PERCENT_PRICE, ...); the message names the Binance code",
     "426": "/v1/stream called without a WebSocket upgrade (UPGRADE_REQUIRED)",
-    "428": "LIVE venue: the first order of the session needs the confirmation header "
+    "428": "LIVE venue: the client session's first order needs the confirmation header "
            "(LIVE_CONFIRMATION_REQUIRED)",
     "502": "the exchange refused (EXCHANGE_REJECTED); the message carries Binance's code and message",
-    "503": "the exchange is unavailable, rate limited or banned, or the terminal is not started",
+    "503": "the exchange is unavailable, rate limited or banned, or the engine is starting (ENGINE_STARTING) or "
+           "stopped",
 }
 _READ_ERRORS = ("400", "401", "403", "404", "503")
 _WRITE_ERRORS = ("400", "401", "403", "404", "405", "409", "415", "422", "502", "503")
@@ -222,8 +242,43 @@ def document(server_url: str | None = None) -> dict[str, Any]:
                                                     {"type": "integer", "minimum": 1, "maximum": 1_000_000}),
                                              FORMAT],
                               "responses": {"200": fills_ok, **_errors(_READ_ERRORS)}}},
-        "/v1/health": {"get": _op("health", "venue, connection and counters", ("200", "health", _ref("Health")),
-                                  errors=("401", "403", "503"), tags=("meta",))},
+        "/v1/vp-history": {"get": {"operationId": "vpHistory", "summary": "every change of every VP (extension)",
+                                   "tags": ["history"], "parameters": [VP_QUERY, FORMAT],
+                                   "responses": {"200": {"description": "VP history rows", "content": {
+                                       **TABLE, "application/json": {"schema": {"type": "array",
+                                                                                "items": {"type": "object"}}}}},
+                                                 **_errors(_READ_ERRORS)}}},
+        "/v1/sql": {"post": {"operationId": "sql", "tags": ["history"],
+                             "summary": "one read-only SELECT over the views fills, orders, vp_history, marks, "
+                             "vp_eod_current, vp_equity (extension)",
+                             "description": "Anything else (another statement, another table, a file, a table "
+                             "function) is refused with INVALID_QUERY before it runs; a query is interrupted after "
+                             "30 s (QUERY_TIMEOUT).",
+                             "parameters": [FORMAT],
+                             "requestBody": {"required": True,
+                                             "content": {"application/json": {"schema": SQL_BODY.schema()}}},
+                             "responses": {"200": {"description": "the result", "content": {
+                                 **TABLE, "application/json": {"schema": {"type": "array",
+                                                                          "items": {"type": "object"}}}}},
+                                 **_errors(("400", "401", "403", "415", "503"))}}},
+        "/v1/instruments": {"get": _op("instruments", "every traded symbol's trading rules (extension)",
+                                       ("200", "the rules", {"type": "array", "items": _ref("Instrument")}),
+                                       errors=_READ_ERRORS, tags=("market",), params=[SYMBOL_QUERY])},
+        "/v1/candles": {"get": _op("candles", "klines from the venue, oldest first (extension)",
+                                   ("200", "the candles", {"type": "array", "items": _ref("Candle")}),
+                                   errors=_READ_ERRORS, tags=("market",), params=[
+                                       {**SYMBOL_QUERY, "required": True},
+                                       _query("interval", "1m (default), 3m ... 1M", {"type": "string", "enum": [
+                                           "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h",
+                                           "1d", "3d", "1w", "1M"]}),
+                                       _query("limit", "how many (default 500)", {"type": "integer", "minimum": 1,
+                                                                                  "maximum": 1500})])},
+        "/v1/health": {"get": {"operationId": "health", "tags": ["meta"],
+                               "summary": "is the engine live: connection, last exchange events, loop lag, queues",
+                               "responses": {"200": _json_response("live", _ref("Health")),
+                                             "503": _json_response("starting, reconnecting, stopped or failed "
+                                                                   "(same body)", _ref("Health")),
+                                             **_errors(("401", "403"))}}},
         "/v1/openapi.json": {"get": {"operationId": "openapi", "summary": "this document", "tags": ["meta"],
                                      "responses": {"200": {"description": "OpenAPI 3.1",
                                                            "content": {"application/json": {}}},
@@ -231,9 +286,13 @@ def document(server_url: str | None = None) -> dict[str, Any]:
         "/v1/stream": {"get": {
             "operationId": "stream", "tags": ["events"],
             "summary": "WebSocket (upgrade required): SNAPSHOT, then the seed's events",
-            "description": "Messages are Event objects {type, payload, ts}. A client that falls behind is "
-                           "closed with code 4008 and a reason; reconnect to get a new SNAPSHOT. Browser "
-                           "Origins other than the server's own (and those configured) are refused (403).",
+            "description": "Messages are Event objects {type, payload, ts}: the seed's seven types, plus the "
+                           f"extension types named in ?types= ({', '.join(EXTENSION_EVENT_TYPES)}). A client "
+                           "that falls behind is closed with code 4008 and a reason; reconnect to get a new "
+                           "SNAPSHOT. Browser Origins other than the server's own (and those configured) are "
+                           "refused (403).",
+            "parameters": [_query("types", "comma-separated extension event types to add",
+                                  {"type": "string", "pattern": "^[A-Z_]+(,[A-Z_]+)*$"})],
             "x-websocket": True, "x-events": _ref("Event"),
             "responses": {"101": {"description": "switching protocols"},
                           **_errors(("400", "401", "403", "426", "503"))}}},
@@ -259,8 +318,9 @@ def document(server_url: str | None = None) -> dict[str, Any]:
                  "description": "Virtual positions on Binance USDT-M Futures Hedge Mode: the seed's REST API "
                  "and event stream. Money and quantities are decimal strings (a JSON number for them is "
                  "refused), times Unix ms. Every error is {\"error\": CODE, \"message\": ...}. Every response "
-                 f"carries {VENUE_HEADER}. On the LIVE venue the first order-sending request of a server "
-                 f"session needs the header {CONFIRM_HEADER}: yes (else 428)."},
+                 f"carries {VENUE_HEADER}. On the LIVE venue each client session confirms its first "
+                 f"order-sending request with the header {CONFIRM_HEADER}: yes (else 428); the answer sets the "
+                 f"session's {LIVE_COOKIE} cookie, so later requests of the same session need nothing."},
         "paths": paths,
         "components": {
             "schemas": SCHEMAS,
@@ -270,7 +330,7 @@ def document(server_url: str | None = None) -> dict[str, Any]:
             "parameters": {"ConfirmLive": {
                 "name": CONFIRM_HEADER, "in": "header", "required": False,
                 "description": "LIVE venue only: 'yes' confirms trading on the real account; required on the "
-                "first order-sending request of the server session (428 LIVE_CONFIRMATION_REQUIRED without it)",
+                "client session's first order-sending request (428 LIVE_CONFIRMATION_REQUIRED without it)",
                 "schema": {"type": "string", "enum": ["yes"]}}},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                            "description": "HEDGESTACK_TOKEN; needed when the server has one "

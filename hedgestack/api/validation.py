@@ -153,6 +153,22 @@ class Enum(Field):
 
 
 @dataclass
+class CloseType(Enum):
+    """A close's type: MARKET or LIMIT. Another order type is refused as the terminal refuses it
+    (INVALID_ORDER_TYPE), anything else as an unknown type (INVALID_TYPE)."""
+
+    values: Sequence[str] = ("MARKET", "LIMIT")
+    description: str = "close order type"
+    order_types: Sequence[str] = ("MARKET", "LIMIT", "STOP_MARKET", "STOP", "TAKE_PROFIT_MARKET", "TAKE_PROFIT",
+                                  "TRAILING_STOP_MARKET")
+
+    def check(self, name: str, value: Any) -> str:
+        if isinstance(value, str) and value in self.order_types and value not in self.values:
+            raise _bad("INVALID_ORDER_TYPE", "a close is MARKET or LIMIT")
+        return super().check(name, value)
+
+
+@dataclass
 class Bool(Field):
     description: str = ""
 
@@ -280,7 +296,7 @@ AMEND_ORDER = Body(optional={"price": Decimal_("the new limit price", "94100"),
                              "qty": Decimal_("the new quantity (default: what is left)", "0.02")},
                    description="amend = cancel + new (the new order keeps VP, side, type and time in force)")
 CLOSE_VP = Body(
-    required={"type": Enum(("MARKET", "LIMIT"), "close order type")},
+    required={"type": CloseType()},
     optional={"percent": Percent(), "qty": Decimal_("quantity to close (instead of percent)", "0.5"),
               "price": Decimal_("LIMIT price", "96000.00"),
               "timeInForce": Enum(("GTC", "IOC", "FOK"), "LIMIT closes: default GTC (extension)")},

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from hedgestack.domain.enums import OrderRole, OrderType, PositionSide, Side, TimeInForce, TriggerType
-from hedgestack.domain.errors import DomainError, HedgestackError, LedgerRuleError, ValidationError
+from hedgestack.domain.errors import HedgestackError, LedgerRuleError, SideLocked, ValidationError
 from hedgestack.domain.events import Reconcile, TpSlSet, Transfer, VpArchived, VpCreated, VpRenamed
 from hedgestack.domain.ids import new_vp_id, short_id
 from hedgestack.domain.numbers import ZERO, D
@@ -46,12 +46,6 @@ if TYPE_CHECKING:
     from hedgestack.engine.truth import ExchangeTruth
 
 E = TypeVar("E")
-
-
-class SideLocked(DomainError):
-    """A MISMATCH on this side locks the user's reducing commands until it is reconciled."""
-
-    code = "MISMATCH_LOCK"
 
 
 def enum_of(kind: type[E], value: Any, field: str) -> E:

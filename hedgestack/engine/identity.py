@@ -25,7 +25,7 @@ import shutil
 import time
 from typing import TYPE_CHECKING
 
-from hedgestack.domain.errors import StoreError
+from hedgestack.domain.errors import LedgerOfAnotherVenue
 from hedgestack.venue.port import VenueIdentity
 
 if TYPE_CHECKING:
@@ -37,10 +37,6 @@ log = logging.getLogger("hedgestack.engine")
 
 META_KEY = "venue_identity"
 MODES = ("refuse", "rebind", "new-ledger")
-
-
-class LedgerOfAnotherVenue(StoreError):
-    code = "LEDGER_OF_ANOTHER_VENUE"
 
 
 def stored_identity(store: EventLog) -> VenueIdentity | None:

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from hedgestack.domain.enums import OrderStatus, OrderType, PositionSide, Side
-from hedgestack.domain.errors import DomainError, ValidationError, VenueUnavailable
+from hedgestack.domain.errors import HedgeModeRequired, ValidationError, VenueUnavailable
 from hedgestack.domain.events import Fill, OrderIntent, OrderUpdate, Reconcile, Transfer
 from hedgestack.domain.invariants import check_invariants
 from hedgestack.domain.rules import live_vp
@@ -93,10 +93,6 @@ CANDLE_INTERVALS = ("1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h"
 START_PUBLISH_MAX = 100_000
 #: how long start() waits for the first connect and catch-up (s): a catch-up may wait out a minute of request weight
 START_TIMEOUT = 90.0
-
-
-class HedgeModeRequired(DomainError):
-    code = "HEDGE_MODE_REQUIRED"
 
 
 class _SyncProxy:

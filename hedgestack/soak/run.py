@@ -239,7 +239,8 @@ class Soak:
             "settle_seconds": final["settle_seconds"], "unsettled_at_check": final["unsettled"],
             "open_on_exchange_at_check": final["open_on_exchange"], "orphans": audit_["orphans"],
             "trader": {"actions": dict(sorted(actions.items())), "refusals": dict(sorted(refusals.items())),
-                       "errors": errors[:20], "error_count": trader_errors},
+                       "errors": errors[:20], "error_count": trader_errors,
+                       "action_ms_by_life": [life.get("action_ms", {}) for life in lives]},
             "sides": final["sides"], "wall_seconds": round(wall, 1), "seed": self.seed,
             "out_dir": str(self.out_dir),
         }

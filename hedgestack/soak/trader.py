@@ -7,14 +7,19 @@ one side, and orders "from the Binance app" (the simulator's control API) that l
 orchestrator asks, a foreign close larger than UNASSIGNED holds makes a MISMATCH; whenever a side is in
 MISMATCH the trader reconciles it, keeping each VP's share of the side.
 
-The trader paces itself on the terminal's booked fill count to ``rate`` fills/s. Refusals of the engine and
-of the exchange are part of trading (a close on a locked side, a TP/SL that would not fit) and are counted by
-code; anything else is an error and is reported.
+The trader works in **lanes**, threads that act at once as several people at one desk would: one lane per VP
+(its entries, closes, limit orders, amends, cancels, TP/SL and transfers out of it) and a desk lane (the other
+app's orders, the requested MISMATCH and the reconciles). Commands on different VPs of one side therefore meet
+in the engine concurrently. Every lane paces itself on the terminal's booked fill count to ``rate`` fills/s.
+Refusals of the engine and of the exchange are part of trading (a close on a locked side, a TP/SL that would not
+fit) and are counted by code; anything else is an error and is reported. The summary gives each action's
+median and 90th-percentile duration.
 """
 
 from __future__ import annotations
 
 import random
+import statistics
 import threading
 import time
 from collections import Counter
@@ -105,16 +110,19 @@ class ScriptedTrader:
         self.control = control_url.rstrip("/") + "/sim/v1"
         self.http = requests.Session()
         self.rate = rate
-        self.rng = random.Random(seed)
+        self.seed = seed
+        self.rng = random.Random(seed)  # the desk lane's (and the wind-down's)
         self.foreign_share = foreign_share
         self.actions: Counter[str] = Counter()
         self.refusals: Counter[str] = Counter()
+        self.durations: dict[str, list[float]] = {}
         self.errors: list[str] = []
         self.reconciles = 0
         self._stop = threading.Event()
         self._want_mismatch = threading.Event()
+        self._count = threading.Lock()  # the counters above, from every lane
         self._foreign_seq = 0
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self.vp_ids: dict[str, str] = {}
 
     # -- life ---------------------------------------------------------------------------------------
@@ -129,20 +137,27 @@ class ScriptedTrader:
 
     def start(self) -> ScriptedTrader:
         self.ensure_vps()
-        self._thread = threading.Thread(target=self._run, name="soak-trader", daemon=True)
-        self._thread.start()
+        lanes: list[tuple[str, Callable[[random.Random], None]]] = [("desk", self.desk_step)]
+        lanes += [(name, partial(self.vp_step, self.vp_ids[name])) for _, _, name in PLAN]
+        for index, (name, step) in enumerate(lanes):
+            rng = self.rng if index == 0 else random.Random(self.seed * 100 + index)
+            thread = threading.Thread(target=self._run, args=(step, rng, len(lanes)), name=f"soak-{name}",
+                                      daemon=True)
+            self._threads.append(thread)
+            thread.start()
         return self
 
     def stop(self, timeout: float = 30.0) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def request_mismatch(self) -> None:
-        """Next action: a foreign close larger than UNASSIGNED holds on some side."""
+        """Next desk action: a foreign close larger than UNASSIGNED holds on some side."""
         self._want_mismatch.set()
 
-    def _run(self) -> None:
+    def _run(self, step: Callable[[random.Random], None], rng: random.Random, lanes: int) -> None:
         start = time.monotonic()
         base = self.t.stats.fills
         while not self._stop.is_set():
@@ -154,96 +169,114 @@ class ScriptedTrader:
             if done >= due:
                 self._stop.wait(min(0.05, (done - due + 1) / self.rate))
                 continue
-            self.step()
+            step(rng)
+            if lanes > 1 and step == self.desk_step:
+                self._stop.wait(0.05)  # the desk acts on the side, the lanes on their VPs
 
     # -- one action ---------------------------------------------------------------------------------
-    def step(self) -> None:
+    def desk_step(self, rng: random.Random) -> None:
+        """What the desk does: heal a MISMATCH, make one when asked, trade from the other app now and then."""
         look = self.t.run_sync(_look(self.t))
         if look.mismatched:
             self._act("reconcile", lambda: self._heal(look, *look.mismatched[0]))
             return
         if self._want_mismatch.is_set():
             self._want_mismatch.clear()
-            self._act("foreign_overclose", lambda: self._foreign_overclose(look))
+            self._act("foreign_overclose", lambda: self._foreign_overclose(look, rng))
             return
-        if self.rng.random() < self.foreign_share:
-            self._act("foreign", lambda: self._foreign(look))
-            return
-        vp = self.rng.choice(look.vps)
-        mark = look.marks.get(vp.symbol)
-        if mark is None:
+        if rng.random() < self.foreign_share:
+            self._act("foreign", lambda: self._foreign(look, rng))
+
+    def vp_step(self, vp_id: str, rng: random.Random) -> None:
+        """One action of a VP's lane."""
+        look = self.t.run_sync(_look(self.t))
+        vp = next((v for v in look.vps if v.vp_id == vp_id), None)
+        mark = None if vp is None else look.marks.get(vp.symbol)
+        if vp is None or mark is None:
             self._stop.wait(0.05)
             return
         step, tick, _, cap = SIZES[vp.symbol]
         mine = [o for o in look.orders if o.vp_id == vp.vp_id and o.order_type is OrderType.LIMIT]
-        roll = self.rng.random()
+        roll = rng.random()
         if vp.qty >= cap or (vp.qty > 0 and roll < 0.30):
-            percent = self.rng.choice(("25", "50", "75", "100"))
-            if self.rng.random() < 0.8:
+            percent = rng.choice(("25", "50", "75", "100"))
+            if rng.random() < 0.8:
                 self._act("close_market", lambda: self.t.sync.close_vp(vp.vp_id, percent=percent))
             else:
-                price = self._near(mark, tick, vp.side, closing=True)
+                price = self._near(rng, mark, tick, vp.side, closing=True)
                 self._act("close_limit", lambda: self.t.sync.close_vp(vp.vp_id, "LIMIT", percent=percent,
                                                                       price=str(price)))
         elif roll < 0.62:
-            qty = self._entry_qty(vp.symbol)
+            qty = self._entry_qty(rng, vp.symbol)
             self._act("entry_market", lambda: self.t.sync.place_order(vp.vp_id, str(vp.side.opening_side),
                                                                        "MARKET", str(qty)))
         elif roll < 0.72 and len(mine) < 2:
-            qty = self._entry_qty(vp.symbol)
-            price = self._near(mark, tick, vp.side, closing=False)
+            qty = self._entry_qty(rng, vp.symbol)
+            price = self._near(rng, mark, tick, vp.side, closing=False)
             self._act("entry_limit", lambda: self.t.sync.place_order(
                 vp.vp_id, str(vp.side.opening_side), "LIMIT", str(qty), str(price), time_in_force="GTC"))
         elif roll < 0.78 and mine:
-            order = self.rng.choice(mine)
-            if self.rng.random() < 0.5:
+            order = rng.choice(mine)
+            if rng.random() < 0.5:
                 self._act("cancel", lambda: self.t.sync.cancel_order(order.client_order_id))
             else:
-                price = self._near(mark, tick, vp.side, closing=order.role is OrderRole.CLOSE)
+                price = self._near(rng, mark, tick, vp.side, closing=order.role is OrderRole.CLOSE)
                 self._act("amend", lambda: self.t.sync.amend_order(order.client_order_id, price=str(price)))
         elif roll < 0.90 and vp.qty > 0:
-            if vp.has_tpsl and self.rng.random() < 0.2:
+            if vp.has_tpsl and rng.random() < 0.2:
                 self._act("tpsl_clear", lambda: self.t.sync.clear_tpsl(vp.vp_id))
             else:
-                tp, sl = self._tpsl_prices(mark, tick, vp.side)
+                tp, sl = self._tpsl_prices(rng, mark, tick, vp.side)
                 self._act("tpsl_set", lambda: self.t.sync.set_tpsl(vp.vp_id, tp_price=str(tp), sl_price=str(sl)))
         elif vp.qty > 0:
             others = [o for o in look.vps if o.symbol == vp.symbol and o.side == vp.side and o.vp_id != vp.vp_id]
             if others:
-                qty = max(step, (vp.qty * Decimal(self.rng.choice((25, 50))) / 100).quantize(step, ROUND_DOWN))
-                self._act("transfer", lambda: self.t.sync.transfer(vp.vp_id, self.rng.choice(others).vp_id,
+                qty = max(step, (vp.qty * Decimal(rng.choice((25, 50))) / 100).quantize(step, ROUND_DOWN))
+                self._act("transfer", lambda: self.t.sync.transfer(vp.vp_id, rng.choice(others).vp_id,
                                                                    str(min(qty, vp.qty))))
         else:
-            qty = self._entry_qty(vp.symbol)
+            qty = self._entry_qty(rng, vp.symbol)
             self._act("entry_market", lambda: self.t.sync.place_order(vp.vp_id, str(vp.side.opening_side),
                                                                        "MARKET", str(qty)))
 
     def _act(self, name: str, action: Callable[[], Any]) -> None:
-        self.actions[name] += 1
+        began = time.perf_counter()
+        refusal: str | None = None
+        error: str | None = None
         try:
             action()
         except VenueRejected as exc:
-            self.refusals[f"binance {exc.binance_code}"] += 1
+            refusal = f"binance {exc.binance_code}"
         except HedgestackError as exc:
-            self.refusals[exc.code] += 1
+            refusal = exc.code
         except Exception as exc:  # noqa: BLE001 - reported, the soak goes on
-            self.errors.append(f"{name}: {type(exc).__name__}: {exc}")
+            error = f"{name}: {type(exc).__name__}: {exc}"
+        took = time.perf_counter() - began
+        with self._count:
+            self.actions[name] += 1
+            self.durations.setdefault(name, []).append(took)
+            if refusal is not None:
+                self.refusals[refusal] += 1
+            if error is not None:
+                self.errors.append(error)
 
     # -- sizes and prices ---------------------------------------------------------------------------
-    def _entry_qty(self, symbol: str) -> Decimal:
+    def _entry_qty(self, rng: random.Random, symbol: str) -> Decimal:
         step, _, piece, _ = SIZES[symbol]
-        pieces = self.rng.randint(1, 6)
+        pieces = rng.randint(1, 6)
         return max(MIN_ENTRY[symbol], (piece * pieces).quantize(step))
 
-    def _near(self, mark: Decimal, tick: Decimal, side: PositionSide, *, closing: bool) -> Decimal:
+    def _near(self, rng: random.Random, mark: Decimal, tick: Decimal, side: PositionSide, *,
+              closing: bool) -> Decimal:
         """A limit price a few basis points on the passive side (it fills when the walk comes to it)."""
-        bps = Decimal(self.rng.randint(1, 8)) / 10_000
+        bps = Decimal(rng.randint(1, 8)) / 10_000
         buying = (side is PositionSide.LONG) != closing
         return _on_tick(mark * (1 - bps) if buying else mark * (1 + bps), tick)
 
-    def _tpsl_prices(self, mark: Decimal, tick: Decimal, side: PositionSide) -> tuple[Decimal, Decimal]:
-        up = Decimal(self.rng.randint(8, 40)) / 10_000
-        down = Decimal(self.rng.randint(8, 40)) / 10_000
+    def _tpsl_prices(self, rng: random.Random, mark: Decimal, tick: Decimal,
+                     side: PositionSide) -> tuple[Decimal, Decimal]:
+        up = Decimal(rng.randint(8, 40)) / 10_000
+        down = Decimal(rng.randint(8, 40)) / 10_000
         if side is PositionSide.LONG:
             return _on_tick(mark * (1 + up), tick), _on_tick(mark * (1 - down), tick)
         return _on_tick(mark * (1 - down), tick), _on_tick(mark * (1 + up), tick)
@@ -256,30 +289,32 @@ class ScriptedTrader:
             "symbol": symbol, "side": str(order_side), "positionSide": str(side), "type": "MARKET",
             "quantity": str(qty), "clientOrderId": f"web_soak{self.t.stats.fills}_{self._foreign_seq}"})
         if resp.status_code != 200:
-            self.refusals[f"binance {resp.json().get('code')}"] += 1
+            with self._count:
+                self.refusals[f"binance {resp.json().get('code')}"] += 1
 
-    def _foreign(self, look: Look) -> None:
-        symbol, side, _ = self.rng.choice(PLAN)
+    def _foreign(self, look: Look, rng: random.Random) -> None:
+        symbol, side, _ = rng.choice(PLAN)
         held = look.unassigned.get((symbol, side), Decimal(0))
         step = SIZES[symbol][0]
-        if held >= MIN_ENTRY[symbol] and self.rng.random() < 0.4:
+        if held >= MIN_ENTRY[symbol] and rng.random() < 0.4:
             # a close from the app that UNASSIGNED can take: the side stays consistent
             qty = (held / 2).quantize(step, ROUND_DOWN)
             self._foreign_order(symbol, side, closing=True, qty=max(qty, MIN_ENTRY[symbol]) if qty <= held
                                 else held)
         else:
-            self._foreign_order(symbol, side, closing=False, qty=self._entry_qty(symbol))
+            self._foreign_order(symbol, side, closing=False, qty=self._entry_qty(rng, symbol))
 
-    def _foreign_overclose(self, look: Look) -> None:
+    def _foreign_overclose(self, look: Look, rng: random.Random) -> None:
         """A close from the app of more than UNASSIGNED holds: no VP can take it, so the side mismatches."""
         sides = {(v.symbol, v.side): Decimal(0) for v in look.vps}
         for v in look.vps:
             sides[(v.symbol, v.side)] += v.qty
         candidates = [(k, q) for k, q in sides.items() if q >= MIN_ENTRY[k[0]]]
         if not candidates:
-            self.refusals["NOTHING_TO_OVERCLOSE"] += 1
+            with self._count:
+                self.refusals["NOTHING_TO_OVERCLOSE"] += 1
             return
-        (symbol, side), held = self.rng.choice(candidates)
+        (symbol, side), held = rng.choice(candidates)
         spare = look.unassigned.get((symbol, side), Decimal(0))
         self._foreign_order(symbol, side, closing=True, qty=spare + MIN_ENTRY[symbol])
 
@@ -294,7 +329,8 @@ class ScriptedTrader:
             share = (v.qty * exchange_qty / total).quantize(step, ROUND_DOWN) if total > 0 else Decimal(0)
             assignments.append({"virtual_position_id": v.vp_id, "qty": str(share)})
         self.t.sync.reconcile(symbol, str(side), assignments)
-        self.reconciles += 1
+        with self._count:
+            self.reconciles += 1
 
     # -- the end ------------------------------------------------------------------------------------
     def wind_down(self) -> None:
@@ -312,8 +348,12 @@ class ScriptedTrader:
             self._act("reconcile", partial(self._heal, look, symbol, side))
 
     def summary(self) -> dict[str, Any]:
-        return {"actions": dict(self.actions), "refusals": dict(self.refusals), "errors": self.errors[:50],
-                "error_count": len(self.errors), "reconciles": self.reconciles}
+        with self._count:
+            took = {name: {"p50_ms": round(statistics.median(d) * 1000, 1),
+                           "p90_ms": round(sorted(d)[int(len(d) * 0.9)] * 1000, 1)}
+                    for name, d in sorted(self.durations.items()) if d}
+            return {"actions": dict(self.actions), "refusals": dict(self.refusals), "errors": self.errors[:50],
+                    "error_count": len(self.errors), "reconciles": self.reconciles, "action_ms": took}
 
 
 __all__ = ["PLAN", "ScriptedTrader"]

@@ -23,13 +23,47 @@ NOTEBOOKS = ROOT / "notebooks"
 BIN = Path(sys.executable).parent
 
 
+#: notebooks that are clients of a running ``hedgestack serve`` (run by test_connect_notebook_beside_serve)
+NEEDS_SERVE = {"connect.ipynb"}
+
+
+def _nbval(notebooks: list[Path], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", *map(str, notebooks), "-q",
+                           "-p", "no:cacheprovider", "-W", "ignore"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=240, env=env)
+
+
 def test_every_notebook_runs_under_nbval() -> None:
-    notebooks = sorted(NOTEBOOKS.glob("*.ipynb"))
+    notebooks = sorted(p for p in NOTEBOOKS.glob("*.ipynb") if p.name not in NEEDS_SERVE)
     assert any(p.name == "terminal.ipynb" for p in notebooks)
-    result = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", *map(str, notebooks), "-q",
-                             "-p", "no:cacheprovider", "-W", "ignore"], cwd=ROOT, capture_output=True, text=True,
-                            timeout=240)
+    result = _nbval(notebooks)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+
+
+def test_connect_notebook_beside_serve(tmp_path: Path) -> None:
+    """notebooks/connect.ipynb against a running ``hedgestack serve``: connects, trades, shows the dashboard
+    inline; the server sees its orders."""
+    from tests.support.serveproc import Serve
+
+    proc = Serve(["--market", "static", "--data-dir", str(tmp_path / "data")])
+    try:
+        proc.wait_live()
+        env = {**os.environ, "HEDGESTACK_URL": proc.url}
+        env.pop("HEDGESTACK_TOKEN", None)
+        result = _nbval([NOTEBOOKS / "connect.ipynb"], env)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+        state = requests.get(proc.url + "/v1/state", timeout=10).json()
+        notebook_vps = [vp for vp in state["virtual_positions"] if vp["name"].startswith("Notebook")]
+        assert notebook_vps and all(vp["net_qty"] == "0" for vp in notebook_vps)
+        orders = requests.get(proc.url + "/v1/orders/history", timeout=10).json()
+        assert {o["virtual_position_id"] for o in orders} >= {vp["id"] for vp in notebook_vps}
+    finally:
+        proc.stop()
+
+
+def test_connect_notebook_is_committed_without_outputs() -> None:
+    nb = json.loads((NOTEBOOKS / "connect.ipynb").read_text())
+    assert all(not c.get("outputs") and not c.get("execution_count") for c in nb["cells"] if c["cell_type"] == "code")
 
 
 def test_terminal_notebook_is_committed_without_outputs() -> None:
