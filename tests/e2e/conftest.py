@@ -1,20 +1,28 @@
-"""Browser tests: the dashboard served (pn.serve, threaded) for a Terminal on the simulator, driven by
-Debian's chromium through playwright (``apt-get install chromium``; playwright cannot download browsers)."""
+"""Browser tests: the dashboard served for a Terminal on the simulator, driven by Debian's chromium through
+playwright (``apt-get install chromium``; playwright cannot download browsers).
+
+Two backends (``backend``): ``local`` serves ``dashboard(terminal)`` with ``pn.serve`` (threaded) for a Terminal
+in this process; ``serve`` runs ``hedgestack serve --sim-url ...`` as a process of its own (the engine, and the
+dashboard in a second process that is a ``hedgestack.connect`` client of it) and the tests drive its page, with
+``terminal`` a ``hedgestack.connect`` client for seeding and checking state. A module runs on the backends its
+``BACKENDS`` names (default: local only); each backend gets a fresh simulator and account."""
 
 from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import panel as pn
 import pytest
 import requests
 
+import hedgestack
 from hedgestack.engine.terminal import Terminal
 from hedgestack.ui import dashboard
 from hedgestack.venue.sim import SimConfig, SimServer
+from tests.support.serveproc import Serve
 from tests.support.simctl import Control, wait_until
 
 __all__ = ["Control", "wait_until"]
@@ -51,8 +59,20 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", list(getattr(metafunc.module, "BACKENDS", ("local",))), indirect=True,
+                             scope="module")
+
+
 @pytest.fixture(scope="module")
-def sim() -> Iterator[SimServer]:
+def backend(request: pytest.FixtureRequest) -> str:
+    """``local`` (a Terminal in this process) or ``serve`` (``hedgestack serve`` in processes of its own)."""
+    return str(getattr(request, "param", "local"))
+
+
+@pytest.fixture(scope="module")
+def sim(backend: str) -> Iterator[SimServer]:
     server = SimServer.start_in_thread(SimConfig(market="static", seed=7))
     yield server
     server.stop()
@@ -68,7 +88,30 @@ def control(sim: SimServer) -> Control:
 
 
 @pytest.fixture(scope="module")
-def terminal(sim: SimServer, control: Control, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Terminal]:
+def serve_process(backend: str, sim: SimServer, control: Control,
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve | None]:
+    """``hedgestack serve`` attached to the module's simulator (backend ``serve``), else None."""
+    if backend != "serve":
+        yield None
+        return
+    proc = Serve(["--sim-url", sim.url, "--data-dir", str(tmp_path_factory.mktemp("serve") / "data")])
+    try:
+        proc.wait_live(timeout=120)
+        yield proc
+    finally:
+        proc.stop()
+
+
+@pytest.fixture(scope="module")
+def terminal(backend: str, sim: SimServer, control: Control, serve_process: Serve | None,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Terminal]:
+    """The engine the page shows: a local Terminal, or a ``hedgestack.connect`` client of ``hedgestack serve``
+    (same API: the tests seed and check state through it)."""
+    if serve_process is not None:
+        client = hedgestack.connect(serve_process.url)
+        yield cast("Terminal", client)
+        client.close()
+        return
     t = Terminal.sim(tmp_path_factory.mktemp("ui"), sim_url=sim.url, poll_interval=0.3, mismatch_grace=0.5,
                      publish_interval=1.0).start_sync()
     yield t
@@ -76,8 +119,12 @@ def terminal(sim: SimServer, control: Control, tmp_path_factory: pytest.TempPath
 
 
 @pytest.fixture(scope="module")
-def served(terminal: Terminal) -> Iterator[str]:
-    """The dashboard served on a free port (the served page: ``Dashboard.template()``); yields its URL."""
+def served(terminal: Terminal, serve_process: Serve | None) -> Iterator[str]:
+    """The dashboard's URL: ``hedgestack serve``'s page, or ``Dashboard.template()`` served here on a free
+    port."""
+    if serve_process is not None:
+        yield serve_process.url + "/"
+        return
     pn.extension(inline=True, notifications=True)
     port = free_port()
     server = pn.serve({"/": lambda: dashboard(terminal).template()}, port=port, address="127.0.0.1",

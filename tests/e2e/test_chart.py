@@ -17,6 +17,7 @@ from hedgestack.engine.terminal import Terminal
 from tests.e2e.helpers import TIMEOUT, buy_market, cell, create_vp, engine_vp, open_dashboard, select_vp, shot, vp_row
 
 pytestmark = pytest.mark.ui
+BACKENDS = ("local", "serve")  # see tests/e2e/conftest.py
 BOX = ".hs-chart .hs-chart-box"
 
 

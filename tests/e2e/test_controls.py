@@ -28,6 +28,7 @@ from tests.e2e.helpers import (
 )
 
 pytestmark = pytest.mark.ui
+BACKENDS = ("local", "serve")  # see tests/e2e/conftest.py
 
 
 def open_order_row(page: Page, vp_name: str) -> Locator:

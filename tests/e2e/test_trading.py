@@ -4,6 +4,7 @@ that raises MISMATCH (announced, locked controls), and the safe reconcile that h
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from playwright.sync_api import Page, expect
 from hedgestack.engine.terminal import Terminal
 from tests.e2e.conftest import Control
 from tests.e2e.helpers import (
+    DOCS,
     TIMEOUT,
     buy_market,
     cell,
@@ -29,6 +31,9 @@ from tests.e2e.helpers import (
 )
 
 pytestmark = pytest.mark.ui
+#: the trader's session runs on a Terminal in this process and on ``hedgestack serve`` (the dashboard process a
+#: ``hedgestack.connect`` client of the engine process)
+BACKENDS = ("local", "serve")
 
 
 def test_trader_session(page: Page, served: str, terminal: Terminal, control: Control, artifacts: Path) -> None:
@@ -95,14 +100,15 @@ def test_trader_session(page: Page, served: str, terminal: Terminal, control: Co
     control.post("/external-order", {"symbol": "BTCUSDT", "side": "SELL", "positionSide": "LONG",
                                      "type": "MARKET", "quantity": "0.004", "clientOrderId": "web_ui_close"})
     group = side_row(page, "BTCUSDT", "LONG")
-    expect(cell(group, "status")).to_have_text("MISMATCH", timeout=TIMEOUT)
+    # (hedgestack serve polls the exchange every 5 s and confirms a difference after 3 s: a longer deadline)
+    expect(cell(group, "status")).to_have_text("MISMATCH", timeout=4 * TIMEOUT)
     expect(group).to_have_class(__import__("re").compile("mismatch"))
     expect(notice(page, "MISMATCH BTCUSDT LONG")).to_be_visible(timeout=TIMEOUT)
     for css in (".hs-close-25", ".hs-close-100", ".hs-close-custom", ".hs-set-tpsl", ".hs-clear-tpsl"):
         expect(page.locator(f"{css} button")).to_be_disabled(timeout=TIMEOUT)
     expect(page.locator(".hs-lock-note")).to_contain_text("MISMATCH")
     expect(cell(vp_row(page, "Beta"), "status")).to_have_text("locked")
-    shot(page, artifacts / "ui_trading_mismatch.png")
+    shot(page, DOCS / "dashboard-mismatch.png")  # docs/dashboard.md
 
     # reconcile: the inputs hold the current quantities, the plan shows before → after, nothing is written
     # before the confirmation
@@ -119,8 +125,8 @@ def test_trader_session(page: Page, served: str, terminal: Terminal, control: Co
     page.locator(".hs-rec-submit button").click()
     expect(page.locator(".hs-rec-confirm")).to_contain_text("Reconcile BTCUSDT LONG: Alpha 0.000 → 0.000, "
                                                             "Beta 0.005 → 0.001", timeout=TIMEOUT)
-    assert engine_vp(terminal, "Beta").net_qty.normalize() == __import__("decimal").Decimal("0.005")
-    shot(page, artifacts / "ui_trading_reconcile.png")
+    assert engine_vp(terminal, "Beta").net_qty.normalize() == Decimal("0.005")
+    shot(page, DOCS / "dashboard-reconcile.png")  # docs/dashboard.md
     page.locator(".hs-rec-confirm .hs-confirm-yes button").click()
     expect(page.locator(".hs-rec-feedback")).to_contain_text("Reconciled BTCUSDT LONG: OK", timeout=TIMEOUT)
     expect(notice(page, "BTCUSDT LONG matches the exchange again")).to_be_visible(timeout=TIMEOUT)
@@ -145,6 +151,11 @@ def test_local_refusal_is_instant_and_the_exchanges_is_verbatim(page: Page, serv
     open_dashboard(page, served)
     select_vp(page, "Beta")
     error = page.locator(".hs-ticket-error")
+    place(page, side="BUY", order_type="Limit", price="94000.05", size="0.002")
+    expect(error).to_contain_text("PRICE_TICK_SIZE: Price not increased by tick size", timeout=2_000)
+    # Esc clears the boxes; the same price typed again reaches the ticket (it once read as no price at all)
+    page.keyboard.press("Escape")
+    expect(error).to_have_text("", timeout=TIMEOUT)
     place(page, side="BUY", order_type="Limit", price="94000.05", size="0.002")
     expect(error).to_contain_text("PRICE_TICK_SIZE: Price not increased by tick size", timeout=2_000)
     place(page, side="BUY", order_type="Market", size="0.001")
