@@ -37,7 +37,7 @@ import polars as pl
 import pyarrow as pa
 
 from hedgestack.client.events import Dispatcher, Listener, connection_event, describe
-from hedgestack.domain.enums import OrderStatus, OrderType, PositionSide, Side
+from hedgestack.domain.enums import OrderStatus, OrderType, PositionSide, Side, TriggerType
 from hedgestack.domain.errors import (
     HedgestackError,
     RequestRefused,
@@ -108,6 +108,12 @@ class _SyncProxy:
             return result
 
         return call
+
+
+def _trigger(value: Any) -> str | None:
+    """A trigger type as the local terminal reads it (LAST/MARK accepted), in the API's spelling; bad text is
+    refused here with the local terminal's ValidationError, nothing sent."""
+    return None if value is None else TriggerType.parse(_text(value)).value
 
 
 def _text(value: Any) -> str:
@@ -556,7 +562,7 @@ class RemoteTerminal:
             "price": _opt_dec(price, "price"),
             "timeInForce": None if time_in_force is None else _text(time_in_force),
             "triggerPrice": _opt_dec(trigger_price, "trigger_price"),
-            "triggerType": None if trigger_type is None else _text(trigger_type),
+            "triggerType": _trigger(trigger_type),
             "reduceOnly": True if reduce_only else None,
             "symbol": symbol, "positionSide": None if position_side is None else _text(position_side)})
 
@@ -591,9 +597,9 @@ class RemoteTerminal:
                        qty: str | Decimal | None = None) -> VirtualPositionView:
         body = _drop_none({
             "tp_price": _opt_dec(tp_price, "tp_price"),
-            "tp_trigger_type": None if tp_trigger_type is None else _text(tp_trigger_type),
+            "tp_trigger_type": _trigger(tp_trigger_type),
             "sl_price": _opt_dec(sl_price, "sl_price"),
-            "sl_trigger_type": None if sl_trigger_type is None else _text(sl_trigger_type),
+            "sl_trigger_type": _trigger(sl_trigger_type),
             "qty": _opt_dec(qty, "qty")})
         return await self._call(self._view(VirtualPositionView, "POST", f"/v1/virtual-positions/{vp_id}/tpsl",
                                            body, orders=True))

@@ -73,7 +73,9 @@ def test_commands_return_the_same_typed_results(api_terminal: Any, terminal: Ter
     assert isinstance(amended, OrderAck) and amended.client_order_id != limit.client_order_id
     cancelled = t.sync.cancel_order(amended.client_order_id)
     assert isinstance(cancelled, CancelAck) and cancelled.status is OrderStatus.CANCELED
-    protected = t.sync.set_tpsl(a.id, tp_price="100000", sl_price="90000")
+    # trigger types as the Terminal reads them: the short names and any case
+    protected = t.sync.set_tpsl(a.id, tp_price="100000", tp_trigger_type="last", sl_price="90000",
+                                sl_trigger_type="MARK")
     assert isinstance(protected, VirtualPositionView) and protected.tpsl is not None
     assert protected.tpsl.tp_price == D("100000") and protected.tpsl.sl_price == D("90000")
     settle(terminal, control)
@@ -155,6 +157,8 @@ def test_refusals_are_the_same_errors_and_send_nothing(api_terminal: Any, termin
         (lambda: t.sync.set_tpsl(b.id, tp_price="90000"), ValidationError, "TPSL_WOULD_TRIGGER"),
         (lambda: t.sync.set_tpsl(b.id, sl_price="96000"), ValidationError, "TPSL_WOULD_TRIGGER"),
         (lambda: t.sync.set_tpsl(b.id, tp_price="100000", qty="0.1"), ValidationError, "TPSL_QTY"),
+        (lambda: t.sync.set_tpsl(b.id, tp_price="100000", tp_trigger_type="INDEX"), ValidationError,
+         "INVALID_TRIGGER_TYPE"),
         (lambda: t.sync.transfer(a.id, b.id, "0.1"), LedgerRuleError, "TRANSFER_EXCEEDS"),
         (lambda: t.sync.transfer(a.id, a.id, "0.1"), ValidationError, "TRANSFER_SAME_VP"),
         (lambda: t.sync.archive_vp(b.id), LedgerRuleError, "VP_NOT_FLAT"),
