@@ -69,17 +69,28 @@ def test_margin_balance_equals_maintenance_at_the_liquidation_price(wallet: int,
     legs = [m.Leg(D(long) / 1000, D(el), 1), m.Leg(D(short) / 1000, D(es), -1)]
     lp = m.liquidation_price(wallet=D(wallet), other_maintenance=D(0), other_unrealized=D(0), legs=legs,
                              brackets=BTC, start=D(el))
-    # wherever the excess changes sign (checked at every bracket cut and around them) there is a price
-    probes = {D(el), D(1), D(10) ** 12}
+    # wherever the excess changes sign (checked at every bracket cut and around them) there is a price, up to where
+    # the largest leg would pass the table's top cap (no position may be worth more: no liquidation price beyond)
+    held = [leg.qty for leg in legs if leg.qty]
+    top = BTC[-1].notional_cap / max(held) if held else D(10) ** 12
+    probes = {D(el), D(1), top}
     for leg in legs:
         if leg.qty:
             probes |= {b.notional_cap / leg.qty * k for b in BTC[:-1] for k in (D("0.999"), D(1), D("1.001"))}
-    signs = {_excess(D(wallet), legs, p) > 0 for p in probes}
+    signs = {_excess(D(wallet), legs, p) > 0 for p in probes if p <= top}
     if lp is None:
         assert len(signs) == 1 or not (long or short)
         return
     maintenance = sum((m.maintenance_margin(BTC, leg.qty * lp) for leg in legs if leg.qty), D(0))
     assert abs(_excess(D(wallet), legs, lp)) <= D("1e-9") * max(D(1), maintenance)
+
+
+def test_no_liquidation_price_beyond_the_bracket_table() -> None:
+    # a well-margined hedge (LONG 0.016 / SHORT 0.006 on 10,000): the net long is never liquidated by a fall, and
+    # the "rise" root lies where 0.016 BTC would be worth more than the table's top cap allows: none is shown
+    legs = [m.Leg(D("0.016"), D(95150), 1), m.Leg(D("0.006"), D(95333.3), -1)]
+    assert m.liquidation_price(wallet=D(10000), other_maintenance=D(0), other_unrealized=D(0), legs=legs,
+                               brackets=BTC, start=D(95200)) is None
 
 
 def test_hedged_sides_can_have_two_liquidation_prices() -> None:

@@ -83,9 +83,13 @@ def liquidation_price(*, wallet: Decimal, other_maintenance: Decimal, other_unre
     cuts = sorted({b.notional_cap / leg.qty for leg in legs for b in brackets[:-1]})
     bounds = [ZERO, *cuts]
     found: list[Decimal] = []
+    # the table ends at the top bracket's cap: a price at which a leg would be worth more than any position may be
+    # is no liquidation price (a hedged account's far root, e.g. hundreds of billions, is not shown)
+    top = brackets[-1].notional_cap / max(leg.qty for leg in legs)
+    bounds = [b for b in bounds if b < top]
     for i, low in enumerate(bounds):
-        high = bounds[i + 1] if i + 1 < len(bounds) else None
-        inside = (low + high) / 2 if high is not None else low * 2 + 1  # (a cut itself may be rounded)
+        high = bounds[i + 1] if i + 1 < len(bounds) else top
+        inside = (low + high) / 2  # (a cut itself may be rounded)
         picks = [bracket_for(brackets, leg.qty * inside) for leg in legs]
         numerator = wallet - other_maintenance + other_unrealized
         denominator = ZERO
@@ -97,7 +101,7 @@ def liquidation_price(*, wallet: Decimal, other_maintenance: Decimal, other_unre
         price = numerator / denominator
         # a root on a cut may come out a rounding error outside both pieces it bounds: accept it on either
         slack = abs(price) * Decimal("1e-24")
-        if price > 0 and price >= low - slack and (high is None or price <= high + slack):
+        if price > 0 and price >= low - slack and price <= high + slack:
             found.append(price)
     if not found:
         return None
