@@ -276,12 +276,11 @@ class Commands:
         check_transfer(ledger, from_vp, to_vp, amount)
         src = ledger.vps[from_vp]
         room = src.qty - amount - open_close_qty(ledger, from_vp)
-        if open_tpsl_qty(ledger, from_vp) > room:
-            await self.tpsl.make_room(from_vp, room)
-        await self.book.append_durable([Transfer(ts=self.clock(), transfer_id=os.urandom(8).hex(), from_vp=from_vp,
-                                                 to_vp=to_vp, qty=amount)])
-        self.tpsl.request(from_vp)
-        self.tpsl.request(to_vp)
+        with self.tpsl.hold((from_vp, to_vp)):  # legs are sized once the quantity has moved
+            if open_tpsl_qty(ledger, from_vp) > room:
+                await self.tpsl.make_room(from_vp, room)
+            await self.book.append_durable([Transfer(ts=self.clock(), transfer_id=os.urandom(8).hex(),
+                                                     from_vp=from_vp, to_vp=to_vp, qty=amount)])
         return TransferResult(from_vp=self.presenter.vp(from_vp), to_vp=self.presenter.vp(to_vp))
 
     async def reconcile(self, symbol: str, position_side: str | PositionSide,
@@ -294,14 +293,14 @@ class Commands:
         await self.watch.refresh()
         truth = self.truth.sides[(symbol, side)]
         check_reconcile(self.book.ledger, symbol, side, truth.qty, pairs)
-        for vp in list(self.book.ledger.vps_of(symbol, side)):
-            if not vp.system:
-                await self._fit_orders(vp.vp_id, pairs.get(vp.vp_id, ZERO))
-        await self.book.append_durable([Reconcile(ts=self.clock(), reconcile_id=os.urandom(8).hex(), symbol=symbol,
-                                    position_side=side, exchange_qty=truth.qty, exchange_entry=truth.entry,
-                                    assignments=tuple(sorted(pairs.items())))])
-        for vp in list(self.book.ledger.vps_of(symbol, side)):
-            self.tpsl.request(vp.vp_id)
+        # no leg is sized on the old quantities while the VPs' orders are fitted one after another
+        with self.tpsl.hold(vp.vp_id for vp in list(self.book.ledger.vps_of(symbol, side))):
+            for vp in list(self.book.ledger.vps_of(symbol, side)):
+                if not vp.system:
+                    await self._fit_orders(vp.vp_id, pairs.get(vp.vp_id, ZERO))
+            await self.book.append_durable([Reconcile(
+                ts=self.clock(), reconcile_id=os.urandom(8).hex(), symbol=symbol, position_side=side,
+                exchange_qty=truth.qty, exchange_entry=truth.entry, assignments=tuple(sorted(pairs.items())))])
         self.watch.evaluate()
         return ReconcileResult(
             symbol=symbol, position_side=side, status=self.truth.status(symbol, side).seed_status,

@@ -28,7 +28,9 @@ How it syncs:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections import Counter
 from typing import TYPE_CHECKING
 
 from hedgestack.domain.enums import OrderRole, OrderStatus, OrderType, SyncStatus, TriggerType
@@ -39,7 +41,7 @@ from hedgestack.domain.rules import tpsl_target_qty
 from hedgestack.engine.views import TpSlStatusView, tpsl_view
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable, Iterator
     from decimal import Decimal
 
     from hedgestack.domain.ledger import OrderBook
@@ -71,6 +73,7 @@ class TpSlManager:
         self._failures: dict[str, int] = {}
         self._retry: dict[str, asyncio.TimerHandle] = {}
         self._busy = 0
+        self._held: Counter[str] = Counter()
 
     # -- scheduling -------------------------------------------------------------------------------
     def request(self, vp_id: str) -> None:
@@ -88,6 +91,22 @@ class TpSlManager:
 
     def idle(self) -> bool:
         return not self._pending and self._busy == 0
+
+    @contextlib.contextmanager
+    def hold(self, vp_ids: Iterable[str]) -> Iterator[None]:
+        """No sync of these VPs' legs while a command changes their quantities over several awaits (a reconcile,
+        a transfer): a sync in between would size legs on the quantity before the change. Their syncs run when
+        the hold ends."""
+        held = list(dict.fromkeys(vp_ids))
+        self._held.update(held)
+        try:
+            yield
+        finally:
+            self._held.subtract(held)
+            for vp_id in held:
+                if self._held[vp_id] <= 0:
+                    del self._held[vp_id]
+                self.request(vp_id)
 
     async def run(self) -> None:
         """The manager's task."""
@@ -169,6 +188,8 @@ class TpSlManager:
         self._busy += 1
         try:
             async with self._lock(vp_id):
+                if vp_id in self._held:
+                    return  # the hold's end asks again
                 await self._sync(vp_id)
         finally:
             self._busy -= 1
@@ -212,6 +233,9 @@ class TpSlManager:
             for role in create:
                 want = desired[role]
                 assert want is not None
+                if (self.target_qty(vp_id) if self.book.ledger.vps[vp_id].qty > 0 else ZERO) != target:
+                    self.request(vp_id)  # a close or fill moved the quantity while the old legs went: size again
+                    return
                 await self.gateway.place(vp_id, vp.position_side.closing_side, _LEG_TYPE[role], role, target, None,
                                          want[0], want[1], None)
         except HedgestackError as exc:
