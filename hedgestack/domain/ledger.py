@@ -173,8 +173,9 @@ class OrderBook:
     """One of our orders as the log knows it."""
 
     __slots__ = ("client_order_id", "vp_id", "symbol", "position_side", "side", "order_type", "role", "qty",
-                 "filled", "filled_cost", "status", "order_id", "algo_id", "actual_order_id", "price", "trigger_price",
-                 "trigger_type", "time_in_force", "is_algo", "created_at", "updated_at", "reason", "replaces")
+                 "filled", "filled_cost", "executed", "status", "order_id", "algo_id", "actual_order_id", "price",
+                 "trigger_price", "trigger_type", "time_in_force", "is_algo", "created_at", "updated_at", "reason",
+                 "replaces")
 
     def __init__(self, intent: OrderIntent) -> None:
         self.client_order_id = intent.client_order_id
@@ -187,6 +188,7 @@ class OrderBook:
         self.qty = intent.qty
         self.filled = ZERO
         self.filled_cost = ZERO  # Σ qty × price of its fills (average fill price)
+        self.executed = ZERO  # what the exchange last said it executed (its fills may still be on their way)
         self.status = OrderStatus.PENDING
         self.order_id: int | None = None
         self.algo_id: int | None = None
@@ -532,6 +534,8 @@ class Ledger:
             self.order_ids[ev.actual_order_id] = order.client_order_id
         if ev.reason is not None:
             order.reason = ev.reason
+        if ev.executed_qty is not None and ev.executed_qty > order.executed:
+            order.executed = ev.executed_qty
         order.updated_at = ev.ts
         status = OrderStatus(ev.status)
         if order.status in _TERMINAL and status not in _TERMINAL:

@@ -68,10 +68,22 @@ def check_name(ledger: Ledger, name: str, symbol: str, position_side: PositionSi
 
 
 def open_close_qty(ledger: Ledger, vp_id: str, *, excluding: Iterable[str] = ()) -> Decimal:
-    """Remaining quantity of the VP's open CLOSE orders (TP/SL excluded)."""
+    """What the VP's closing orders will still take from it: the remaining quantity of its open CLOSE orders, and
+    what its finished CLOSE orders executed on the exchange whose fills are not booked yet (a stream that lost them,
+    a backfill on its way). Without the latter, a close whose answer said FILLED but whose fills are late would
+    leave its quantity free for the next close. (Algo legs are not counted so: their child's fills may be booked
+    to the VP by orderId without reaching the leg.)"""
     skip = set(excluding)
-    return sum((o.remaining for o in ledger.open_orders(vp_id)
-                if o.role is OrderRole.CLOSE and o.client_order_id not in skip), ZERO)
+    total = ZERO
+    for o in ledger.orders.values():
+        if o.vp_id != vp_id or o.client_order_id in skip:
+            continue
+        if o.is_open:
+            if o.role is OrderRole.CLOSE:
+                total += o.remaining
+        elif o.role is OrderRole.CLOSE and not o.is_algo and o.executed > o.filled:
+            total += o.executed - o.filled
+    return total
 
 
 def open_tpsl_qty(ledger: Ledger, vp_id: str, *, excluding: Iterable[str] = ()) -> Decimal:

@@ -21,9 +21,10 @@ from hedgestack.domain.enums import (
 )
 from hedgestack.domain.ledger import Anomaly, Ledger, OrderBook, VpBook
 
-#: 2: orders keep ``filled_cost`` (their average fill price). A snapshot of another version is not used: the
-#: store replays from the log instead (:class:`SnapshotOutdated`).
-SNAPSHOT_VERSION = 2
+#: 2: orders keep ``filled_cost`` (their average fill price); 3: and ``executed`` (what the exchange said it
+#: executed). A snapshot of another version is not used: the store replays from the log instead
+#: (:class:`SnapshotOutdated`).
+SNAPSHOT_VERSION = 3
 
 
 class SnapshotOutdated(ValueError):
@@ -65,6 +66,7 @@ class _Order(msgspec.Struct, array_like=True):
     qty: Decimal
     filled: Decimal
     filled_cost: Decimal
+    executed: Decimal
     status: OrderStatus
     order_id: int | None
     algo_id: int | None

@@ -163,3 +163,19 @@ def test_roles_and_shapes() -> None:
                  (OrderType.TRAILING_STOP_MARKET, None, D(1), None)]:
         with pytest.raises(ValidationError):
             check_order_shape(*args)
+
+
+def test_a_close_the_exchange_executed_still_counts_until_its_fills_are_booked() -> None:
+    # A holds 0.45; a close of 0.382 is answered FILLED but its fills are late (a stream that lost them, a backfill
+    # on its way): the 0.382 is not free for another close in the meantime (it would reduce another VP's quantity)
+    ledger = fold([vp(VP_A), fill(VP_A, "BUY", "0.45", "100"), intent("c1", VP_A, "0.382", order_type=OrderType.MARKET,
+                                                                      price=None),
+                   OrderUpdate(ts=2, client_order_id="c1", status=OrderStatus.FILLED, executed_qty=Decimal("0.382"))])
+    assert ledger.vps[VP_A].qty == Decimal("0.45") and not ledger.orders["c1"].is_open
+    assert open_close_qty(ledger, VP_A) == Decimal("0.382")
+    with pytest.raises(VpGuardViolation):
+        check_guard(ledger, VP_A, new_close=Decimal("0.225"))
+    check_guard(ledger, VP_A, new_close=Decimal("0.068"))
+    # the fills arrive: nothing is counted twice
+    ledger.apply(fill(VP_A, "SELL", "0.382", "101", cid="c1"))
+    assert ledger.vps[VP_A].qty == Decimal("0.068") and open_close_qty(ledger, VP_A) == 0
