@@ -115,7 +115,8 @@ ERRORS = {
     "404": "unknown VP (UNKNOWN_VP), order (UNKNOWN_ORDER) or route (NOT_FOUND)",
     "405": "method not allowed on this route (METHOD_NOT_ALLOWED)",
     "409": "refused by a rule: VP guard (VP_GUARD), MISMATCH lock (MISMATCH_LOCK), ledger rules (VP_FLAT, "
-           "CLOSE_QTY_ZERO, NAME_TAKEN, SYSTEM_VP, ...), reconcile (OVER_ASSIGNED), HEDGE_MODE_REQUIRED",
+           "CLOSE_QTY_ZERO, NAME_TAKEN, SYSTEM_VP, ...), reconcile (OVER_ASSIGNED, RECONCILE_FILLS_PENDING), "
+           "HEDGE_MODE_REQUIRED",
     "415": "a body that is not Content-Type: application/json (UNSUPPORTED_MEDIA_TYPE)",
     "422": "refused by an exchange filter before sending (PRICE_TICK_SIZE, QTY_STEP_SIZE, MIN_NOTIONAL, "
            "PERCENT_PRICE, ...); the message names the Binance code",

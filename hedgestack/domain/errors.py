@@ -221,7 +221,7 @@ ERROR_CODES: Mapping[str, tuple[ErrorCode, ...]] = _table(
     _codes(LedgerRuleError, 409,
            "CLOSE_QTY_ZERO", "NAME_TAKEN", "ORDER_NOT_OPEN", "SYSTEM_VP", "TPSL_MANAGED", "TRANSFER_EXCEEDS",
            "VP_FLAT", "VP_HAS_ORDERS", "VP_NOT_FLAT"),
-    _codes(ReconcileError, 409, "OVER_ASSIGNED"),
+    _codes(ReconcileError, 409, "OVER_ASSIGNED", "RECONCILE_FILLS_PENDING"),
     _codes(SideLocked, 409),
     _codes(HedgeModeRequired, 409),
     _codes(DomainError, 409),

@@ -214,6 +214,14 @@ def check_reconcile(ledger: Ledger, symbol: str, position_side: PositionSide, ex
     if total > exchange_qty:
         raise ReconcileError(f"assignments total {to_str(total)} exceed the exchange quantity "
                              f"{to_str(exchange_qty)} of {symbol} {position_side}", code="OVER_ASSIGNED")
+    late = [o.client_order_id for o in ledger.orders.values()
+            if o.symbol == symbol and o.position_side is position_side and not o.is_algo and o.executed > o.filled]
+    if late:
+        # the exchange's quantity already holds those trades: assigning it now and booking their fills later
+        # would count them twice
+        raise ReconcileError(f"the exchange reported trades of {', '.join(late[:3])} whose fills are not booked "
+                             f"yet: reconcile {symbol} {position_side} once they are (a few seconds)",
+                             code="RECONCILE_FILLS_PENDING")
 
 
 def check_archive(ledger: Ledger, vp_id: str) -> None:

@@ -179,3 +179,15 @@ def test_a_close_the_exchange_executed_still_counts_until_its_fills_are_booked()
     # the fills arrive: nothing is counted twice
     ledger.apply(fill(VP_A, "SELL", "0.382", "101", cid="c1"))
     assert ledger.vps[VP_A].qty == Decimal("0.068") and open_close_qty(ledger, VP_A) == 0
+
+
+def test_a_reconcile_waits_for_fills_the_exchange_reported() -> None:
+    # the exchange's 0.068 already holds the close of 0.382; its fills, booked after a reconcile, would take it twice
+    ledger = fold([vp(VP_A), fill(VP_A, "BUY", "0.45", "100"), intent("c1", VP_A, "0.382", order_type=OrderType.MARKET,
+                                                                      price=None),
+                   OrderUpdate(ts=2, client_order_id="c1", status=OrderStatus.FILLED, executed_qty=Decimal("0.382"))])
+    with pytest.raises(ReconcileError) as info:
+        check_reconcile(ledger, "BTCUSDT", PositionSide.LONG, Decimal("0.068"), {VP_A: Decimal("0.068")})
+    assert info.value.code == "RECONCILE_FILLS_PENDING"
+    ledger.apply(fill(VP_A, "SELL", "0.382", "101", cid="c1"))
+    check_reconcile(ledger, "BTCUSDT", PositionSide.LONG, Decimal("0.068"), {VP_A: Decimal("0.068")})
