@@ -127,8 +127,11 @@ class OrderStatus(enum.StrEnum):
 
     @property
     def is_open(self) -> bool:
-        return self in (OrderStatus.PENDING, OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED,
-                        OrderStatus.TRIGGERING, OrderStatus.TRIGGERED)
+        return self in _OPEN_STATUSES
+
+
+_OPEN_STATUSES = frozenset({OrderStatus.PENDING, OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED, OrderStatus.TRIGGERING,
+                            OrderStatus.TRIGGERED})
 
 
 @enum.unique

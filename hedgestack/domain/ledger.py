@@ -54,6 +54,7 @@ from decimal import (
     Overflow,
     localcontext,
 )
+from itertools import islice
 from typing import Any
 
 from hedgestack.domain.enums import (
@@ -295,6 +296,11 @@ class Ledger:
     keys: set[str] = field(default_factory=set)  # other applied dedupe keys
     anomalies: list[Anomaly] = field(default_factory=list)
     last_ts: int = 0
+    #: the orders that may still matter (open, or executed beyond their booked fills), in creation order: the
+    #: queries below look at these, not at every order of the account's life (pruned as they read it)
+    _live: dict[str, OrderBook] = field(default_factory=dict, repr=False, compare=False)
+    #: how many of ``orders`` (a dict that only grows) ``_live`` has taken in
+    _indexed: int = field(default=0, repr=False, compare=False)
 
     # -- applying ---------------------------------------------------------------------------------
     def apply(self, event: Event) -> Applied:
@@ -516,7 +522,11 @@ class Ledger:
 
     def _intent(self, ev: OrderIntent) -> _Touched:
         if self._known(ev.vp_id, ev) is not None:
-            self.orders[ev.client_order_id] = OrderBook(ev)
+            synced = self._indexed == len(self.orders)
+            order = self.orders[ev.client_order_id] = OrderBook(ev)
+            if synced:  # else the next query takes in every order added meanwhile, in their order
+                self._live[ev.client_order_id] = order
+                self._indexed = len(self.orders)
         return None
 
     def _order_update(self, ev: OrderUpdate) -> _Touched:
@@ -536,6 +546,9 @@ class Ledger:
             order.reason = ev.reason
         if ev.executed_qty is not None and ev.executed_qty > order.executed:
             order.executed = ev.executed_qty
+            if not order.is_algo and order.executed > order.filled:  # live again if it was pruned (finished)
+                self._take_in()
+                self._live.setdefault(order.client_order_id, order)
         order.updated_at = ev.ts
         status = OrderStatus(ev.status)
         if order.status in _TERMINAL and status not in _TERMINAL:
@@ -667,7 +680,39 @@ class Ledger:
         return {(vp.symbol, vp.position_side) for vp in self.vps.values()}
 
     def open_orders(self, vp_id: str | None = None) -> list[OrderBook]:
-        return [o for o in self.orders.values() if o.is_open and (vp_id is None or o.vp_id == vp_id)]
+        """Our open orders (of one VP), in creation order."""
+        return [o for o in self.live_orders(vp_id) if o.status.is_open]
+
+    def _take_in(self) -> dict[str, OrderBook]:
+        """The index, with the orders written to ``orders`` directly (a snapshot, a test) taken in, in order."""
+        live = self._live
+        count = len(self.orders)
+        if count != self._indexed:
+            if count < self._indexed:
+                live.clear()
+                added: Iterable[OrderBook] = self.orders.values()
+            else:
+                added = reversed(list(islice(reversed(self.orders.values()), count - self._indexed)))
+            for order in added:
+                live[order.client_order_id] = order
+            self._indexed = count
+        return live
+
+    def live_orders(self, vp_id: str | None = None) -> list[OrderBook]:
+        """The open orders and the finished ones the exchange executed beyond their booked fills (their fills are
+        on their way), in creation order; of one VP with ``vp_id``."""
+        live = self._take_in()
+        found: list[OrderBook] = []
+        gone: list[str] = []
+        for cid, order in live.items():
+            if order.status.is_open or (not order.is_algo and order.executed > order.filled):
+                if vp_id is None or order.vp_id == vp_id:
+                    found.append(order)
+            else:
+                gone.append(cid)
+        for cid in gone:
+            del live[cid]
+        return found
 
     def order_for_exchange_id(self, order_id: int) -> OrderBook | None:
         cid = self.order_ids.get(order_id)

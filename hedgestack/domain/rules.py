@@ -75,8 +75,8 @@ def open_close_qty(ledger: Ledger, vp_id: str, *, excluding: Iterable[str] = ())
     to the VP by orderId without reaching the leg.)"""
     skip = set(excluding)
     total = ZERO
-    for o in ledger.orders.values():
-        if o.vp_id != vp_id or o.client_order_id in skip:
+    for o in ledger.live_orders(vp_id):
+        if o.client_order_id in skip:
             continue
         if o.is_open:
             if o.role is OrderRole.CLOSE:
@@ -214,7 +214,7 @@ def check_reconcile(ledger: Ledger, symbol: str, position_side: PositionSide, ex
     if total > exchange_qty:
         raise ReconcileError(f"assignments total {to_str(total)} exceed the exchange quantity "
                              f"{to_str(exchange_qty)} of {symbol} {position_side}", code="OVER_ASSIGNED")
-    late = [o.client_order_id for o in ledger.orders.values()
+    late = [o.client_order_id for o in ledger.live_orders()
             if o.symbol == symbol and o.position_side is position_side and not o.is_algo and o.executed > o.filled]
     if late:
         # the exchange's quantity already holds those trades: assigning it now and booking their fills later

@@ -198,7 +198,7 @@ class OrderGateway:
         while True:
             await asyncio.sleep(RESOLVE_EVERY)
             now = self.clock()
-            stale = [o.client_order_id for o in self.book.ledger.orders.values()
+            stale = [o.client_order_id for o in self.book.ledger.open_orders()
                      if o.status is OrderStatus.PENDING and now - o.created_at > PENDING_AFTER_MS
                      and o.client_order_id not in self._in_flight]
             for cid in stale:

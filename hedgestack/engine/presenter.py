@@ -102,7 +102,7 @@ class Presenter:
         symbols = self.market.symbols
         vps = tuple(self.vp(view.vp_id) for view in ledger.views()
                     if not (view.system and view.net_qty == 0 and view.fill_count == 0 and view.funding == 0))
-        orders = tuple(order_view(o) for o in ledger.orders.values() if o.is_open)
+        orders = tuple(order_view(o) for o in ledger.open_orders())
         fills = live(self.book.store).recent_fills(recent_fills) if recent_fills else pl.DataFrame()
         return StateView(
             external_positions=tuple(self.external(symbol, side) for symbol in symbols for side in PositionSide),

@@ -87,7 +87,7 @@ class Recovery:
         ledger = self.book.ledger
         # orders open before the snapshot is read: if the stream closes one while the reads run (a cancel, a
         # trigger), the snapshot is older than the ledger and must not reopen it; the next round decides
-        open_orders = [o for o in ledger.orders.values() if o.is_open]
+        open_orders = ledger.open_orders()
         open_before = {o.client_order_id for o in open_orders}
         regular = {o.client_order_id: o for symbol in self.market.symbols for o in await self.venue.open_orders(symbol)}
         algo = {a.client_algo_id: a for symbol in self.market.symbols

@@ -618,7 +618,7 @@ class Terminal:
             while loop.time() < deadline:
                 parts = self._parts
                 if parts is not None and parts.tpsl.idle() and self.link.state == "CONNECTED" and not any(
-                        o.status is OrderStatus.PENDING for o in parts.book.ledger.orders.values()):
+                        o.status is OrderStatus.PENDING for o in parts.book.ledger.open_orders()):
                     return
                 await asyncio.sleep(0.02)
             raise TimeoutError("terminal not idle in time")

@@ -45,11 +45,18 @@ PLAN: tuple[tuple[str, PositionSide, str], ...] = (
     ("ETHUSDT", PositionSide.SHORT, "EthShort"), ("ETHUSDT", PositionSide.SHORT, "EthScalp"),
 )
 #: Per symbol: the quantity step, the price tick, one fill's liquidity (orders split into fills of this
-#: size; the soak's simulator is configured with it) and the largest VP the trader lets grow.
+#: size, as a taker order on Binance trades once per resting maker order it meets; the soak's simulator is
+#: configured with it) and the largest VP the trader lets grow.
 SIZES: dict[str, tuple[Decimal, Decimal, Decimal, Decimal]] = {
-    "BTCUSDT": (Decimal("0.001"), Decimal("0.10"), Decimal("0.002"), Decimal("0.060")),
-    "ETHUSDT": (Decimal("0.001"), Decimal("0.01"), Decimal("0.030"), Decimal("0.900")),
+    "BTCUSDT": (Decimal("0.001"), Decimal("0.10"), Decimal("0.002"), Decimal("0.200")),
+    "ETHUSDT": (Decimal("0.001"), Decimal("0.01"), Decimal("0.030"), Decimal("3.000")),
 }
+#: An entry is this many fills' liquidity (at random): a busy desk's orders meet several makers each, and
+#: Binance's 1,200 orders a minute (TP/SL resizes included) leave room for ~80 fills/s only at several fills
+#: per order.
+ENTRY_PIECES = (3, 16)
+#: After a refusal a lane waits this long before its next look (a person reads the message; no busy loop).
+REFUSAL_PAUSE = 0.05
 #: The smallest entry per symbol (above the minimum notional at the start prices).
 MIN_ENTRY: dict[str, Decimal] = {"BTCUSDT": Decimal("0.002"), "ETHUSDT": Decimal("0.030")}
 
@@ -71,6 +78,7 @@ class OrderLook:
     role: OrderRole
     order_type: OrderType
     created_at: int
+    remaining: Decimal
 
 
 @dataclass(frozen=True)
@@ -95,7 +103,7 @@ async def _look(t: Terminal) -> Look:
                        or v.sl_price is not None)
                 for v in ledger.vps.values() if not v.system and not v.archived)
     unassigned = {(v.symbol, v.position_side): v.qty for v in ledger.vps.values() if v.system}
-    orders = tuple(OrderLook(o.client_order_id, o.vp_id, o.role, o.order_type, o.created_at)
+    orders = tuple(OrderLook(o.client_order_id, o.vp_id, o.role, o.order_type, o.created_at, o.remaining)
                    for o in ledger.open_orders() if not o.is_algo)
     mismatched = tuple(k for k in t.truth.sides if t.truth.locked(*k))
     return Look(vps, unassigned, orders, mismatched, dict(t.market.marks))
@@ -197,14 +205,19 @@ class ScriptedTrader:
             return
         step, tick, _, cap = SIZES[vp.symbol]
         mine = [o for o in look.orders if o.vp_id == vp.vp_id and o.order_type is OrderType.LIMIT]
+        # what a close can still take: the VP's quantity less its resting closes (the terminal refuses more)
+        free = vp.qty - sum((o.remaining for o in mine if o.role is OrderRole.CLOSE), Decimal(0))
         roll = rng.random()
         if vp.qty >= cap or (vp.qty > 0 and roll < 0.30):
-            percent = rng.choice(("25", "50", "75", "100"))
-            if rng.random() < 0.8:
-                self._act("close_market", lambda: self.t.sync.close_vp(vp.vp_id, percent=percent))
+            close_qty = (free * Decimal(rng.choice((25, 50, 75, 100))) / 100).quantize(step, ROUND_DOWN)
+            if close_qty <= 0:
+                # everything is committed to resting closes: pull one or move it to the market
+                self._rework(rng, mine, mark, tick, vp.side)
+            elif rng.random() < 0.8:
+                self._act("close_market", lambda: self.t.sync.close_vp(vp.vp_id, qty=str(close_qty)))
             else:
                 price = self._near(rng, mark, tick, vp.side, closing=True)
-                self._act("close_limit", lambda: self.t.sync.close_vp(vp.vp_id, "LIMIT", percent=percent,
+                self._act("close_limit", lambda: self.t.sync.close_vp(vp.vp_id, "LIMIT", qty=str(close_qty),
                                                                       price=str(price)))
         elif roll < 0.62:
             qty = self._entry_qty(rng, vp.symbol)
@@ -216,12 +229,7 @@ class ScriptedTrader:
             self._act("entry_limit", lambda: self.t.sync.place_order(
                 vp.vp_id, str(vp.side.opening_side), "LIMIT", str(qty), str(price), time_in_force="GTC"))
         elif roll < 0.78 and mine:
-            order = rng.choice(mine)
-            if rng.random() < 0.5:
-                self._act("cancel", lambda: self.t.sync.cancel_order(order.client_order_id))
-            else:
-                price = self._near(rng, mark, tick, vp.side, closing=order.role is OrderRole.CLOSE)
-                self._act("amend", lambda: self.t.sync.amend_order(order.client_order_id, price=str(price)))
+            self._rework(rng, mine, mark, tick, vp.side)
         elif roll < 0.90 and vp.qty > 0:
             if vp.has_tpsl and rng.random() < 0.2:
                 self._act("tpsl_clear", lambda: self.t.sync.clear_tpsl(vp.vp_id))
@@ -238,6 +246,18 @@ class ScriptedTrader:
             qty = self._entry_qty(rng, vp.symbol)
             self._act("entry_market", lambda: self.t.sync.place_order(vp.vp_id, str(vp.side.opening_side),
                                                                        "MARKET", str(qty)))
+
+    def _rework(self, rng: random.Random, mine: list[OrderLook], mark: Decimal, tick: Decimal,
+                side: PositionSide) -> None:
+        """Cancel one of the VP's resting limit orders, or move it to a new price."""
+        if not mine:
+            return
+        order = rng.choice(mine)
+        if rng.random() < 0.5:
+            self._act("cancel", lambda: self.t.sync.cancel_order(order.client_order_id))
+        else:
+            price = self._near(rng, mark, tick, side, closing=order.role is OrderRole.CLOSE)
+            self._act("amend", lambda: self.t.sync.amend_order(order.client_order_id, price=str(price)))
 
     def _act(self, name: str, action: Callable[[], Any]) -> None:
         began = time.perf_counter()
@@ -259,11 +279,13 @@ class ScriptedTrader:
                 self.refusals[refusal] += 1
             if error is not None:
                 self.errors.append(error)
+        if refusal is not None or error is not None:
+            self._stop.wait(REFUSAL_PAUSE)
 
     # -- sizes and prices ---------------------------------------------------------------------------
     def _entry_qty(self, rng: random.Random, symbol: str) -> Decimal:
         step, _, piece, _ = SIZES[symbol]
-        pieces = rng.randint(1, 6)
+        pieces = rng.randint(*ENTRY_PIECES)
         return max(MIN_ENTRY[symbol], (piece * pieces).quantize(step))
 
     def _near(self, rng: random.Random, mark: Decimal, tick: Decimal, side: PositionSide, *,

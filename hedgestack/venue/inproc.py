@@ -66,6 +66,7 @@ from hedgestack.venue.port import (
     Trade,
     UserMessage,
     VenueIdentity,
+    weight_allows,
 )
 from hedgestack.venue.sim.errors import LISTEN_KEY, BinanceCodeError
 from hedgestack.venue.sim.streams import CLOSED, Subscription
@@ -203,14 +204,16 @@ class InProcessVenue:
     async def call(self, method: str, path: str, params: dict[str, Any] | None = None, *,
                    retry_lost: bool = False) -> Any:
         """One REST route of the simulator with the adapter's throttling, back-off and error mapping; the decoded
-        JSON body (what python-binance hands the adapter)."""
+        JSON body (what python-binance hands the adapter). Requests on the order routes are trading requests
+        (:func:`~hedgestack.venue.port.weight_allows`)."""
         if not self._started:
             raise VenueUnavailable("the venue is not started", code="VENUE_NOT_STARTED")
         wire = {k: v if isinstance(v, str) else str(v) for k, v in (params or {}).items() if v is not None}
         label = f"{method} {path}"
         delay = self.backoff
+        trading = path in (ORDER, ALGO_ORDER)
         for attempt in range(self.max_retries + 1):
-            await self._throttle()
+            await self._throttle(trading=trading)
             try:
                 async with asyncio.timeout(self.request_timeout):
                     reply = await self.server.run(lambda: self._serve(method, path, wire))
@@ -256,17 +259,21 @@ class InProcessVenue:
             return _Reply(500, {}, _encoder.encode({"code": 0, "msg": "internal error"}), lost=False)
         return _Reply(answer.status, answer.headers, _encoder.encode(answer.payload), answer.lost)
 
-    async def _throttle(self) -> None:
+    async def _throttle(self, *, trading: bool) -> None:
         if self.banned_until is not None:
             if time.monotonic() < self.banned_until:
                 raise IpBanned("requests are stopped while Binance bans this IP")
             self.banned_until = None
-        if self.used_weight < self.weight_limit * self.slow_down_at:
+
+        def allowed() -> bool:
+            return weight_allows(self.used_weight, self.weight_limit, self.slow_down_at, trading=trading)
+
+        if allowed():
             return
         log.warning("request weight %s of %s used: waiting for room in the minute", self.used_weight,
                     self.weight_limit)
         deadline = time.monotonic() + WEIGHT_WINDOW_SECONDS
-        while self.used_weight >= self.weight_limit * self.slow_down_at and time.monotonic() < deadline:
+        while not allowed() and time.monotonic() < deadline:
             await asyncio.sleep(WEIGHT_POLL_SECONDS)
             self.used_weight = await self._weight_now()
 

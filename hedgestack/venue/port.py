@@ -25,6 +25,19 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable
 
 
+# == request weight ================================================================================
+#: Trading requests (orders, cancels and the queries that resolve a lost answer: 0–1 weight each) go on until
+#: this share of the weight limit; the others (positions, account, catch-ups) wait from the venue's
+#: ``slow_down_at``. Reads that filled the minute must not hold up an order or a stop-loss's resize.
+TRADING_WEIGHT_SHARE = 0.95
+
+
+def weight_allows(used: int, limit: int, slow_down_at: float, *, trading: bool) -> bool:
+    """Whether a request may go now, with ``used`` of the minute's ``limit`` spent."""
+    share = max(slow_down_at, TRADING_WEIGHT_SHARE) if trading else slow_down_at
+    return used < limit * share
+
+
 # == identity =======================================================================================
 @dataclass(frozen=True, slots=True)
 class VenueIdentity:

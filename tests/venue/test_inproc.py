@@ -45,6 +45,7 @@ from hedgestack.venue.port import (
     StreamDown,
     StreamUp,
     UserMessage,
+    weight_allows,
 )
 from hedgestack.venue.sim import DEFAULT_API_KEY, DEFAULT_API_SECRET, RateLimits, SimConfig, SimServer
 from hedgestack.venue.sim.streams import CLOSED, OVERFLOW, Subscription
@@ -443,6 +444,43 @@ def test_requests_wait_for_room_in_the_minute(sim_server: SimServer, control: Co
         assert waiting.result(5) == [] and v.used_weight == 5
     finally:
         caller.run(v.close())
+
+
+def test_trading_requests_go_on_while_reads_wait(sim_server: SimServer, control: Control, caller: LoopThread,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reads filled 80 % of the minute: a read waits, an order and its cancel still go (up to 95 %)."""
+    monkeypatch.setattr(inproc, "WEIGHT_POLL_SECONDS", 0.01)
+    now = [1000.0]
+    monkeypatch.setattr(sim_server.limiter, "clock", lambda: now[0])
+    v = InProcessVenue(sim_server, weight_limit=50, slow_down_at=0.8)
+    caller.run(v.start())
+    try:
+        while v.used_weight < 40:
+            caller.run(v.positions())
+        waiting = asyncio.run_coroutine_threadsafe(v.positions(), caller.loop)
+        limit = caller.run(v.new_order(OrderRequest(
+            symbol="BTCUSDT", side=Side.BUY, position_side=PositionSide.LONG, order_type=OrderType.LIMIT,
+            qty=Decimal("0.002"), client_order_id="w-trading", price=Decimal("50000"),
+            time_in_force=TimeInForce.GTC)))
+        assert limit.status is OrderStatus.NEW
+        assert caller.run(v.cancel_order("BTCUSDT", "w-trading")).status is OrderStatus.CANCELED
+        assert not waiting.done() and 40 <= v.used_weight < 50 * 0.95
+        while v.used_weight < 50 * 0.95:  # near the limit, trading waits too
+            sim_server.limiter.admit(1, order=False, signed=False)
+            v.used_weight = sim_server.limiter.used_weight()
+        blocked = asyncio.run_coroutine_threadsafe(v.query_order("BTCUSDT", "w-trading"), caller.loop)
+        time.sleep(0.2)
+        assert not blocked.done()
+        now[0] += 61.0
+        assert waiting.result(5) == [] and blocked.result(5) is not None
+    finally:
+        caller.run(v.close())
+
+
+def test_weight_allows_reads_to_the_slow_down_share_and_trading_to_95_percent() -> None:
+    assert weight_allows(1919, 2400, 0.8, trading=False) and not weight_allows(1920, 2400, 0.8, trading=False)
+    assert weight_allows(2279, 2400, 0.8, trading=True) and not weight_allows(2280, 2400, 0.8, trading=True)
+    assert not weight_allows(2399, 2400, 0.99, trading=True) and weight_allows(2375, 2400, 0.99, trading=True)
 
 
 def test_a_venue_not_started_or_a_simulator_gone_is_unavailable(caller: LoopThread) -> None:

@@ -51,6 +51,7 @@ from hedgestack.venue.port import (
     Trade,
     UserMessage,
     VenueIdentity,
+    weight_allows,
 )
 
 if TYPE_CHECKING:
@@ -167,13 +168,15 @@ class BinanceVenue:
         return self.client
 
     # -- the one REST path ------------------------------------------------------------------------
-    async def call(self, method: str, *, retry_lost: bool = False, **params: Any) -> Any:
-        """Call ``AsyncClient.<method>(**params)`` with throttling, back-off and error mapping."""
+    async def call(self, method: str, *, retry_lost: bool = False, trading: bool = False, **params: Any) -> Any:
+        """Call ``AsyncClient.<method>(**params)`` with throttling (``trading``: an order, a cancel or its query,
+        which waits only near the limit, see :func:`~hedgestack.venue.port.weight_allows`), back-off and error
+        mapping."""
         client = self._client()
         fn: Callable[..., Awaitable[Any]] = getattr(client, method)
         delay = 0.5
         for attempt in range(self.max_retries + 1):
-            await self._throttle()
+            await self._throttle(trading=trading)
             try:
                 result = await fn(**params)
                 self._read_headers(client.response)
@@ -204,12 +207,12 @@ class BinanceVenue:
                 raise AnswerLost(f"{method}: no answer ({type(exc).__name__}: {exc})") from None
         raise RateLimited("rate limited")  # pragma: no cover - the loop returns or raises
 
-    async def _throttle(self) -> None:
+    async def _throttle(self, *, trading: bool) -> None:
         if self.banned_until is not None:
             if time.monotonic() < self.banned_until:
                 raise IpBanned("requests are stopped while Binance bans this IP")
             self.banned_until = None
-        if self.used_weight >= self.weight_limit * self.slow_down_at:
+        if not weight_allows(self.used_weight, self.weight_limit, self.slow_down_at, trading=trading):
             # Binance counts weight per minute: wait for the next one, but look again every THROTTLE_STEP s (the
             # next answer's header says where the count stands)
             wait = min(60.5 - (time.time() % 60), THROTTLE_STEP)
@@ -270,7 +273,7 @@ class BinanceVenue:
             params["price"] = wire_decimal(request.price)
         if request.time_in_force is not None:
             params["timeInForce"] = str(request.time_in_force)
-        return parse.checked(parse.order, await self.call("futures_create_order", **params))
+        return parse.checked(parse.order, await self.call("futures_create_order", trading=True, **params))
 
     async def new_algo_order(self, request: AlgoOrderRequest) -> ExchangeAlgoOrder:
         params: dict[str, Any] = {"algoType": "CONDITIONAL", "symbol": request.symbol, "side": str(request.side),
@@ -282,20 +285,21 @@ class BinanceVenue:
             params["price"] = wire_decimal(request.price)
         if request.time_in_force is not None:
             params["timeInForce"] = str(request.time_in_force)
-        return parse.checked(parse.algo_order, await self.call("futures_create_algo_order", **params))
+        return parse.checked(parse.algo_order, await self.call("futures_create_algo_order", trading=True, **params))
 
     async def cancel_order(self, symbol: str, client_order_id: str) -> ExchangeOrder:
-        row = await self.call("futures_cancel_order", symbol=symbol, origClientOrderId=client_order_id)
+        row = await self.call("futures_cancel_order", symbol=symbol, origClientOrderId=client_order_id,
+                              trading=True)
         return parse.checked(parse.order, row)
 
     async def cancel_algo_order(self, client_algo_id: str) -> None:
-        await self.call("futures_cancel_algo_order", clientAlgoId=client_algo_id)
+        await self.call("futures_cancel_algo_order", clientAlgoId=client_algo_id, trading=True)
 
     async def query_order(self, symbol: str, client_order_id: str) -> ExchangeOrder | None:
         """The order with this clientOrderId, or None when Binance does not know it (-2013)."""
         try:
             row = await self.call("futures_get_order", symbol=symbol, origClientOrderId=client_order_id,
-                                  retry_lost=True)
+                                  retry_lost=True, trading=True)
         except VenueRejected as exc:
             if exc.binance_code in (-2013, -2011):
                 return None
@@ -313,7 +317,8 @@ class BinanceVenue:
 
     async def query_algo_order(self, client_algo_id: str) -> ExchangeAlgoOrder | None:
         try:
-            row = await self.call("futures_get_algo_order", clientAlgoId=client_algo_id, retry_lost=True)
+            row = await self.call("futures_get_algo_order", clientAlgoId=client_algo_id, retry_lost=True,
+                                  trading=True)
         except VenueRejected as exc:
             if exc.binance_code in (-2013, -2011):
                 return None
