@@ -81,6 +81,7 @@ from hedgestack.venue.sim.risk import Risk, closing_side, money, opens, side_sig
 from hedgestack.venue.sim.state import (
     AccountState,
     Counters,
+    OpenIndex,
     SimAlgo,
     SimAmendment,
     SimIncome,
@@ -174,6 +175,8 @@ class Exchange:
             s.symbol: SymbolFilters.from_exchange_info(s.exchange_info()) for s in config.symbols}
         self.counters = Counters()
         self.account = AccountState(wallet=config.starting_balance)
+        self._open_orders: OpenIndex[int, SimOrder] = OpenIndex(lambda o: o.is_open)
+        self._open_algos: OpenIndex[int, SimAlgo] = OpenIndex(lambda a: a.is_open)
         now = clock()
         self.markets: dict[str, SimMarket] = {}
         self.funding: dict[str, FundingState] = {}
@@ -282,10 +285,10 @@ class Exchange:
         return money(self.risk.totals(self.open_orders()).available)
 
     def open_orders(self, symbol: str | None = None) -> list[SimOrder]:
-        return [o for o in self.account.orders.values() if o.is_open and (symbol is None or o.symbol == symbol)]
+        return [o for o in self._open_orders.read(self.account.orders) if symbol is None or o.symbol == symbol]
 
     def open_algos(self, symbol: str | None = None) -> list[SimAlgo]:
-        return [a for a in self.account.algos.values() if a.is_open and (symbol is None or a.symbol == symbol)]
+        return [a for a in self._open_algos.read(self.account.algos) if symbol is None or a.symbol == symbol]
 
     def closing_room(self, symbol: str, position_side: str, exclude: int | None = None) -> Decimal:
         """The side's amount less the remaining quantity of its other open regular closing orders."""

@@ -4,11 +4,49 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from hedgestack.domain.numbers import ZERO
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 OPEN_STATUSES = frozenset({"NEW", "PARTIALLY_FILLED"})
 OPEN_ALGO_STATUSES = frozenset({"NEW"})
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class OpenIndex(Generic[K, V]):
+    """The open entries of a dict that only grows (orders by id), in insertion order, without a scan of every
+    entry per read: new keys are taken in from the dict's end, closed entries are pruned as they are read (a
+    finished order never opens again). A dict replaced (a reset, a load) is taken in afresh."""
+
+    def __init__(self, is_open: Callable[[V], bool]) -> None:
+        self._is_open = is_open
+        self._source: dict[K, V] | None = None
+        self._seen = 0
+        self._open: dict[K, V] = {}
+
+    def read(self, source: dict[K, V]) -> list[V]:
+        if source is not self._source or len(source) < self._seen:
+            self._source, self._seen, self._open = source, 0, {}
+        if len(source) > self._seen:
+            added = list(zip(range(len(source) - self._seen), reversed(source.items()), strict=False))
+            for _, (key, value) in reversed(added):
+                self._open[key] = value
+            self._seen = len(source)
+        found: list[V] = []
+        gone: list[K] = []
+        for key, value in self._open.items():
+            if self._is_open(value):
+                found.append(value)
+            else:
+                gone.append(key)
+        for key in gone:
+            del self._open[key]
+        return found
 
 
 @dataclass(slots=True)
