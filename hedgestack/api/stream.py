@@ -115,6 +115,14 @@ class Client:
             return None
         return self.queue.popleft()
 
+    def take_waiting(self) -> list[tuple[str, int]]:
+        """Every message already queued (none once dropped): a burst is written at once."""
+        if self.dropped is not None:
+            return []
+        waiting = list(self.queue)
+        self.queue.clear()
+        return waiting
+
 
 class StreamHub:
     """The API's one subscription to the engine's events, fanned out to the stream clients (on the API's loop)."""
@@ -239,10 +247,18 @@ class StreamHandler(tornado.websocket.WebSocketHandler):
             self._keepalive.pong()
 
     async def _send(self, text: str) -> bool:
+        return await self._send_all([text])
+
+    async def _send_all(self, texts: list[str]) -> bool:
+        """Write a burst of messages, then wait (at most WRITE_TIMEOUT) until the socket has taken the last: one
+        wait per burst, not per message; the socket's buffer holds at most one burst (≤ the client's queue)."""
         try:
-            sent = self.write_message(text)
-            sent.add_done_callback(retrieved)  # a write the close overtook must not log "never retrieved"
-            await asyncio.wait_for(sent, WRITE_TIMEOUT)
+            sent: asyncio.Future[None] | None = None
+            for text in texts:
+                sent = self.write_message(text)
+                sent.add_done_callback(retrieved)  # a write the close overtook must not log "never retrieved"
+            if sent is not None:
+                await asyncio.wait_for(sent, WRITE_TIMEOUT)
         except (tornado.websocket.WebSocketClosedError, asyncio.CancelledError):
             return False
         except TimeoutError:
@@ -261,13 +277,13 @@ class StreamHandler(tornado.websocket.WebSocketHandler):
                 if self.ws_connection is not None and not self._closed:  # not the client's own close
                     self._drop(f"{client.dropped or 'subscription closed'}; reconnect for a new SNAPSHOT")
                 return
-            text, ts = item
-            lag = now_ms() - ts
+            burst = [item, *client.take_waiting()]
+            lag = now_ms() - burst[0][1]  # the oldest message's wait
             client.last_lag_ms = lag
             client.max_lag_ms = max(client.max_lag_ms, lag)
-            if not await self._send(text):
+            if not await self._send_all([text for text, _ in burst]):
                 return
-            client.sent += 1
+            client.sent += len(burst)
 
     def _drop(self, reason: str) -> None:
         log.warning("stream client %s dropped: %s", self.request.remote_ip, reason)

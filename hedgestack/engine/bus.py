@@ -7,15 +7,19 @@ Event types are the seed's seven (``views.EVENT_TYPES``) and the extensions (``v
 ``views.to_json``.
 
 Async subscribers get a bounded queue on their own loop; one that falls behind is dropped with a reason instead
-of stalling the engine. Listeners are plain callables called synchronously on the engine's loop (they must be
-quick: hand work to their own loop/thread). Queue subscribers get the seed's types unless they ask for more
-(``types=``), so the API's ``/v1/stream`` keeps the seed's contract; listeners choose their types too.
+of stalling the engine. Envelopes for subscribers on another thread's loop go through one mailbox per loop: a
+burst of events wakes that loop once (a wake-up is a write to its self-pipe: one per event cost the engine a
+fifth of its time at 200 fills/s), in publication order. Listeners are plain callables called synchronously on
+the engine's loop (they must be quick: hand work to their own loop/thread). Queue subscribers get the seed's
+types unless they ask for more (``types=``), so the API's ``/v1/stream`` keeps the seed's contract; listeners
+choose their types too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable
 
@@ -66,8 +70,39 @@ class Subscription:
         self._bus.unsubscribe(self)
 
 
+class _Mailbox:
+    """Envelopes on their way to the subscriptions of one other loop, delivered in order, one wake-up per burst."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._items: list[tuple[Subscription, Envelope]] = []
+        self._lock = threading.Lock()
+        self._scheduled = False
+
+    def post(self, sub: Subscription, envelope: Envelope) -> None:
+        with self._lock:
+            self._items.append((sub, envelope))
+            if self._scheduled:
+                return
+            self._scheduled = True
+        try:
+            self.loop.call_soon_threadsafe(self._deliver)
+        except RuntimeError:  # the subscriber's loop is closed: nobody will read these
+            with self._lock:
+                self._items.clear()
+                self._scheduled = False
+
+    def _deliver(self) -> None:
+        with self._lock:
+            items, self._items = self._items, []
+            self._scheduled = False
+        for sub, envelope in items:
+            sub.offer(envelope)
+
+
 class EventBus:
     def __init__(self, clock: Callable[[], int] | None = None) -> None:
+        self._mailboxes: dict[asyncio.AbstractEventLoop, _Mailbox] = {}
         self._subscriptions: list[tuple[Subscription, asyncio.AbstractEventLoop]] = []
         self._listeners: list[tuple[Listener, frozenset[str]]] = []
         self._clock = clock or (lambda: time.time_ns() // 1_000_000)
@@ -83,6 +118,8 @@ class EventBus:
 
     def unsubscribe(self, sub: Subscription) -> None:
         self._subscriptions = [(s, loop) for s, loop in self._subscriptions if s is not sub]
+        loops = {loop for _, loop in self._subscriptions}
+        self._mailboxes = {loop: box for loop, box in self._mailboxes.items() if loop in loops}
 
     def add_listener(self, listener: Listener, types: Iterable[str] = ALL_EVENT_TYPES) -> Callable[[], None]:
         """Call ``listener(envelope)`` on the engine's loop for every event of ``types``; returns its remover."""
@@ -116,5 +153,8 @@ class EventBus:
                 if loop is running:
                     sub.offer(envelope)
                 else:
-                    loop.call_soon_threadsafe(sub.offer, envelope)
+                    mailbox = self._mailboxes.get(loop)
+                    if mailbox is None:
+                        mailbox = self._mailboxes[loop] = _Mailbox(loop)
+                    mailbox.post(sub, envelope)
         return envelope

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from hedgestack.engine.bus import EventBus
+from hedgestack.engine.bus import EventBus, Subscription
 from hedgestack.engine.terminal import Terminal
 from hedgestack.engine.views import (
     ALL_EVENT_TYPES,
@@ -115,3 +115,46 @@ def test_queue_subscribers_get_the_seed_types_unless_they_ask() -> None:
 
 async def _subscribe_unknown() -> None:
     EventBus().subscribe(types=["NOPE"])
+
+
+def test_a_burst_for_another_loop_arrives_in_order_with_one_wake_up_per_burst() -> None:
+    """Envelopes for a subscriber on another thread's loop go through a mailbox: all of them, in order, without a
+    wake-up (a self-pipe write) per event; a subscriber whose loop has closed does not break publishing."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    bus = EventBus()
+    sub = asyncio.run_coroutine_threadsafe(_subscribe_all(bus), loop).result(5)
+    wakeups = 0
+    original = loop.call_soon_threadsafe
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        nonlocal wakeups
+        wakeups += 1
+        return original(*args, **kwargs)
+
+    loop.call_soon_threadsafe = counting  # type: ignore[method-assign]
+    hold = threading.Event()
+    loop.call_soon_threadsafe(hold.wait, 5)  # the subscriber's loop is busy while the burst comes
+    for n in range(500):
+        bus.publish("CONNECTION_STATE", ConnectionView(state="CONNECTED", previous="SYNCING", reconnects=n))
+    hold.set()
+
+    async def drain() -> list[int]:
+        got: list[int] = []
+        while len(got) < 500:
+            env = await sub.get()
+            assert env is not None and isinstance(env.payload, ConnectionView)
+            got.append(env.payload.reconnects)
+        return got
+
+    assert asyncio.run_coroutine_threadsafe(drain(), loop).result(5) == list(range(500))
+    assert wakeups <= 3  # the hold, then one for the whole burst (not 500)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
+    loop.close()
+    bus.publish("CONNECTION_STATE", ConnectionView(state="CONNECTED", previous="SYNCING", reconnects=0))
+
+
+async def _subscribe_all(bus: EventBus) -> Subscription:
+    return bus.subscribe(types=ALL_EVENT_TYPES)
