@@ -143,7 +143,7 @@ class Intake:
                     self.presenter.side_changed(*key, status=False)
                     for vp in self.book.ledger.vps_of(*key):
                         if vp.qty:
-                            self.presenter.bus.publish("VIRTUAL_POSITION_UPDATE", self.presenter.vp(vp.vp_id))
+                            self.presenter.vp_changed(vp.vp_id)
         elif isinstance(message, Malformed):
             self.link.stats.malformed += 1
             log.warning("malformed user message (%s): %.300r", message.reason, message.raw)

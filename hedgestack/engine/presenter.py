@@ -6,13 +6,20 @@ it touched (O(changes)); on a status change of a side its CONSISTENCY_STATUS and
 follows the side); on a mark move MARK_PRICE with the open VPs' uPnL and the EXTERNAL_POSITION_UPDATE of the open
 sides, throttled per symbol (at most once per ``mark_interval`` s, the latest value last); ACCOUNT_STATUS when the
 account block changes.
+
+Only news is published: a VIRTUAL_POSITION_UPDATE, EXTERNAL_POSITION_UPDATE, CONSISTENCY_STATUS or ACCOUNT_STATUS
+equal to the last one of its VP / side / account is not sent again (one fill used to send its VP three times, its
+side three times and its status twice, as the fill, the ACCOUNT_UPDATE and the re-evaluation each told it). A
+status whose only news is a newer confirmation goes out at most every CONFIRMATION_EVERY_MS of exchange time, so a
+client's ``confirmed_at`` is never older than that behind the engine's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -48,6 +55,8 @@ log = logging.getLogger("hedgestack.engine")
 
 #: a symbol's MARK_PRICE event goes out at most this often (seconds); the latest mark is sent last
 MARK_EVENT_INTERVAL = 0.5
+#: a CONSISTENCY_STATUS that only confirms the side again goes out at most this often (ms of confirmation time)
+CONFIRMATION_EVERY_MS = 1_000
 
 
 class Presenter:
@@ -62,6 +71,7 @@ class Presenter:
         self.mark_interval = mark_interval
         self._mark_sent: dict[str, tuple[float, Decimal, Decimal | None]] = {}
         self._mark_due: set[str] = set()
+        self._published: dict[tuple[str, Any], Any] = {}  # (event type, VP id / side / None) → the last view sent
 
     # -- views -------------------------------------------------------------------------------------
     def vp(self, vp_id: str) -> VirtualPositionView:
@@ -131,20 +141,32 @@ class Presenter:
         for cid in sorted(orders):
             self.bus.publish("ORDER_UPSERT", order_view(ledger.orders[cid]))
         for vp_id in sorted(result.touched):
-            self.bus.publish("VIRTUAL_POSITION_UPDATE", self.vp(vp_id))
+            self.vp_changed(vp_id)
+
+    def vp_changed(self, vp_id: str) -> None:
+        """Publish the VP's VIRTUAL_POSITION_UPDATE if it differs from the last one sent."""
+        self._publish_news("VIRTUAL_POSITION_UPDATE", vp_id, self.vp(vp_id))
 
     def side_changed(self, symbol: str, side: PositionSide, *, status: bool) -> None:
         """An exchange side changed (its figures; ``status``: its consistency state too)."""
-        self.bus.publish("EXTERNAL_POSITION_UPDATE", self.external(symbol, side))
+        self._publish_news("EXTERNAL_POSITION_UPDATE", (symbol, side), self.external(symbol, side))
         if status:
             view = self.consistency(symbol, side)
-            self.bus.publish("CONSISTENCY_STATUS", view)
+            last = self._published.get(("CONSISTENCY_STATUS", (symbol, side)))
+            if not (isinstance(last, ConsistencyView) and _only_confirmed_again(last, view)):
+                self._publish_news("CONSISTENCY_STATUS", (symbol, side), view)
             for vp in self.book.ledger.vps_of(symbol, side):  # their ``locked`` follows the side
                 if not vp.archived:
-                    self.bus.publish("VIRTUAL_POSITION_UPDATE", self.vp(vp.vp_id))
+                    self.vp_changed(vp.vp_id)
 
     def account_changed(self) -> None:
-        self.bus.publish("ACCOUNT_STATUS", self.truth.account)
+        self._publish_news("ACCOUNT_STATUS", None, self.truth.account)
+
+    def _publish_news(self, event_type: str, key: object, view: Any) -> None:
+        if self._published.get((event_type, key)) == view:
+            return
+        self._published[(event_type, key)] = view
+        self.bus.publish(event_type, view)
 
     def mark_moved(self, symbol: str) -> None:
         """Publish MARK_PRICE (and the open sides' EXTERNAL_POSITION_UPDATE) now, or once ``mark_interval`` has
@@ -177,7 +199,16 @@ class Presenter:
         self.bus.publish("MARK_PRICE", MarkView(symbol=symbol, mark_price=mark, funding_rate=rate,
                                                 virtual_positions=tuple(rows)))
         for _, side in self.truth.mark_moved(symbol, mark):
-            self.bus.publish("EXTERNAL_POSITION_UPDATE", self.external(symbol, side))
+            self._publish_news("EXTERNAL_POSITION_UPDATE", (symbol, side), self.external(symbol, side))
+
+
+def _only_confirmed_again(last: ConsistencyView, now: ConsistencyView) -> bool:
+    """``now`` says what ``last`` said, confirmed again less than CONFIRMATION_EVERY_MS after it."""
+    before, after = last.detail.confirmed_at, now.detail.confirmed_at
+    if before is None or after is None or after - before >= CONFIRMATION_EVERY_MS:
+        return False
+    unconfirmed = replace(now.detail, confirmed_at=before, confirmed_by=last.detail.confirmed_by)
+    return replace(now, detail=unconfirmed) == last
 
 
 __all__ = ["MARK_EVENT_INTERVAL", "Presenter"]

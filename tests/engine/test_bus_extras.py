@@ -89,6 +89,25 @@ def test_mark_price_events_are_throttled_and_carry_upnl(terminal: Terminal, cont
     terminal.sync.close_vp(vp.id, "MARKET", percent="100")
 
 
+def test_one_fill_publishes_its_vp_and_its_side_once(terminal: Terminal, control: Control) -> None:
+    """The fill, the ACCOUNT_UPDATE and the re-evaluation each tell of the same change: what reaches the bus is
+    one VIRTUAL_POSITION_UPDATE of the VP and one EXTERNAL_POSITION_UPDATE of the side, each with the news."""
+    vp = terminal.sync.create_vp("once", "BTCUSDT", "LONG")
+    terminal.sync.wait_idle()
+    vps, sides = Recorder("VIRTUAL_POSITION_UPDATE"), Recorder("EXTERNAL_POSITION_UPDATE")
+    terminal.bus.add_listener(vps)
+    terminal.bus.add_listener(sides)
+    terminal.sync.place_order(vp.id, "BUY", "MARKET", "0.004")
+    terminal.sync.wait_idle()
+    wait_until(lambda: [p["qty"] for p in sides.payloads() if p["positionSide"] == "LONG"][-1:] == ["0.004"])
+    time.sleep(0.3)  # anything late would show now
+    mine = [p for p in vps.payloads() if p["id"] == vp.id]
+    assert [p["net_qty"] for p in mine] == ["0.004"], mine
+    long_side = [p["qty"] for p in sides.payloads() if p["symbol"] == "BTCUSDT" and p["positionSide"] == "LONG"]
+    assert long_side == ["0.004"], long_side
+    terminal.sync.close_vp(vp.id, "MARKET", percent="100")
+
+
 def test_queue_subscribers_get_the_seed_types_unless_they_ask() -> None:
     async def run() -> tuple[list[str], list[str]]:
         bus = EventBus()
