@@ -92,6 +92,13 @@ class SessionFeed:
     def send_call(self, call: Callable[[], None]) -> None:
         self.send(call)
 
+    def call_later(self, seconds: float, call: Callable[[], None]) -> None:
+        """Run ``call`` on the session's loop in ``seconds`` (from the session's loop; inline: now)."""
+        if self._doc is None:
+            call()
+            return
+        self._doc.add_timeout_callback(call, max(1, int(seconds * 1000)))
+
     def kick(self) -> None:
         """Ask the session's document for a tick (thread-safe)."""
         doc = self._doc

@@ -102,3 +102,22 @@ def test_budget_holds_a_burst_but_never_an_error() -> None:
     assert budget.admit([], 500) == []
     [summary] = budget.admit([], 1500)
     assert summary.text == "3 more events (see the history tabs)"
+
+
+def test_during_a_burst_one_summary_per_window_and_every_error() -> None:
+    """200 fills a second for 5 s: after the first window, one notice per window (the summary), errors all."""
+    budget = Budget(burst=4, window_ms=2000)
+    shown: list[tuple[int, str]] = []
+    for now in range(0, 5000, 100):  # a batch of 20 fill notices every 100 ms
+        batch = [Notice("info", f"fill {now}-{i}") for i in range(20)]
+        if now == 3000:
+            batch.append(Notice("error", "rejected"))
+        shown += [(now, n.text) for n in budget.admit(batch, now)]
+    first = [text for at, text in shown if at < 2000]
+    assert first == ["fill 0-0", "fill 0-1", "fill 0-2", "fill 0-3"]
+    later = [(at, text) for at, text in shown if at >= 2000]
+    assert (3000, "rejected") in later
+    summaries = [at for at, text in later if text.endswith("more events (see the history tabs)")]
+    assert len(summaries) == 2 and len(later) == 3, later  # one a window, and the error
+    quiet = budget.admit([Notice("info", "fill after")], 9000)  # the burst is over: the full budget again
+    assert [n.text for n in quiet][-1] == "fill after"
