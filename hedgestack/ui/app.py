@@ -45,7 +45,7 @@ from hedgestack.ui.models import RESYNC, AccountModel, Selection, now_ms
 from hedgestack.ui.notify import Budget, Notice, Notifier
 from hedgestack.ui.orders import OrdersView
 from hedgestack.ui.positions import ActionsCard, PositionsView
-from hedgestack.ui.pump import Pump, SessionFeed
+from hedgestack.ui.pump import Pump, SessionFeed, Throttle
 from hedgestack.ui.reconcile import ReconcileView
 from hedgestack.ui.ticket import TicketView
 from hedgestack.ui.widgets import ConfirmBar, TextHTML, feedback_pane
@@ -61,7 +61,8 @@ INLINE_DRAIN_MS = 100
 MARK_UI_INTERVAL = 1.0
 #: notices go out this long after the figures of their batch (ms)
 ANNOUNCE_DELAY_MS = 60
-#: fills are drawn on the chart at most this often (seconds)
+#: fills are drawn on the chart at most this often (seconds): Bokeh walks the whole marker list on every change
+#: (a quarter of the dashboard process at 200 fills/s when they were drawn per batch)
 MARKERS_EVERY_S = 1.0
 CHART_HEIGHT = 400
 
@@ -96,9 +97,8 @@ class ChartView(pn.viewable.Viewer):
         selection.param.watch(lambda *_e: self.draw(), ["vp_id"])
         self.param.watch(lambda *_e: self.load_candles(), ["interval"])
         model.param.watch(lambda *_e: self.draw(), ["positions_version", "orders_version"])
-        model.param.watch(lambda *_e: self._fills_changed(), ["fills_version"])
-        self._markers_at = 0.0
-        self._markers_due = False
+        self._markers = Throttle(feed, MARKERS_EVERY_S, self._draw_markers)
+        model.param.watch(lambda *_e: self._markers(), ["fills_version"])
 
     # -- data ------------------------------------------------------------------------------------
     def load_candles(self) -> None:
@@ -163,26 +163,10 @@ class ChartView(pn.viewable.Viewer):
         self.chart.lines = chart_lines(self.model, self.selection.symbol, self.selection.vp_id)
 
     def draw_markers(self) -> None:
-        self._markers_at = time.monotonic()
+        self._markers.now()
+
+    def _draw_markers(self) -> None:
         self.chart.markers = chart_markers(self.model, self.selection.symbol)
-
-    def _fills_changed(self) -> None:
-        """New fills: their markers now, or MARKERS_EVERY_S after the last drawing (a burst is drawn once a
-        second: Bokeh walks the whole marker list on every change, a quarter of the dashboard's time at 200
-        fills/s when it was drawn per batch)."""
-        if self._markers_due:
-            return
-        wait = self._markers_at + MARKERS_EVERY_S - time.monotonic()
-        if wait <= 0:
-            self.draw_markers()
-            return
-        self._markers_due = True
-
-        def later() -> None:
-            self._markers_due = False
-            self.draw_markers()
-
-        self.feed.call_later(wait, later)
 
     # -- dragging a TP/SL line ---------------------------------------------------------------------
     def on_drag(self, line_id: str, price: str) -> None:
@@ -280,7 +264,7 @@ class Dashboard(pn.viewable.Viewer):
         self.notifier = Notifier(self.model)
         self.budget = Budget()
         self.commands = Commands(terminal, self.feed.send_call)
-        self.header = Header(self.model)
+        self.header = Header(self.model, self.feed)
         self.ticket = TicketView(self.model, self.selection, terminal, self.commands)
         self.positions = PositionsView(self.model, self.selection, terminal, self.commands)
         self.actions = ActionsCard(self.model, self.selection, terminal, self.commands,

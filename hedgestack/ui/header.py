@@ -18,8 +18,11 @@ from panel.custom import JSComponent
 
 from hedgestack.ui import format as fmt
 from hedgestack.ui.models import AccountModel, now_ms
+from hedgestack.ui.pump import SessionFeed, Throttle
 from hedgestack.ui.widgets import TextHTML
 
+#: the header's figures and the last event's time are redrawn at most this often (seconds)
+FIGURES_EVERY_S = 0.5
 CONNECTION_LABELS = {"CONNECTED": "Connected", "SYNCING": "Syncing…", "STALE": "Stale", "DISCONNECTED": "Disconnected",
                      "STARTING": "Starting…", "STOPPED": "Stopped"}
 
@@ -93,17 +96,23 @@ def _figure(label: str, value: fmt.Num, css: str, tone: str = "") -> str:
 
 
 class Header(pn.viewable.Viewer):
-    """Badges and the account's figures (wallet, available, margin ratio, uPnL and net PnL of the VPs)."""
+    """Badges and the account's figures (wallet, available, margin ratio, uPnL and net PnL of the VPs).
 
-    def __init__(self, model: AccountModel, **params: Any) -> None:
+    A change of the connection's state is shown at once; the time of the last exchange event and the figures at
+    most every FIGURES_EVERY_S (a burst moves them on every batch)."""
+
+    def __init__(self, model: AccountModel, feed: SessionFeed, **params: Any) -> None:
         super().__init__(**params)
         self.model = model
         self.freshness = Freshness(venue=model.venue, css_classes=["hs-freshness"], margin=(0, 8))
         self.figures = TextHTML("", css_classes=["hs-figures"], margin=(0, 8), sizing_mode="stretch_width")
-        model.param.watch(lambda *_e: self._badges(), ["connection", "last_event_at"])
-        model.param.watch(lambda *_e: self._figures(), ["account", "positions_version"])
-        self._badges()
-        self._figures()
+        self._throttled_badges = Throttle(feed, FIGURES_EVERY_S, self._badges)
+        self._throttled_figures = Throttle(feed, FIGURES_EVERY_S, self._figures)
+        model.param.watch(lambda *_e: self._throttled_badges.now(), ["connection"])
+        model.param.watch(lambda *_e: self._throttled_badges(), ["last_event_at"])
+        model.param.watch(lambda *_e: self._throttled_figures(), ["account", "positions_version"])
+        self._throttled_badges.now()
+        self._throttled_figures.now()
 
     def _badges(self) -> None:
         m = self.model

@@ -99,6 +99,7 @@ class SessionFeed:
             return
         self._doc.add_timeout_callback(call, max(1, int(seconds * 1000)))
 
+
     def kick(self) -> None:
         """Ask the session's document for a tick (thread-safe)."""
         doc = self._doc
@@ -150,6 +151,39 @@ class SessionFeed:
         with self._lock:
             self.closed = True
             self._queue = []
+
+class Throttle:
+    """``draw`` at most once per ``every`` seconds on a session's loop: at once after a quiet spell, else once at
+    the end of the spell with the latest state (for what a burst changes on every batch and nobody reads ten
+    times a second: the chart's fill markers, the header's figures; each Bokeh change walks its model)."""
+
+    def __init__(self, feed: SessionFeed, every: float, draw: Callable[[], None]) -> None:
+        self._feed = feed
+        self._every = every
+        self._draw = draw
+        self._drawn_at = 0.0
+        self._due = False
+
+    def now(self) -> None:
+        """Draw at once (a change the user made: a symbol, a selection)."""
+        self._drawn_at = time.monotonic()
+        self._draw()
+
+    def __call__(self) -> None:
+        if self._due:
+            return
+        wait = self._drawn_at + self._every - time.monotonic()
+        if wait <= 0:
+            self.now()
+            return
+        self._due = True
+
+        def later() -> None:
+            self._due = False
+            self.now()
+
+        self._feed.call_later(wait, later)
+
 
 
 class Pump:
