@@ -408,7 +408,7 @@ class Dashboard(pn.viewable.Viewer):
         self.tabs = pn.Tabs(("Positions", positions), ("Open orders", self.orders.open_tab()),
                             ("Order history", self.orders.history_tab()), ("Trade history", self.orders.fills_tab()),
                             ("Reconcile", self.reconcile), css_classes=["hs-tabs"], sizing_mode="stretch_both",
-                            min_height=300, margin=(6, 0, 0, 0), dynamic=False)
+                            min_height=300, margin=(6, 0, 0, 0), dynamic=True)
         self.tabs.param.watch(self._on_tab, ["active"])
         self.reconcile.set_visible(False)
         top = pn.Row(self.chart, self.ticket, sizing_mode="stretch_width", margin=0, css_classes=["hs-top"])
