@@ -28,6 +28,7 @@ arguments) is :class:`~hedgestack.engine.facade.TerminalApi`; ``hedgestack.conne
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -332,6 +333,10 @@ class Terminal:
             # publish now, so other processes see the log as the terminal goes live and the first publication's
             # one-time costs are paid before trading; a big backlog is published by the loop in the background
             await asyncio.get_running_loop().run_in_executor(None, parts.publisher.publish)
+        # what start loaded (modules, the replayed ledger, the market's history) lives as long as the process: out
+        # of the cyclic collector's generations, a full collection no longer walks it (a 40-65 ms pause of the
+        # engine's loop in the middle of trading, now ~10 ms)
+        gc.freeze()
 
     async def stop(self) -> None:
         """Stop streams and tasks, publish and snapshot, close the log (and an embedded simulator)."""
