@@ -9,7 +9,9 @@ surface the engine uses stable:
 - :class:`~hedgestack.store.replay.Replayer` and :class:`~hedgestack.store.replay.Snapshots`: the log folded
   back, from the latest snapshot or from zero (fast columnar path);
 - :class:`~hedgestack.store.rollups.Rollups`: ``vp_eod`` and ``vp_equity``, refreshed incrementally;
-- :func:`~hedgestack.store.marks.append_marks`: sampled mark prices.
+- :func:`~hedgestack.store.marks.append_marks`: sampled mark prices;
+- :class:`~hedgestack.store.syncjournal.SyncJournal`: the file beside the database that makes a batch durable
+  before DuckDB's commit (an order intent before its order leaves).
 
 Opening a file recovers its journal, then replays the log (from the latest snapshot, then the tail) to the
 identical state; ``replay(from_zero=True)`` ignores snapshots. Snapshots are written every ``snapshot_every``
@@ -21,6 +23,7 @@ writes. Threads of the owning process use :meth:`EventLog.cursor`.
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from hedgestack.domain.ledger import Ledger
@@ -31,6 +34,7 @@ from hedgestack.store.log import FLUSH_AT, AppendFailed, AppendLog, AppendResult
 from hedgestack.store.marks import append_marks
 from hedgestack.store.replay import Replayer, Snapshots
 from hedgestack.store.rollups import Rollups, equity_mark_from
+from hedgestack.store.syncjournal import SyncJournal
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
@@ -44,6 +48,8 @@ if TYPE_CHECKING:
 __all__ = ["DB_FILE", "FLUSH_AT", "AppendResult", "EventLog", "fits"]
 
 DB_FILE = "hedgestack.duckdb"
+#: the sync journal beside the database file (``hedgestack.duckdb.sync``; see :mod:`hedgestack.store.syncjournal`)
+SYNC_SUFFIX = ".sync"
 #: a replay longer than this shows a progress bar when the caller asks for one
 _PROGRESS_FROM = 200_000
 
@@ -62,11 +68,21 @@ class EventLog:
         self._snapshots = Snapshots(self._db)
         self._replayer = Replayer(self._db, self._snapshots)
         self._rollups = Rollups(self._db)
-        self._log = AppendLog(self._db, Ledger(), 0, flush_at=flush_at)
+        self._log = AppendLog(self._db, Ledger(), 0, flush_at=flush_at, sync=self._sync_journal())
         self._log.recover()  # what a dead process left in the journal, before the replay
         self._log.last_seq = int(self._db.scalar("SELECT coalesce(max(seq), 0) FROM events"))
         self._log.reset(self._open_replay(from_zero=not use_snapshots, progress=progress))
         self._since_snapshot = self.last_seq - self._snapshots.last_seq()
+
+    def _sync_journal(self) -> SyncJournal | None:
+        """The sync journal beside a database file (none for an in-memory one), tied to it by an id in meta."""
+        if str(self.path) == ":memory:":
+            return None
+        journal_id = self._db.get_meta("sync_journal_id")
+        if journal_id is None:
+            journal_id = uuid.uuid4().hex
+            self._db.set_meta("sync_journal_id", journal_id)
+        return SyncJournal(self.path.with_name(self.path.name + SYNC_SUFFIX), journal_id)
 
     def _open_replay(self, *, from_zero: bool, progress: bool | None) -> Ledger:
         upto = self.last_seq
@@ -119,6 +135,11 @@ class EventLog:
     def write_deferred(self) -> int:
         """Commit the deferred batches now (one statement); return how many events that made durable."""
         return self._log.write_deferred()
+
+    def sync_deferred(self) -> bool:
+        """Make the deferred batches durable in the sync journal now, DuckDB's commit left to the next
+        :meth:`write_deferred`; False when there is no sync journal (an in-memory database)."""
+        return self._log.sync_deferred()
 
     def flush(self) -> int:
         """Move the journal's pending rows into ``events`` and ``vp_changes``; return how many events moved."""
@@ -218,6 +239,7 @@ class EventLog:
         with self._db.lock:
             if snapshot and self._since_snapshot:
                 self._write_snapshot_locked()
+            self._log.close()
             self._db.close()
 
     def __enter__(self) -> EventLog:

@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
 
     from hedgestack.store.database import Database
+    from hedgestack.store.syncjournal import Record, SyncJournal
 
 #: Flush from the append path once this many events are pending (readers flush whenever they read).
 FLUSH_AT = 2_000
@@ -92,8 +93,11 @@ class AppendLog:
     ``on_fold(count)`` is called (under the append lock) after each batch folded, with the number of events
     it added: the facade writes a snapshot when enough accumulated."""
 
-    def __init__(self, db: Database, ledger: Ledger, last_seq: int, *, flush_at: int = FLUSH_AT) -> None:
+    def __init__(self, db: Database, ledger: Ledger, last_seq: int, *, flush_at: int = FLUSH_AT,
+                 sync: SyncJournal | None = None) -> None:
         self._db = db
+        self._sync = sync
+        self._synced: set[int] = set()  # first seqs of batches in the sync journal, not yet in DuckDB
         self.ledger = ledger
         self.last_seq = last_seq
         self.flush_at = flush_at
@@ -110,6 +114,8 @@ class AppendLog:
         """Start again from ``ledger`` (the file's state): deferred batches are dropped."""
         with self._db.lock:
             self.ledger = ledger
+            # a dropped batch the sync journal holds comes back on the next open (its order may have been sent)
+            self._synced.difference_update(batch[0] for batch in self._deferred)
             self._deferred.clear()
             self._realized = {vp_id: vp.realized for vp_id, vp in ledger.vps.items()}
 
@@ -198,9 +204,12 @@ class AppendLog:
 
     def _journal(self, batches: list[Batch], con: Any = None) -> None:
         """Commit batches as journal rows, in one INSERT statement (on ``con``, else the owning connection)."""
-        (con or self._db.connection).execute("INSERT INTO journal VALUES " + ", ".join(["(?, ?, ?)"] * len(batches)),
-                                    [value for first, last, rows, changes in batches
-                                     for value in (first, last, msgspec.json.encode([rows, changes]).decode())])
+        self._journal_records(_records(batches), con)
+        self._synced.difference_update(batch[0] for batch in batches)
+
+    def _journal_records(self, records: list[Record], con: Any = None) -> None:
+        (con or self._db.connection).execute("INSERT INTO journal VALUES " + ", ".join(["(?, ?, ?)"] * len(records)),
+                                             [value for record in records for value in record])
 
     def write_deferred(self) -> int:
         """Commit the deferred batches now (one statement, on this thread's own cursor, outside the append
@@ -212,7 +221,7 @@ class AppendLog:
             if not batches:
                 return 0
             try:
-                self._journal(batches, self._db.cursor())
+                self._journal_records(_records(batches), self._db.cursor())
             except Exception:
                 with self._db.lock:
                     self._deferred[:0] = batches  # committed with the next append instead
@@ -223,7 +232,25 @@ class AppendLog:
                 self._pending.extend(batches)
                 self._pending_events += count
                 self.committing = 0
+                self._synced.difference_update(batch[0] for batch in batches)
+                if self._sync is not None and not self._synced:
+                    self._sync.clear()  # under the commit mutex: no sync write is under way
             return count
+
+    def sync_deferred(self) -> bool:
+        """Make the deferred batches durable in the sync journal (~0.5 ms, see
+        :mod:`hedgestack.store.syncjournal`); they stay deferred, and the next :meth:`write_deferred` commits them
+        to DuckDB. False when this log has no sync journal (then :meth:`write_deferred` is the way)."""
+        if self._sync is None:
+            return False
+        with self._commit_mutex:  # in order with the commits and the emptying of the file
+            with self._db.lock:
+                fresh = [batch for batch in self._deferred if batch[0] not in self._synced]
+            if fresh:
+                self._sync.write(_records(fresh))
+                with self._db.lock:
+                    self._synced.update(batch[0] for batch in fresh)
+        return True
 
     def write_deferred_locked(self) -> int:
         """:meth:`write_deferred` for a caller that holds the database lock."""
@@ -237,6 +264,7 @@ class AppendLog:
     def _adopt_deferred(self) -> None:
         """Deferred batches join the pending ones (they are in the journal, or a flush makes them durable)."""
         self._pending_events += sum(last - first + 1 for first, last, _, _ in self._deferred)
+        self._synced.difference_update(batch[0] for batch in self._deferred)
         self._pending.extend(self._deferred)
         self._deferred.clear()
 
@@ -289,14 +317,39 @@ class AppendLog:
 
     def recover(self) -> int:
         """On open: move what the last process journaled and did not flush into the wide tables; return how
-        many events that was."""
+        many events that was. What the sync journal holds and DuckDB does not joins the journal first."""
         with self._db.lock:
+            self._recover_sync()
             for first, last, body in self._db.connection.execute(
                     "SELECT first_seq, last_seq, body FROM journal ORDER BY first_seq").fetchall():
                 rows, changes = msgspec.json.decode(body)
                 self._pending.append((int(first), int(last), rows, changes))
                 self._pending_events += int(last) - int(first) + 1
         return self.flush()
+
+    def _recover_sync(self) -> None:
+        if self._sync is None:
+            return
+        records = self._sync.read()
+        if records:
+            con = self._db.connection
+            top = int(con.execute("SELECT coalesce(max(seq), 0) FROM events").fetchall()[0][0])
+            known = {int(row[0]) for row in con.execute("SELECT first_seq FROM journal").fetchall()}
+            fresh: dict[int, Record] = {}
+            for record in records:
+                if record[0] > top and record[0] not in known:
+                    fresh.setdefault(record[0], record)
+            if fresh:
+                self._journal_records(sorted(fresh.values()))
+        self._sync.clear()
+
+    def close(self) -> None:
+        """Close the sync journal, emptied when DuckDB holds all it had (after a flush)."""
+        if self._sync is not None:
+            with self._commit_mutex, self._db.lock:
+                if not self._synced:
+                    self._sync.clear()
+                self._sync.close()
 
     # -- projection rows --------------------------------------------------------------------------
     def _figures(self, vp_id: str) -> tuple[Any, ...]:
@@ -368,3 +421,8 @@ class AppendLog:
                 self.last_seq = seq
             self._realized = {k: v.realized for k, v in self.ledger.vps.items()}
             return len(events)
+
+
+def _records(batches: list[Batch]) -> list[Record]:
+    """Batches as journal rows: (first_seq, last_seq, body)."""
+    return [(first, last, msgspec.json.encode([rows, changes]).decode()) for first, last, rows, changes in batches]
