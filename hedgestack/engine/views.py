@@ -185,6 +185,8 @@ class ExternalPositionView(View):
         "position_side": "positionSide", "avg_entry_price": "avgEntryPrice", "unrealized_pnl": "unrealizedPnl",
         "liquidation_price": "liquidationPrice", "break_even_price": "breakEvenPrice", "margin_type": "marginType",
         "mark_price": "markPrice"}
+    #: the fields that move with the mark price alone (a screen may pace such an update like a mark)
+    MARK_FIELDS: ClassVar[tuple[str, ...]] = ("mark_price", "unrealized_pnl", "notional")
 
     symbol: str
     position_side: PositionSide

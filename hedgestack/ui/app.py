@@ -59,6 +59,8 @@ log = logging.getLogger("hedgestack.ui")
 INLINE_DRAIN_MS = 100
 #: marks (and the uPnL they move) are shown at most this often per session (seconds)
 MARK_UI_INTERVAL = 1.0
+#: the chart's latest bars asked with the marks when REFRESH_S, less this, has passed (the marks come every second)
+TAIL_SLACK_S = 0.25
 #: notices go out this long after the figures of their batch (ms)
 ANNOUNCE_DELAY_MS = 60
 #: fills are drawn on the chart at most this often (seconds): Bokeh walks the whole marker list on every change
@@ -90,6 +92,7 @@ class ChartView(pn.viewable.Viewer):
         self._shown: tuple[str, str] | None = None
         self._loading = False
         self._refreshing = False
+        self._tail_asked = 0.0
         self.chart.on_click(self.ticket.set_price)
         self.chart.on_drag(self.on_drag)
         self.symbol_select.param.watch(lambda e: setattr(self.selection, "symbol", e.new), ["value"])
@@ -155,8 +158,14 @@ class ChartView(pn.viewable.Viewer):
             self.last.object = (f'<span class="hs-dim">last</span> <b>{fmt_price(last.close, inst.tick_size)}</b>')
 
     def refresh_tail(self) -> None:
-        """The latest bars (periodic): the forming candle moves with the market."""
+        """The latest bars, at most every REFRESH_S: the forming candle moves with the market. Asked when the marks
+        are shown (so the candle and the marks change in one frame of the browser: each frame repaints the chart's
+        canvas and composites the page in software here) and by a timer when no mark comes."""
+        now = time.monotonic()
+        if now - self._tail_asked < REFRESH_S - TAIL_SLACK_S:
+            return
         if self._shown is not None and not self._refreshing and not self._loading:
+            self._tail_asked = now
             self._load(self._shown, 3)
 
     def draw(self) -> None:
@@ -289,8 +298,9 @@ class Dashboard(pn.viewable.Viewer):
 
     def _apply(self, batch: list[Envelope]) -> None:
         """Fold a batch into the view-model (the views re-render once each, inside one hold), then announce.
-        Marks are shown at most once per ``MARK_UI_INTERVAL`` (the latest of each symbol): a moving market must
-        not keep an idle page busy."""
+        Marks, and the updates that only move figures with them, are shown at most once per ``MARK_UI_INTERVAL``
+        (the latest of each), together: a moving market must not keep an idle page busy, and each change shown
+        apart costs the browser a frame."""
         batch = self._hold_marks(batch)
         if not batch:
             return
@@ -303,16 +313,26 @@ class Dashboard(pn.viewable.Viewer):
 
     def _hold_marks(self, batch: list[Envelope]) -> list[Envelope]:
         now = time.monotonic()
-        others = [env for env in batch if env.type != "MARK_PRICE"]
+        others = []
         for env in batch:
-            if env.type == "MARK_PRICE":
-                self._held_marks[getattr(env.payload, "symbol", "")] = env
+            slot, mark_only = self.model.mark_pacing(env)
+            if env.type == RESYNC:
+                self._held_marks.clear()  # a fresh snapshot: what was held is older
+            if not mark_only:
+                others.append(env)
+                if slot is not None:
+                    self._held_marks.pop(slot, None)  # superseded by this fuller update
+                continue
+            key = slot or ""
+            self._held_marks.pop(key, None)  # the latest last: shown in arrival order
+            self._held_marks[key] = env
         if not self._held_marks:
             return others
         wait = self._marks_shown + MARK_UI_INTERVAL - now
         if wait <= 0 or self._doc is None:
             held, self._held_marks = list(self._held_marks.values()), {}
             self._marks_shown = now
+            self.chart.refresh_tail()
             return others + held
         if not self._marks_due:
             self._marks_due = True

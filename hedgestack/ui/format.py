@@ -18,6 +18,7 @@ Worked examples (BTCUSDT: tick 0.10, step 0.001)::
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -130,6 +131,14 @@ def leverage(value: Decimal | None) -> str:
     return f"{plain(value, 0, grouping=False)}×"
 
 
+def clock(ms: int | None) -> str:
+    """The local wall-clock time of a Unix-ms time, with the date when it is not today ("" for none)."""
+    if not ms:
+        return ""
+    when = dt.datetime.fromtimestamp(ms / 1000)
+    return when.strftime("%H:%M:%S") if when.date() == dt.date.today() else when.strftime("%m-%d %H:%M:%S")
+
+
 def age(ms: int | None) -> str:
     """A duration as "3s", "2m 05s", "1h 02m" (``None``: "—")."""
     if ms is None:
@@ -142,5 +151,5 @@ def age(ms: int | None) -> str:
     return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
 
 
-__all__ = ["COMPACT", "DASH", "MISSING", "Num", "age", "exact", "leverage", "money", "pct", "places_of", "plain", "pnl",
-           "price", "qty", "ratio_pct", "tone_of"]
+__all__ = ["COMPACT", "DASH", "MISSING", "Num", "age", "clock", "exact", "leverage", "money", "pct", "places_of",
+           "plain", "pnl", "price", "qty", "ratio_pct", "tone_of"]

@@ -23,6 +23,10 @@ from hedgestack.ui.widgets import TextHTML
 
 #: the header's figures and the last event's time are redrawn at most this often (seconds)
 FIGURES_EVERY_S = 0.5
+#: the time of the last exchange event is sent to the browser when it moved this much (the browser counts the age
+#: itself and shows under 2 s as "<2s": on a moving market the badge then changes nothing, instead of a re-render
+#: twice a second)
+EVENT_AGE_STEP_MS = 1000
 CONNECTION_LABELS = {"CONNECTED": "Connected", "SYNCING": "Syncing…", "STALE": "Stale", "DISCONNECTED": "Disconnected",
                      "STARTING": "Starting…", "STOPPED": "Stopped"}
 
@@ -39,9 +43,14 @@ class Freshness(JSComponent):
     _esm = """
 function age(ms) {
   const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 2) return "<2s";
   if (s < 60) return `${s}s`;
   if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, "0")}s`;
   return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+}
+// write only what differs: every DOM write costs the page a style pass, a layout and a repaint
+function put(el, key, value) {
+  if (el[key] !== value) el[key] = value;
 }
 export function render({ model, el }) {
   const venue = document.createElement("span");
@@ -51,23 +60,23 @@ export function render({ model, el }) {
   el.append(venue, conn, ago);
   let offset = 0;
   function draw() {
-    venue.className = `hs-badge hs-venue hs-venue-${model.venue}`;
-    venue.textContent = model.venue.toUpperCase();
-    venue.title = model.venue === "live" ? "the LIVE Binance account: real money" :
-      model.venue === "testnet" ? "Binance's testnet: no real money" : "the simulated exchange: no real money";
-    conn.className = `hs-badge hs-conn hs-conn-${model.state}`;
-    conn.dataset.state = model.state;
-    conn.textContent = model.label;
-    conn.title = "the engine's link to the exchange";
+    put(venue, "className", `hs-badge hs-venue hs-venue-${model.venue}`);
+    put(venue, "textContent", model.venue.toUpperCase());
+    put(venue, "title", model.venue === "live" ? "the LIVE Binance account: real money" :
+      model.venue === "testnet" ? "Binance's testnet: no real money" : "the simulated exchange: no real money");
+    put(conn, "className", `hs-badge hs-conn hs-conn-${model.state}`);
+    if (conn.dataset.state !== model.state) conn.dataset.state = model.state;
+    put(conn, "textContent", model.label);
+    put(conn, "title", "the engine's link to the exchange");
     offset = Date.now() - model.server_now;
     tick();
   }
   function tick() {
     if (model.last_event_at === null || model.last_event_at === undefined) {
-      ago.textContent = "no exchange event yet";
+      put(ago, "textContent", "no exchange event yet");
       return;
     }
-    ago.textContent = `last exchange event ${age(Date.now() - offset - model.last_event_at)} ago`;
+    put(ago, "textContent", `last exchange event ${age(Date.now() - offset - model.last_event_at)} ago`);
   }
   const timer = setInterval(tick, 1000);
   model.on(["venue", "state", "label", "last_event_at", "server_now"], draw);
@@ -116,9 +125,13 @@ class Header(pn.viewable.Viewer):
 
     def _badges(self) -> None:
         m = self.model
-        self.freshness.param.update(venue=m.venue, state=m.connection,
-                                    label=CONNECTION_LABELS.get(m.connection, m.connection.title()),
-                                    last_event_at=m.last_event_at, server_now=now_ms())
+        label = CONNECTION_LABELS.get(m.connection, m.connection.title())
+        shown = self.freshness.last_event_at
+        if (m.venue, m.connection, label) == (self.freshness.venue, self.freshness.state, self.freshness.label) \
+                and m.last_event_at is not None and shown is not None and m.last_event_at - shown < EVENT_AGE_STEP_MS:
+            return  # the browser counts the age itself: a newer event within its resolution changes nothing shown
+        self.freshness.param.update(venue=m.venue, state=m.connection, label=label, last_event_at=m.last_event_at,
+                                    server_now=now_ms())
 
     def _figures(self) -> None:
         m, a = self.model, self.model.account

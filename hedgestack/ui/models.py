@@ -108,6 +108,20 @@ class AccountModel(param.Parameterized):
                           fills_version=self.fills_version + 1, marks_version=self.marks_version + 1)
 
     # -- events ----------------------------------------------------------------------------------
+    def mark_pacing(self, envelope: Envelope) -> tuple[str | None, bool]:
+        """For a screen that paces what moves with the mark price like the marks: the envelope's slot (the latest
+        per slot wins; None: not paced) and whether it only moves figures with the mark (a MARK_PRICE; an external
+        position whose other fields are as shown). An update of a slot that is not mark-only supersedes one held."""
+        p = envelope.payload
+        if envelope.type == "MARK_PRICE":
+            return f"mark {getattr(p, 'symbol', '')}", True
+        if envelope.type == "EXTERNAL_POSITION_UPDATE" and isinstance(p, ExternalPositionView):
+            shown = self.externals.get((p.symbol, p.position_side))
+            only = shown is not None and dataclasses.replace(
+                shown, **{name: getattr(p, name) for name in ExternalPositionView.MARK_FIELDS}) == p
+            return f"external {p.symbol} {p.position_side}", only
+        return None, False
+
     def apply(self, envelopes: Iterable[Envelope]) -> set[str]:
         """Fold a batch of envelopes; return the parts that changed (positions, orders, fills, marks)."""
         changed: set[str] = set()

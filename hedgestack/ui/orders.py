@@ -52,17 +52,6 @@ FILL_COLUMNS = (
 )
 
 
-def clock(ms: int | None) -> str:
-    """Local wall-clock of a Unix-ms time (date too when not today)."""
-    if not ms:
-        return ""
-    import datetime as dt
-
-    when = dt.datetime.fromtimestamp(ms / 1000)
-    today = dt.date.today()
-    return when.strftime("%H:%M:%S") if when.date() == today else when.strftime("%m-%d %H:%M:%S")
-
-
 def is_churn(order: OrderView) -> bool:
     """A TP/SL leg that ended without a fill (replaced by a resize or a move, or cancelled with its VP)."""
     return order.role in (OrderRole.TP, OrderRole.SL) and order.status in CHURN_STATUSES and order.filled_qty == 0
@@ -106,7 +95,7 @@ def order_cells(model: AccountModel, o: OrderView) -> dict[str, Any]:
     step = inst.step_size if inst else Decimal("0.001")
     status_tone = {OrderStatus.FILLED: "good", OrderStatus.REJECTED: "bad", OrderStatus.EXPIRED: "warn"}
     return {
-        "time": text(clock(o.created_at), fmt.exact(Decimal(o.created_at)) + " ms"),
+        "time": text(fmt.clock(o.created_at), fmt.exact(Decimal(o.created_at)) + " ms"),
         "vp": text(model.vp_name(o.virtual_position_id), o.virtual_position_id),
         "symbol": text(o.symbol), "side": text(f"{o.side.value} {o.position_side.value}", "",
                                                "pos" if o.side.value == "BUY" else "neg"),
@@ -124,7 +113,7 @@ def fill_cells(model: AccountModel, f: FillView) -> dict[str, Any]:
     tick = inst.tick_size if inst else Decimal("0.01")
     step = inst.step_size if inst else Decimal("0.001")
     return {
-        "time": text(clock(f.time), f"{f.time} ms"),
+        "time": text(fmt.clock(f.time), f"{f.time} ms"),
         "vp": text(f.vp_name or model.vp_name(f.virtual_position_id), f.virtual_position_id),
         "symbol": text(f.symbol),
         "side": text(f"{f.side.value} {f.position_side.value}", "", "pos" if f.side.value == "BUY" else "neg"),

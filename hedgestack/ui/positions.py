@@ -20,7 +20,7 @@ from hedgestack.engine.views import SideStatus, VirtualPositionView
 from hedgestack.ui import format as fmt
 from hedgestack.ui.commands import Commands, Feedback
 from hedgestack.ui.grid import Column, DataGrid, num, row, text
-from hedgestack.ui.models import POSITION_SIDES, AccountModel, Selection, now_ms
+from hedgestack.ui.models import POSITION_SIDES, AccountModel, Selection
 from hedgestack.ui.ticket import decimal_or_none
 from hedgestack.ui.widgets import ConfirmBar, TextHTML, feedback_pane, set_options
 
@@ -57,7 +57,8 @@ def side_status_cell(model: AccountModel, symbol: str, side: PositionSide) -> li
     parts = [f"exchange {fmt.qty(detail.exchange_qty, step)} · VPs {fmt.qty(detail.vp_qty, step)}"]
     if detail.confirmed_at:
         by = f" by {detail.confirmed_by}" if detail.confirmed_by else ""
-        parts.append(f"confirmed {fmt.age(now_ms() - detail.confirmed_at)} ago{by}")
+        # the time, not the age: an age in a tooltip would re-render the row every second
+        parts.append(f"confirmed at {fmt.clock(detail.confirmed_at)}{by}")
     if detail.reason:
         parts.append(detail.reason)
     return text(detail.status.value, " · ".join(parts), STATUS_TONE.get(detail.status, ""))
@@ -150,7 +151,7 @@ def position_rows(model: AccountModel) -> list[dict[str, Any]]:
                     status = tpsl_status or text("")
                 vp_cls = "vp" + (" mismatch" if vp.locked else "") + (" muted" if vp.net_qty == 0 else "")
                 if vp.reset_at:
-                    reset = f"reset by a reconcile {fmt.age(now_ms() - vp.reset_at)} ago"
+                    reset = f"reset by a reconcile at {fmt.clock(vp.reset_at)}"
                 else:
                     reset = ""
                 rows.append(row(vp.id, {

@@ -10,7 +10,7 @@ import pytest
 from hedgestack.domain.enums import OrderStatus, PositionSide, Side
 from hedgestack.domain.errors import VenueRejected
 from hedgestack.engine.views import OrderAck
-from hedgestack.ui.app import Dashboard
+from hedgestack.ui.app import MARK_UI_INTERVAL, Dashboard
 from tests.ui.fakes import FakeTerminal, env, ext, fill, order, state, vp
 
 
@@ -184,3 +184,41 @@ def test_action_card_sends_the_canonical_trigger_names(board: Dashboard) -> None
     board.actions.set_tpsl()
     assert fake(board).commands("set_tpsl")[-1] == (("a",), {"tp_price": "97500", "tp_trigger_type": "LAST_PRICE",
                                                            "sl_price": "93500", "sl_trigger_type": "MARK_PRICE"})
+
+
+class LaterDoc:
+    """A server document that runs nothing by itself: the timeouts the dashboard asks for are kept."""
+
+    def __init__(self) -> None:
+        self.timeouts: list[Any] = []
+
+    def add_timeout_callback(self, callback: Any, _ms: int) -> None:
+        self.timeouts.append(callback)
+
+
+def test_mark_moves_are_paced_together_and_a_fuller_update_is_never_held_back(board: Dashboard) -> None:
+    from hedgestack.engine.views import MarkView
+    from tests.ui.fakes import D
+
+    doc = LaterDoc()
+    board._doc = doc
+    long_side = ("BTCUSDT", PositionSide.LONG)
+
+    def mark(price: str) -> Any:
+        return env("MARK_PRICE", MarkView(symbol="BTCUSDT", mark_price=D(price), funding_rate=D("0"),
+                                          virtual_positions=()))
+
+    board._apply([mark("96000")])  # the first mark after a quiet spell is shown at once
+    assert board.model.marks["BTCUSDT"] == D("96000")
+    # within MARK_UI_INTERVAL: the mark and the external position's mark figures wait, together
+    board._apply([mark("96100"), env("EXTERNAL_POSITION_UPDATE", ext("0.010", mark_price=D("96100")))])
+    assert board.model.marks["BTCUSDT"] == D("96000")
+    assert board.model.externals[long_side].mark_price is None and len(doc.timeouts) == 1
+    # a fill changes the quantity: shown at once, and the held (older) figures of that side are dropped
+    board._apply([env("EXTERNAL_POSITION_UPDATE", ext("0.015", mark_price=D("96150")))])
+    assert board.model.externals[long_side].qty == D("0.015")
+    board._marks_shown -= MARK_UI_INTERVAL  # the timeout runs once the interval is over
+    doc.timeouts.pop()()  # the held marks go out
+    assert board.model.marks["BTCUSDT"] == D("96100")
+    assert (board.model.externals[long_side].qty, board.model.externals[long_side].mark_price) == (
+        D("0.015"), D("96150"))

@@ -117,3 +117,17 @@ def test_one_selection_follows_the_vp_and_the_symbol() -> None:
     m.apply([env("VIRTUAL_POSITION_UPDATE", vp("a", "Alpha", archived=True))])
     s.follow()
     assert s.vp_id is None and s.symbol == "BTCUSDT"  # no jump to another symbol's VP
+
+
+def test_mark_pacing_holds_only_what_moves_with_the_mark() -> None:
+    m = model(externals=[ext("0.010")])
+    mark = env("MARK_PRICE", MarkView(symbol="BTCUSDT", mark_price=D("96000"), funding_rate=D("0"),
+                                      virtual_positions=()))
+    assert m.mark_pacing(mark) == ("mark BTCUSDT", True)
+    moved = env("EXTERNAL_POSITION_UPDATE", ext("0.010", mark_price=D("96000"), notional=D("960")))
+    assert m.mark_pacing(moved) == ("external BTCUSDT LONG", True)
+    traded = env("EXTERNAL_POSITION_UPDATE", ext("0.020", mark_price=D("96000")))
+    assert m.mark_pacing(traded) == ("external BTCUSDT LONG", False)  # a quantity is never held
+    unknown = env("EXTERNAL_POSITION_UPDATE", ext("0.010", side=PositionSide.SHORT))
+    assert m.mark_pacing(unknown) == ("external BTCUSDT SHORT", False)  # nothing shown yet to compare with
+    assert m.mark_pacing(env("FILL", fill(1, "a", vp_name="Trend"))) == (None, False)

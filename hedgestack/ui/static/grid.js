@@ -69,9 +69,10 @@ export function render({ model, el }) {
     }
     const [text, title, tone] = parts;
     if (td.firstChild && td.firstChild.nodeType !== Node.TEXT_NODE) td.replaceChildren();
-    td.textContent = text;
-    td.title = title;
-    td.className = tone;
+    // write only what differs: each DOM write costs a style pass, a layout and a repaint
+    if (td.textContent !== text) td.textContent = text;
+    if (td.title !== title) td.title = title;
+    if (td.className !== tone) td.className = tone;
   }
 
   function makeRow(row) {
@@ -130,9 +131,14 @@ export function render({ model, el }) {
         rows.delete(key);
       }
     }
-    empty.innerHTML = data.length === 0 ? model.empty || "" : "";
-    empty.style.display = data.length === 0 && model.empty ? "" : "none";
-    wrap.dataset.rows = String(data.length);
+    const message = data.length === 0 ? model.empty || "" : "";
+    if (empty.dataset.shown !== message) {
+      empty.innerHTML = message;
+      empty.dataset.shown = message;
+    }
+    const display = data.length === 0 && model.empty ? "" : "none";
+    if (empty.style.display !== display) empty.style.display = display;
+    if (wrap.dataset.rows !== String(data.length)) wrap.dataset.rows = String(data.length);
   }
 
   function drawSelection() {
