@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import threading
 import time
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -29,6 +30,18 @@ T = TypeVar("T")
 
 #: how long close() waits for cancelled tasks to finish (seconds)
 SHUTDOWN_WAIT = 3.0
+#: the nice value of background threads (publication), above the engine's: a trade never waits for them for a core
+BACKGROUND_NICE = 10
+
+
+def lower_priority(nice: int = BACKGROUND_NICE) -> None:
+    """Give the calling thread (and the threads it starts) a lower CPU priority: on Linux the nice value is per
+    thread. For background work that must not take a core from the order path on a small machine. Elsewhere (or
+    when not allowed) nothing changes."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), max(nice, os.getpriority(os.PRIO_PROCESS, 0)))
+    except (AttributeError, OSError):  # no per-thread priority here
+        log.debug("background threads keep the process's priority")
 
 
 def wall_ms() -> int:
@@ -149,4 +162,4 @@ class Runtime:
             loop.close()
 
 
-__all__ = ["Runtime", "wall_ms"]
+__all__ = ["BACKGROUND_NICE", "lower_priority", "Runtime", "wall_ms"]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import html
+import json
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -175,7 +176,7 @@ class ChartView(pn.viewable.Viewer):
         self._markers.now()
 
     def _draw_markers(self) -> None:
-        self.chart.markers = chart_markers(self.model, self.selection.symbol)
+        self.chart.markers = json.dumps(chart_markers(self.model, self.selection.symbol), separators=(",", ":"))
 
     # -- dragging a TP/SL line ---------------------------------------------------------------------
     def on_drag(self, line_id: str, price: str) -> None:

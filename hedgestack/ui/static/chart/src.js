@@ -7,7 +7,7 @@
 //   candles  [[t_ms, o, h, l, c, v], ...]        the whole series (a symbol or timeframe change)
 //   tail     [[t_ms, o, h, l, c, v], ...]        the latest bars, merged into the series (live updates)
 //   lines    [{id, price, title, color, style, width, kind, drag}]   labelled horizontal lines
-//   markers  [{t, side, text}]                   fills (BUY below the bar, SELL above)
+//   markers  JSON text of [{t, side, text}]      fills (BUY below the bar, SELL above)
 //   theme    "dark" | "light";  precision, min_move: the symbol's price format;  label: the watermark
 // Messages to Python: {type: "click", price}, {type: "drag", id, price}.
 import {
@@ -242,7 +242,7 @@ export function render({ model, el }) {
   }
 
   function setMarkers() {
-    const list = (model.markers || []).map((m) => ({
+    const list = JSON.parse(model.markers || "[]").map((m) => ({
       time: Math.floor(m.t / 1000) + OFFSET_S,
       position: m.side === "BUY" ? "belowBar" : "aboveBar",
       shape: m.side === "BUY" ? "arrowUp" : "arrowDown",
