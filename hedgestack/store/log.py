@@ -114,8 +114,8 @@ class AppendLog:
         """Start again from ``ledger`` (the file's state): deferred batches are dropped."""
         with self._db.lock:
             self.ledger = ledger
-            # a dropped batch the sync journal holds comes back on the next open (its order may have been sent)
-            self._synced.difference_update(batch[0] for batch in self._deferred)
+            # a dropped batch the sync journal holds stays in it (its order may have been sent): it stays counted
+            # in _synced, so the file is not emptied while this process lives, and comes back on the next open
             self._deferred.clear()
             self._realized = {vp_id: vp.realized for vp_id, vp in ledger.vps.items()}
 
