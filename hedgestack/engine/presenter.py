@@ -9,7 +9,10 @@ account block changes.
 
 Only news is published: a VIRTUAL_POSITION_UPDATE, EXTERNAL_POSITION_UPDATE, CONSISTENCY_STATUS or ACCOUNT_STATUS
 equal to the last one of its VP / side / account is not sent again (one fill used to send its VP three times, its
-side three times and its status twice, as the fill, the ACCOUNT_UPDATE and the re-evaluation each told it). A
+side three times and its status twice, as the fill, the ACCOUNT_UPDATE and the re-evaluation each told it). An
+ORDER_UPSERT that differs from the last one of its order only in ``updated_at`` is not sent either: the stream's
+NEW of a MARKET order arrives after the REST answer said FILLED, changes nothing, and used to reach every client
+ahead of the fill. A
 status whose only news is a newer confirmation goes out at most every CONFIRMATION_EVERY_MS of exchange time, so a
 client's ``confirmed_at`` is never older than that behind the engine's.
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +34,7 @@ from hedgestack.engine.views import (
     ConsistencyView,
     ExternalPositionView,
     MarkView,
+    OrderView,
     SideStatusView,
     StateView,
     VirtualPositionView,
@@ -55,6 +60,8 @@ log = logging.getLogger("hedgestack.engine")
 
 #: a symbol's MARK_PRICE event goes out at most this often (seconds); the latest mark is sent last
 MARK_EVENT_INTERVAL = 0.5
+#: how many orders' last ORDER_UPSERT the presenter remembers (an order beyond that is simply sent again)
+ORDER_MEMORY = 4_096
 #: a CONSISTENCY_STATUS that only confirms the side again goes out at most this often (ms of confirmation time)
 CONFIRMATION_EVERY_MS = 1_000
 
@@ -72,6 +79,7 @@ class Presenter:
         self._mark_sent: dict[str, tuple[float, Decimal, Decimal | None]] = {}
         self._mark_due: set[str] = set()
         self._published: dict[tuple[str, Any], Any] = {}  # (event type, VP id / side / None) → the last view sent
+        self._orders_sent: OrderedDict[str, OrderView] = OrderedDict()  # clientOrderId → the last ORDER_UPSERT
 
     # -- views -------------------------------------------------------------------------------------
     def vp(self, vp_id: str) -> VirtualPositionView:
@@ -139,9 +147,21 @@ class Presenter:
             elif isinstance(event, OrderIntent | OrderUpdate):
                 orders.add(event.client_order_id)
         for cid in sorted(orders):
-            self.bus.publish("ORDER_UPSERT", order_view(ledger.orders[cid]))
+            self.order_changed(order_view(ledger.orders[cid]))
         for vp_id in sorted(result.touched):
             self.vp_changed(vp_id)
+
+    def order_changed(self, view: OrderView) -> None:
+        """Publish the order's ORDER_UPSERT unless the last one sent says the same (``updated_at`` aside)."""
+        cid = view.client_order_id
+        last = self._orders_sent.get(cid)
+        if last is not None and replace(last, updated_at=view.updated_at) == view:
+            return
+        self._orders_sent[cid] = view
+        self._orders_sent.move_to_end(cid)
+        if len(self._orders_sent) > ORDER_MEMORY:
+            self._orders_sent.popitem(last=False)
+        self.bus.publish("ORDER_UPSERT", view)
 
     def vp_changed(self, vp_id: str) -> None:
         """Publish the VP's VIRTUAL_POSITION_UPDATE if it differs from the last one sent."""
@@ -211,4 +231,4 @@ def _only_confirmed_again(last: ConsistencyView, now: ConsistencyView) -> bool:
     return replace(now, detail=unconfirmed) == last
 
 
-__all__ = ["MARK_EVENT_INTERVAL", "Presenter"]
+__all__ = ["MARK_EVENT_INTERVAL", "ORDER_MEMORY", "Presenter"]

@@ -177,3 +177,21 @@ def test_a_burst_for_another_loop_arrives_in_order_with_one_wake_up_per_burst() 
 
 async def _subscribe_all(bus: EventBus) -> Subscription:
     return bus.subscribe(types=ALL_EVENT_TYPES)
+
+
+@pytest.mark.parametrize("on_wire", [False, True], ids=["in-process", "wire"])
+def test_an_order_upsert_is_sent_only_when_the_order_changed(terminal: Terminal) -> None:
+    """A MARKET order: the REST answer says FILLED, then the stream's NEW (late, changes nothing) and its TRADE.
+    The late NEW used to go out as a FILLED upsert differing only in ``updated_at``, ahead of the fill."""
+    upserts = Recorder("ORDER_UPSERT")
+    terminal.bus.add_listener(upserts)
+    vp = terminal.sync.create_vp("News", "BTCUSDT", "LONG")
+    for side in ("BUY", "SELL", "BUY"):
+        order = terminal.sync.place_order(vp.id, side, "MARKET", "0.002")
+        cid = order.client_order_id
+        wait_until(lambda cid=cid: any(p["clientOrderId"] == cid and p["filled_qty"] == "0.002"
+                                       for p in upserts.payloads()), 10)
+        mine = [p for p in upserts.payloads() if p["clientOrderId"] == cid]
+        assert mine[0]["status"] == "PENDING" and mine[-1]["status"] == "FILLED"
+        for before, after in zip(mine, mine[1:], strict=False):
+            assert {**before, "updated_at": 0} != {**after, "updated_at": 0}, (before, after)
