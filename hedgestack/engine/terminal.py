@@ -399,8 +399,13 @@ class Terminal:
             samples = self.market.take_samples()
             try:
                 # off the loop thread: DuckDB's inserts and Parquet writing must not hold up the intake
-                await asyncio.get_running_loop().run_in_executor(parts.background, self._publish_step, parts,
-                                                                 samples)
+                step = asyncio.get_running_loop().run_in_executor(parts.background, self._publish_step, parts,
+                                                                  samples)
+            except RuntimeError as exc:  # the executor is shut down: the interpreter exits without a stop()
+                log.warning("publication stopped: %s", exc)
+                return
+            try:
+                await step
             except Exception:  # noqa: BLE001
                 log.exception("publication failed")
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -28,3 +30,22 @@ def test_lower_priority_applies_to_the_calling_thread_and_its_children_only() ->
     worker.join()
     assert seen == {"thread": max(BACKGROUND_NICE, before), "child": max(BACKGROUND_NICE, before)}
     assert os.getpriority(os.PRIO_PROCESS, 0) == before  # the engine's own thread keeps its priority
+
+
+
+LINGER = """
+import sys, threading, time
+from hedgestack.engine.terminal import Terminal
+t = Terminal.sim(sys.argv[1], publish_interval=0.05).start_sync()
+threading.Thread(target=time.sleep, args=(1.0,)).start()  # like a server thread: the process lives on
+sys.exit(0)  # no stop(): the interpreter shuts the executors down while the terminal's loop still runs
+"""
+
+
+def test_publication_stops_quietly_when_the_interpreter_exits_without_stop(tmp_path: Path) -> None:
+    """A notebook or script that exits without ``stop()``, while another thread keeps the process alive: the
+    publication loop ends with one warning instead of a traceback at every interval until the process is gone."""
+    done = subprocess.run([sys.executable, "-c", LINGER, str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "publication failed" not in done.stderr, done.stderr[-2000:]
+    assert done.stderr.count("publication stopped") == 1, done.stderr[-2000:]
