@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -93,8 +94,20 @@ T = TypeVar("T")
 CANDLE_INTERVALS = ("1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w", "1M")
 #: at start, the log is published before the terminal reports itself started when its backlog is this small
 START_PUBLISH_MAX = 100_000
+#: publication may take at most this share of the time: a slow run defers the next one (see publish_wait)
+PUBLISH_DUTY = 0.15
+#: ... but the published Parquet is never more than this many seconds behind the log (plus a run's own time)
+PUBLISH_MAX_WAIT = 10.0
 #: how long start() waits for the first connect and catch-up (s): a catch-up may wait out a minute of request weight
 START_TIMEOUT = 90.0
+
+
+def publish_wait(interval: float, took: float) -> float:
+    """The pause before the next publication: ``interval``, or longer when the last one took ``took`` seconds, so
+    that publishing stays under PUBLISH_DUTY of the time (at most PUBLISH_MAX_WAIT behind). A publication's cost is
+    mostly per run (orders, rollups, manifests rewritten), so at 200 fills/s it took ~1 s of every 2 and its
+    Python work held the GIL the intake needed; readers of the Parquet are then a few seconds more behind."""
+    return max(interval, min(PUBLISH_MAX_WAIT, took * (1 - PUBLISH_DUTY) / PUBLISH_DUTY))
 
 
 class _SyncProxy:
@@ -390,9 +403,11 @@ class Terminal:
         self.link.closing = False
 
     async def _publish_loop(self) -> None:
-        """Publish Parquet for other processes (and keep the sampled marks) every ``publish_interval``."""
+        """Publish Parquet for other processes (and keep the sampled marks) every ``publish_interval``, less
+        often while a publication takes long (:func:`publish_wait`)."""
+        wait = self.publish_interval
         while True:
-            await asyncio.sleep(self.publish_interval)
+            await asyncio.sleep(wait)
             parts = self._parts
             if parts is None:
                 return
@@ -404,10 +419,12 @@ class Terminal:
             except RuntimeError as exc:  # the executor is shut down: the interpreter exits without a stop()
                 log.warning("publication stopped: %s", exc)
                 return
+            started = time.monotonic()
             try:
                 await step
             except Exception:  # noqa: BLE001
                 log.exception("publication failed")
+            wait = publish_wait(self.publish_interval, time.monotonic() - started)
 
     @staticmethod
     def _publish_step(parts: _Parts, samples: list[tuple[str, int, Decimal]]) -> None:
@@ -643,5 +660,5 @@ class Terminal:
         await self._call(run)
 
 
-__all__ = ["CANDLE_INTERVALS", "NEVER_RECEIVED_AFTER_MS", "HedgeModeRequired", "LedgerOfAnotherVenue", "SideLocked",
-           "Terminal"]
+__all__ = ["CANDLE_INTERVALS", "NEVER_RECEIVED_AFTER_MS", "PUBLISH_DUTY", "PUBLISH_MAX_WAIT", "HedgeModeRequired",
+           "LedgerOfAnotherVenue", "SideLocked", "Terminal", "publish_wait"]

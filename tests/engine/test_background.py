@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from hedgestack.engine.runtime import BACKGROUND_NICE, lower_priority
+from hedgestack.engine.terminal import PUBLISH_DUTY, PUBLISH_MAX_WAIT, publish_wait
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
@@ -49,3 +50,14 @@ def test_publication_stops_quietly_when_the_interpreter_exits_without_stop(tmp_p
     assert done.returncode == 0, done.stderr[-2000:]
     assert "publication failed" not in done.stderr, done.stderr[-2000:]
     assert done.stderr.count("publication stopped") == 1, done.stderr[-2000:]
+
+
+@pytest.mark.parametrize(("took", "wait"), [
+    (0.0, 2.0), (0.05, 2.0), (0.3, 2.0),        # a quick publication: every interval
+    (0.6, 0.6 * 0.85 / 0.15), (1.0, 1.0 * 0.85 / 0.15),  # a slow one: publishing stays at PUBLISH_DUTY of the time
+    (5.0, PUBLISH_MAX_WAIT), (60.0, PUBLISH_MAX_WAIT),  # never further behind than PUBLISH_MAX_WAIT
+])
+def test_a_slow_publication_defers_the_next(took: float, wait: float) -> None:
+    assert PUBLISH_DUTY == 0.15
+    assert publish_wait(2.0, took) == pytest.approx(wait)
+    assert publish_wait(30.0, took) == 30.0  # a longer interval asked for is kept
