@@ -2,11 +2,11 @@
 
 It reads the ledger (through the book), the market and the exchange truth, builds views with the builders of
 ``views.py`` and publishes what changed: after an append the FILL / ORDER_UPSERT / VIRTUAL_POSITION_UPDATE of what
-it touched (O(changes)); on a status change of a side its CONSISTENCY_STATUS, and its VPs when it became locked
-(MISMATCH) or unlocked (their ``locked`` follows the side: building every VP of a side again on each confirmation
-was an eighth of the engine's time at 200 fills/s); on a mark move MARK_PRICE with the open VPs' uPnL and the
-EXTERNAL_POSITION_UPDATE of the open sides, throttled per symbol (at most once per ``mark_interval`` s, the latest
-value last); ACCOUNT_STATUS when the account block changes.
+it touched (O(changes)); on a status change of a side its CONSISTENCY_STATUS, and its VPs when their view can have
+changed: the side locked (MISMATCH) or unlocked, or the mark moved since they were last sent (building every VP of
+a side again on each confirmation was an eighth of the engine's time at 200 fills/s); on a mark move MARK_PRICE
+with the open VPs' uPnL and the EXTERNAL_POSITION_UPDATE of the open sides, throttled per symbol (at most once per
+``mark_interval`` s, the latest value last); ACCOUNT_STATUS when the account block changes.
 
 Only news is published: a VIRTUAL_POSITION_UPDATE, EXTERNAL_POSITION_UPDATE, CONSISTENCY_STATUS or ACCOUNT_STATUS
 equal to the last one of its VP / side / account is not sent again (one fill used to send its VP three times, its
@@ -176,12 +176,18 @@ class Presenter:
             last = self._published.get(("CONSISTENCY_STATUS", (symbol, side)))
             if not (isinstance(last, ConsistencyView) and _only_confirmed_again(last, view)):
                 self._publish_news("CONSISTENCY_STATUS", (symbol, side), view)
+            # a VP's view follows its side in ``locked``, and shows its uPnL at the mark: built again when either
+            # moved since it was last sent (its ledger figures and leverage send it on their own)
             locked = self.truth.locked(symbol, side)
-            if self._locked.get((symbol, side)) != locked:  # their ``locked`` follows the side (nothing else does)
-                self._locked[(symbol, side)] = locked
-                for vp in self.book.ledger.vps_of(symbol, side):
-                    if not vp.archived:
-                        self.vp_changed(vp.vp_id)
+            relock = self._locked.get((symbol, side)) != locked
+            self._locked[(symbol, side)] = locked
+            mark = self.market.mark(symbol)
+            for vp in self.book.ledger.vps_of(symbol, side):
+                if vp.archived:
+                    continue
+                last = self._published.get(("VIRTUAL_POSITION_UPDATE", vp.vp_id))
+                if relock or not isinstance(last, VirtualPositionView) or last.mark_price != mark:
+                    self.vp_changed(vp.vp_id)
 
     def account_changed(self) -> None:
         self._publish_news("ACCOUNT_STATUS", None, self.truth.account)

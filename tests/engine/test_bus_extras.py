@@ -234,3 +234,18 @@ def test_a_side_builds_its_vps_again_only_when_it_locks_or_unlocks(terminal: Ter
     wait_until(lambda: mine()[-1]["locked"], 15)
     terminal.sync.reconcile("BTCUSDT", "LONG", [{"virtual_position_id": a, "qty": "0.005"}])
     wait_until(lambda: not mine()[-1]["locked"] and mine()[-1]["net_qty"] == "0.005", 15)
+
+
+def test_a_client_of_the_seeds_events_gets_the_vps_upnl_at_the_new_mark(terminal: Terminal, control: Control) -> None:
+    """Without MARK_PRICE (the seed's seven types only) a VP's uPnL reaches a client in its update: once the mark
+    has moved, the next confirmation of the side sends the VP again at the new mark."""
+    updates = Recorder("VIRTUAL_POSITION_UPDATE")
+    terminal.bus.add_listener(updates)
+    a = terminal.sync.create_vp("Marked", "BTCUSDT", "LONG").id
+    terminal.sync.place_order(a, "BUY", "MARKET", "0.010")  # @ 95000
+    wait_until(lambda: any(p["id"] == a and p["net_qty"] == "0.01" for p in updates.payloads()), 10)
+    control.price("BTCUSDT", "96000")
+    control.post("/external-order", {"symbol": "BTCUSDT", "side": "BUY", "positionSide": "LONG", "type": "MARKET",
+                                     "quantity": "0.002"})  # an ACCOUNT_UPDATE: the side is confirmed again
+    wait_until(lambda: any(p["id"] == a and p["mark_price"] == "96000" and p["unrealized_pnl"] == "10"
+                           for p in updates.payloads()), 10)
