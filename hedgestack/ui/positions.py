@@ -452,8 +452,11 @@ class ActionsCard(pn.viewable.Viewer):
             pn.Row(label("Name"), box(a.param.new_name, "hs-new-name", 150, "new name"),
                    self._button("rename", "Rename", self.rename, "light", width=72),
                    self._button("archive", "Archive", self.archive, "light", width=72), margin=0),
-            self.confirm, feedback_pane(a, "hs-actions-feedback"),
-            css_classes=["hs-actions", "hs-card"], width=400, margin=(0, 0, 0, 6), scroll=True)
+            self.confirm, feedback_pane(a, "hs-actions-feedback"), sizing_mode="stretch_both", margin=0, scroll=True)
+        # the card's background is painted by a box that does not scroll: a scroll container's own background is
+        # repainted whole whenever its content's extent changes (a figure in the title), the whole card each time
+        self._layout = pn.Column(self._layout, css_classes=["hs-actions", "hs-card"], width=400,
+                                 sizing_mode="stretch_height", margin=(0, 0, 0, 6))
         self.refresh(load=True)
         return self._layout
 

@@ -34,7 +34,7 @@ html, body {{ background: var(--hs-bg) !important; color: var(--hs-fg); }}
 #header {{ background: var(--hs-panel) !important; border-bottom: 1px solid var(--hs-border);
           box-shadow: none !important; padding-top: 2px !important; padding-bottom: 2px !important; min-height: 44px; }}
 #header .navbar-brand, #header .title {{ color: var(--hs-accent) !important; font-weight: 700; font-size: 1.1rem; }}
-#main {{ background: var(--hs-bg) !important; padding: 4px 6px !important; }}
+#main {{ background: transparent !important; padding: 4px 6px !important; }}
 .main .card {{ background: transparent; }}
 #sidebar {{ display: none !important; }}
 #sidebar-toggle {{ display: none !important; }}

@@ -88,6 +88,34 @@ def test_1024_is_usable(page: Page, served: str, four_vps: None) -> None:
     shot(page, DOCS / "dashboard-1024.png")
 
 
+SCROLLERS = """() => {
+  const out = [];
+  const walk = (root) => root.querySelectorAll('*').forEach((el) => {
+    const cs = getComputedStyle(el);
+    const scrolls = ['auto', 'scroll'].includes(cs.overflowX) || ['auto', 'scroll'].includes(cs.overflowY);
+    if (scrolls && el.clientWidth > 0 && el.clientHeight > 0) {
+      out.push({ what: `${el.tagName}#${el.id}.${String(el.className).slice(0, 60)}`, color: cs.backgroundColor,
+                 image: cs.backgroundImage });
+    }
+    if (el.shadowRoot) walk(el.shadowRoot);
+  });
+  walk(document);
+  return out;
+}"""
+
+
+def test_scroll_containers_paint_no_background_of_their_own(page: Page, served: str, four_vps: None) -> None:
+    """Chromium repaints a scroll container's own background whole whenever its content's extent changes (a figure
+    in a cell): on the main area that was the whole screen at every mark. Backgrounds sit on boxes that do not
+    scroll (the page, a card, the grid's host)."""
+    open_dashboard(page, served, size="1400")
+    expect(vp_row(page, "Trend")).to_be_visible(timeout=TIMEOUT)
+    scrollers = page.evaluate(SCROLLERS)
+    assert len(scrollers) >= 3, scrollers  # the main area, the positions table, the action card
+    painted = [s for s in scrollers if s["color"] != "rgba(0, 0, 0, 0)" or s["image"] != "none"]
+    assert painted == [], painted
+
+
 def test_numbers_are_formatted_per_symbol_with_the_exact_value_on_hover(page: Page, served: str,
                                                                         four_vps: None) -> None:
     open_dashboard(page, served)

@@ -41,6 +41,19 @@ function volume(row, theme) {
   return { time: Math.floor(t / 1000) + OFFSET_S, value: vol, color: `${color}55` };
 }
 
+// the series as the markers plugin sees it: its data-changed subscribers hear of setData ("full") only
+function wholeDataChangesOnly(series) {
+  return new Proxy(series, {
+    get(target, key, receiver) {
+      if (key === "subscribeDataChanged") {
+        return (handler) => target.subscribeDataChanged((scope) => { if (scope === "full") handler(scope); });
+      }
+      const value = Reflect.get(target, key, receiver);
+      return typeof value === "function" ? value.bind(receiver) : value;
+    },
+  });
+}
+
 export function render({ model, el }) {
   const box = document.createElement("div");
   box.className = "hs-chart-box";
@@ -65,7 +78,12 @@ export function render({ model, el }) {
   const volumes = chart.addSeries(HistogramSeries, { priceScaleId: "vol", priceFormat: { type: "volume" },
                                                       lastValueVisible: false, priceLineVisible: false });
   chart.priceScale("vol").applyOptions({ scaleMargins: { top: 0.85, bottom: 0 } });
-  const markers = createSeriesMarkers(candles, []);
+  // Fill markers. LWC's markers plugin asks for a full repaint (layout and axes, then a second paint) on every
+  // change of the series' data, so each 2-s refresh of the forming candle cost three frames. Its markers sit at
+  // time points that an update of the last bar (or a new bar after it) does not move: the plugin is given a view of
+  // the series that tells it only of whole-data changes (setData); an update repaints the pane (and the markers'
+  // positions on the bars) as any other update does.
+  const markers = createSeriesMarkers(wholeDataChangesOnly(candles), []);
   const watermark = createTextWatermark(chart.panes()[0], {
     horzAlign: "center", vertAlign: "center",
     lines: [{ text: model.label || "", color: theme.watermark, fontSize: 28 }],
