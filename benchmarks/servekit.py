@@ -75,6 +75,22 @@ def wait_http(url: str, proc: subprocess.Popen[Any] | None, timeout: float = 120
         time.sleep(0.1)
 
 
+def wait_dashboard(base: str, proc: subprocess.Popen[Any], timeout: float = 120.0) -> None:
+    """Wait until serve's dashboard process (when it has one: ``dashboard`` in ``/v1/health``) is up. The engine
+    answers first; the dashboard process imports Panel and Bokeh for seconds of CPU after that, which a figure
+    taken meanwhile would measure instead of serve at work."""
+    deadline = time.monotonic() + timeout
+    while True:
+        dashboard = requests.get(base + "/v1/health", timeout=10).json().get("dashboard")
+        if dashboard is None or dashboard.get("state") == "up":
+            return
+        if proc.poll() is not None:
+            raise RuntimeError(f"serve exited with {proc.returncode}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"serve's dashboard did not come up in {timeout} s: {dashboard}")
+        time.sleep(0.2)
+
+
 def stop(proc: subprocess.Popen[Any], timeout: float = 30.0) -> None:
     if proc.poll() is not None:
         return
@@ -118,6 +134,7 @@ def serve(root: Path, sim_url: str, *, data_dir: str | None = None, extra: list[
     base = f"http://127.0.0.1:{port}"
     try:
         wait_http(base + "/v1/health", proc)
+        wait_dashboard(base, proc)
         yield base, proc
     finally:
         stop(proc)
