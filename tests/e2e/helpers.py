@@ -92,6 +92,14 @@ def notice(page: Page, text: str) -> Locator:
     return page.locator(".notyf__toast, .notyf__message", has_text=text).first
 
 
+def notice_shown_and_gone(page: Page, text: str) -> None:
+    """Wait until the notice ``text`` has shown and every notice has gone: the notification area sits over the
+    bottom right of the screen (the action card's last rows), and a toast that slides in between playwright's
+    check of a button and its click takes the click."""
+    expect(notice(page, text)).to_be_visible(timeout=TIMEOUT)
+    expect(page.locator(".notyf__toast")).to_have_count(0, timeout=TIMEOUT)
+
+
 def shot(page: Page, path: Path, **kw: Any) -> None:
     path.parent.mkdir(exist_ok=True)
     page.wait_for_timeout(600)  # the chart's last frame

@@ -19,6 +19,7 @@ from tests.e2e.helpers import (
     create_vp,
     engine_open_orders,
     engine_vp,
+    notice_shown_and_gone,
     open_dashboard,
     place,
     select_vp,
@@ -96,6 +97,7 @@ def test_rename_close_custom_and_archive(page: Page, served: str, terminal: Term
         create_vp(page, name)
     buy_market(page, "Src", "0.006")
     buy_market(page, "Dst", "0.004")
+    notice_shown_and_gone(page, "Filled · Dst")  # the card's Rename/Archive row lies under the notices
 
     # rename Dst → Swing: the row, the selectors and the engine follow
     select_vp(page, "Dst")
@@ -114,6 +116,7 @@ def test_rename_close_custom_and_archive(page: Page, served: str, terminal: Term
     expect(page.locator(".hs-actions-feedback")).to_contain_text("close 0.002", timeout=TIMEOUT)
     expect(cell(vp_row(page, "Src"), "size")).to_have_text("0.004", timeout=TIMEOUT)
     assert engine_vp(terminal, "Src").net_qty == Decimal("0.004")
+    notice_shown_and_gone(page, "Filled · Src")
 
     # archiving a VP that holds something is refused next to the button; a flat one leaves the table
     page.locator(".hs-archive button").click()
