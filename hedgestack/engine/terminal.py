@@ -31,7 +31,7 @@ import asyncio
 import gc
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -100,6 +100,15 @@ PUBLISH_DUTY = 0.15
 PUBLISH_MAX_WAIT = 10.0
 #: how long start() waits for the first connect and catch-up (s): a catch-up may wait out a minute of request weight
 START_TIMEOUT = 90.0
+
+
+def _shutting_down(executor: Executor) -> bool:
+    """Whether ``executor`` refuses new work (shut down, or the interpreter is exiting)."""
+    try:
+        executor.submit(int)
+    except RuntimeError:
+        return True
+    return False
 
 
 def publish_wait(interval: float, took: float) -> float:
@@ -422,6 +431,11 @@ class Terminal:
             started = time.monotonic()
             try:
                 await step
+            except RuntimeError as exc:
+                if _shutting_down(parts.background):  # the exit began while the step ran (its own pools refused)
+                    log.warning("publication stopped: %s", exc)
+                    return
+                log.exception("publication failed")
             except Exception:  # noqa: BLE001
                 log.exception("publication failed")
             wait = publish_wait(self.publish_interval, time.monotonic() - started)
