@@ -5,8 +5,9 @@ positionRisk and the account over REST (both also ACCOUNT_AFTER_MS after a fill 
 ACCOUNT_EVERY_MS: liquidation price and margin follow a trade), feeds them
 to :class:`~hedgestack.engine.truth.ExchangeTruth`, and
 re-evaluates every side (the state machine is in ``truth.py``). A side whose VPs differ from the exchange gets a
-catch-up over REST (a fill lost without a disconnect) and a re-check right after the grace period, so a real
-difference is MISMATCH within seconds and a lost event never becomes one.
+catch-up over REST (a fill lost without a disconnect) once it has lasted a third of the grace period (fills in
+flight, which REST shows before the stream delivers them, agree sooner) and a re-check right after the grace
+period, so a real difference is MISMATCH within seconds and a lost event never becomes one.
 
 A REST read that shows a change the user stream never reported (older than ``STALL_MS``, with no stream message
 since) means the stream stalled: the connection turns STALE at once (the screen says so), a catch-up runs, and
@@ -25,13 +26,14 @@ from hedgestack.engine.truth import ExchangeTruth, stalled
 from hedgestack.engine.views import SideStatus
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
     from hedgestack.domain.enums import PositionSide
     from hedgestack.engine.book import Book
     from hedgestack.engine.link import Link
     from hedgestack.engine.presenter import Presenter
     from hedgestack.engine.recovery import Recovery
+    from hedgestack.engine.truth import Side
     from hedgestack.venue.port import AccountUpdate, Venue
 
 log = logging.getLogger("hedgestack.consistency")
@@ -143,24 +145,34 @@ class ConsistencyWatch:
         """Leverage and margin type of the symbols (start, reconnect; ACCOUNT_CONFIG_UPDATE keeps them)."""
         self.truth.record_settings(await self.venue.symbol_settings())
 
-    def stream_update(self, message: AccountUpdate) -> None:
-        """The sides and wallet an ACCOUNT_UPDATE reports."""
+    def stream_update(self, message: AccountUpdate, *, evaluate: bool = True) -> list[Side]:
+        """The sides and wallet an ACCOUNT_UPDATE reports, judged now; with ``evaluate=False`` the caller judges
+        the sides returned (those it confirmed) with :meth:`evaluate` once it folded the fills that came with it."""
         before = self.truth.account
         for key in self.truth.record_stream(message):
             self.presenter.side_changed(*key, status=False)
         if self.truth.account != before:
             self.presenter.account_changed()
-        self.evaluate()
+        confirmed = [(p.symbol, p.position_side) for p in message.positions
+                     if p.position_side is not None and (p.symbol, p.position_side) in self.truth.sides]
+        if evaluate:
+            self.evaluate(confirmed)
+        return confirmed
 
     # -- the state machine ---------------------------------------------------------------------------
-    def evaluate(self) -> None:
-        """Re-evaluate every side and publish the ones whose status changed."""
-        for symbol, side in self.truth.evaluate(self.book.ledger.side_qty,
-                                                catching_up=self.link.state in ("STARTING", "SYNCING")):
+    def evaluate(self, confirmed: Iterable[Side] = ()) -> None:
+        """Re-evaluate every side and publish the ones whose status changed, and the ones the exchange just
+        ``confirmed`` (their figures, and their VPs at the mark that moved since they were last sent)."""
+        changed = self.truth.evaluate(self.book.ledger.side_qty,
+                                      catching_up=self.link.state in ("STARTING", "SYNCING"))
+        for symbol, side in changed:
             status = self.truth.status(symbol, side)
             if status is SideStatus.MISMATCH:
                 self.link.stats.mismatches_raised += 1
             self.presenter.side_changed(symbol, side, status=True)
+        for key in confirmed:
+            if key not in changed:
+                self.presenter.side_changed(*key, status=True)
         for (symbol, side), state in self.truth.states.items():
             if state.status is SideStatus.OK and self._was_mismatch.pop((symbol, side), False):
                 self.link.stats.mismatches_healed += 1
@@ -189,16 +201,30 @@ class ConsistencyWatch:
                     await self.refresh()
                     self.link.set("CONNECTED")
                 if self.truth.diverging():
-                    # an event may have been lost without a disconnect: catch up over REST first, then re-check
-                    # right after the grace period rather than a full interval later
-                    await self.recovery.catch_up()
-                    self.evaluate()
-                    if self.truth.diverging():
-                        await asyncio.sleep(self.truth.grace_ms / 1000)
-                        await self.refresh()
+                    await self._divergence()
             except HedgestackError as exc:
                 log.warning("position poll failed: %s", exc)
                 self.evaluate()  # an unanswered poll ages the confirmations (STALE in time)
+
+
+    async def _divergence(self) -> None:
+        """A side differs from what REST just read. Under steady trading REST is usually ahead of the stream
+        by the fills in flight, which agree within moments; a side that still differs after the settle time
+        (a third of the grace) without having agreed meanwhile may have lost an event: catch up over REST, then
+        re-check right after the grace period rather than a full interval later. (A catch-up for fills in
+        flight fetched them twice, each foreign order queried by id: at 200 fills/s that REST work took the
+        engine's loop and made the stream fall further behind.)"""
+        before = {key: self.truth.states[key].diverged_since for key in self.truth.diverging()}
+        settle = self.truth.grace_ms / 3
+        await asyncio.sleep(settle / 1000)
+        self.evaluate()
+        if not any(self.truth.states[key].diverged_since == before.get(key) for key in self.truth.diverging()):
+            return
+        await self.recovery.catch_up()
+        self.evaluate()
+        if self.truth.diverging():
+            await asyncio.sleep((self.truth.grace_ms - settle) / 1000)
+            await self.refresh()
 
 
 __all__ = ["ACCOUNT_MS", "CATCH_UP_MS", "ConsistencyWatch"]

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from hedgestack.engine.presenter import Presenter
     from hedgestack.engine.recovery import Recovery
     from hedgestack.engine.tpsl import TpSlManager
-    from hedgestack.engine.truth import ExchangeTruth
+    from hedgestack.engine.truth import ExchangeTruth, Side
 
 log = logging.getLogger("hedgestack.intake")
 
@@ -74,10 +74,12 @@ class Intake:
         async for item in self.venue.user_messages():
             messages = item if isinstance(item, list) else [item]
             batch: Batch = []
+            judge = False  # the sides are judged once the item's fills are folded
+            confirmed: set[Side] = set()  # ... and those the exchange confirmed sent again
             for message in messages:
                 try:
                     if isinstance(message, StreamUp | StreamDown | ListenKeyExpired):
-                        self._flush(batch)
+                        judge |= self._flush(batch)
                         batch = []
                         await self._link_message(message)
                         continue
@@ -85,7 +87,14 @@ class Intake:
                     if isinstance(message, OrderTradeUpdate):
                         batch.append(self.order_events(message))
                         continue
-                    self._flush(batch)
+                    if isinstance(message, AccountUpdate) and message.reason != "FUNDING_FEE":
+                        # the sides and wallet it reports do not depend on the ledger: recorded now, judged with the
+                        # item's fills (a trade's ACCOUNT_UPDATE comes before its ORDER_TRADE_UPDATE: judged
+                        # between the two, the side read "waiting for the fills" for a moment at every trade)
+                        confirmed.update(self.watch.stream_update(message, evaluate=False))
+                        judge = True
+                        continue
+                    judge |= self._flush(batch)
                     batch = []
                     await self._account_message(message)
                 except asyncio.CancelledError:
@@ -94,9 +103,11 @@ class Intake:
                     self.link.stats.malformed += 1
                     log.exception("failed to process %r", message)
             try:
-                self._flush(batch)
+                judge |= self._flush(batch)
             except Exception:  # noqa: BLE001
                 log.exception("failed to append a batch of %s order updates", len(batch))
+            if judge:
+                self.watch.evaluate(sorted(confirmed))
 
     async def _link_message(self, message: StreamUp | StreamDown | ListenKeyExpired) -> None:
         if isinstance(message, StreamUp):
@@ -172,21 +183,22 @@ class Intake:
 
     def apply_order_updates(self, messages: list[OrderTradeUpdate]) -> None:
         """Take in ORDER_TRADE_UPDATEs as one batch (on the terminal's loop): what the stream does with a burst."""
-        self._flush([self.order_events(m) for m in messages])
+        if self._flush([self.order_events(m) for m in messages]):
+            self.watch.evaluate()
 
-    def _flush(self, batch: Batch) -> None:
-        """Append the events of several ORDER_TRADE_UPDATEs in one batch (one commit), then follow up."""
+    def _flush(self, batch: Batch) -> bool:
+        """Append the events of several ORDER_TRADE_UPDATEs in one batch (one commit), then follow up; returns
+        whether VPs changed (their sides are then judged again)."""
         events = [event for group, _ in batch for event in group]
         if not events:
-            return
+            return False
         # what the stream brings, the exchange can tell again (userTrades from the gap-free watermark, order
         # queries): group-committed within DEFER_MS, published at once
         result = self.book.append(events)
         for _, order in batch:
             if order is not None and order.role is not OrderRole.ENTRY:
                 self.tpsl.request(order.vp_id)
-        if result.touched:
-            self.watch.evaluate()
+        return bool(result.touched)
 
     def algo_update(self, msg: AlgoUpdate) -> None:
         order = self.book.ledger.orders.get(msg.client_algo_id)

@@ -31,6 +31,7 @@ import asyncio
 import gc
 import logging
 import time
+from collections import deque
 from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -102,6 +103,43 @@ PUBLISH_MAX_WAIT = 10.0
 START_TIMEOUT = 90.0
 
 
+#: while the ledger takes in more than this many events a second (a burst of fills), a due publication waits
+#: (at most PUBLISH_MAX_WAIT after the last one): its Python work holds the GIL the intake needs, and on a busy
+#: machine its lower-priority thread may be descheduled while holding it (at 200 fills/s beside a browser, the
+#: fills then reached the stream ~1 s late)
+BUSY_EVENTS_PER_S = 50
+#: how often a waiting publication looks again whether the burst is over (seconds)
+BUSY_POLL = 0.25
+
+
+class AppendRate:
+    """Events the ledger appended over the last second (updated by the book's append hook on the loop's thread)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._recent: deque[tuple[float, int]] = deque()
+        self._count = 0
+
+    def appended(self, result: AppendResult) -> None:
+        self.add(len(result.appended))
+
+    def add(self, events: int) -> None:
+        self._recent.append((self._clock(), events))
+        self._count += events
+
+    def per_second(self) -> int:
+        since = self._clock() - 1.0
+        while self._recent and self._recent[0][0] < since:
+            self._count -= self._recent.popleft()[1]
+        return self._count
+
+
+def publication_waits(events_per_s: int, since_last: float) -> bool:
+    """Whether a due publication waits: a burst is under way and the published Parquet is less than
+    PUBLISH_MAX_WAIT behind."""
+    return events_per_s >= BUSY_EVENTS_PER_S and since_last < PUBLISH_MAX_WAIT
+
+
 def _shutting_down(executor: Executor) -> bool:
     """Whether ``executor`` refuses new work (shut down, or the interpreter is exiting)."""
     try:
@@ -166,6 +204,8 @@ class _Parts:
         # hooks, in order: publish the views, then re-sync the protection of what changed
         self.book.on_append(self.presenter.appended)
         self.book.on_append(self._protection_follows)
+        self.append_rate = AppendRate()
+        self.book.on_append(self.append_rate.appended)
         t.market.on_mark(self.presenter.mark_moved)
         if t.check_invariants_live:
             self.book.on_append(self._check_invariants)
@@ -413,10 +453,17 @@ class Terminal:
 
     async def _publish_loop(self) -> None:
         """Publish Parquet for other processes (and keep the sampled marks) every ``publish_interval``, less
-        often while a publication takes long (:func:`publish_wait`)."""
+        often while a publication takes long (:func:`publish_wait`) or while fills stream in
+        (:func:`publication_waits`)."""
         wait = self.publish_interval
+        last = time.monotonic()
         while True:
             await asyncio.sleep(wait)
+            parts = self._parts
+            if parts is None:
+                return
+            while publication_waits(parts.append_rate.per_second(), time.monotonic() - last):
+                await asyncio.sleep(BUSY_POLL)
             parts = self._parts
             if parts is None:
                 return
@@ -438,7 +485,8 @@ class Terminal:
                 log.exception("publication failed")
             except Exception:  # noqa: BLE001
                 log.exception("publication failed")
-            wait = publish_wait(self.publish_interval, time.monotonic() - started)
+            last = time.monotonic()
+            wait = publish_wait(self.publish_interval, last - started)
 
     @staticmethod
     def _publish_step(parts: _Parts, samples: list[tuple[str, int, Decimal]]) -> None:
@@ -674,5 +722,6 @@ class Terminal:
         await self._call(run)
 
 
-__all__ = ["CANDLE_INTERVALS", "NEVER_RECEIVED_AFTER_MS", "PUBLISH_DUTY", "PUBLISH_MAX_WAIT", "HedgeModeRequired",
-           "LedgerOfAnotherVenue", "SideLocked", "Terminal", "publish_wait"]
+__all__ = ["BUSY_EVENTS_PER_S", "CANDLE_INTERVALS", "NEVER_RECEIVED_AFTER_MS", "PUBLISH_DUTY", "PUBLISH_MAX_WAIT",
+           "AppendRate", "HedgeModeRequired", "LedgerOfAnotherVenue", "SideLocked", "Terminal", "publication_waits",
+           "publish_wait"]

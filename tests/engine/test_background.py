@@ -1,4 +1,5 @@
-"""Background work (publication) runs at a lower CPU priority than the order path, on Linux per thread."""
+"""Background work (publication) runs at a lower CPU priority than the order path, on Linux per thread, and waits
+while a burst of fills streams in (at most PUBLISH_MAX_WAIT)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,25 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from hedgestack.engine import terminal as terminal_module
 from hedgestack.engine.runtime import BACKGROUND_NICE, lower_priority
-from hedgestack.engine.terminal import PUBLISH_DUTY, PUBLISH_MAX_WAIT, publish_wait
+from hedgestack.engine.terminal import (
+    BUSY_EVENTS_PER_S,
+    PUBLISH_DUTY,
+    PUBLISH_MAX_WAIT,
+    AppendRate,
+    Terminal,
+    publication_waits,
+    publish_wait,
+)
+from hedgestack.venue.sim import SimServer
+from tests.engine.conftest import Control, make_terminal
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
@@ -61,3 +75,57 @@ def test_a_slow_publication_defers_the_next(took: float, wait: float) -> None:
     assert PUBLISH_DUTY == 0.15
     assert publish_wait(2.0, took) == pytest.approx(wait)
     assert publish_wait(30.0, took) == 30.0  # a longer interval asked for is kept
+
+
+def test_the_append_rate_counts_the_last_second() -> None:
+    now = [100.0]
+    rate = AppendRate(clock=lambda: now[0])
+    assert rate.per_second() == 0
+    rate.add(30)
+    now[0] += 0.5
+    rate.add(30)
+    assert rate.per_second() == 60
+    now[0] += 0.6  # the first 30 are older than a second now
+    assert rate.per_second() == 30
+    now[0] += 5.0
+    assert rate.per_second() == 0
+
+
+@pytest.mark.parametrize(("events_per_s", "since_last", "waits"), [
+    (0, 0.5, False), (BUSY_EVENTS_PER_S - 1, 3.0, False),  # trading at a human pace: published every interval
+    (BUSY_EVENTS_PER_S, 3.0, True), (1000, 9.9, True),     # a burst: the publication waits ...
+    (1000, PUBLISH_MAX_WAIT, False),                         # ... but never longer than PUBLISH_MAX_WAIT
+])
+def test_a_publication_waits_for_a_burst_to_end(events_per_s: int, since_last: float, waits: bool) -> None:
+    assert publication_waits(events_per_s, since_last) is waits
+
+
+def test_the_publication_loop_waits_while_fills_stream_in(sim_server: SimServer, control: Control, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Wired into the loop: with a burst under way (every rate counts as one here) publications come only every
+    PUBLISH_MAX_WAIT, not every interval; once it is over, every interval again."""
+    runs: list[float] = []
+    step = Terminal._publish_step
+
+    def counted(parts: Any, samples: Any) -> None:
+        runs.append(time.monotonic())
+        step(parts, samples)
+
+    monkeypatch.setattr(Terminal, "_publish_step", staticmethod(counted))
+    monkeypatch.setattr(terminal_module, "PUBLISH_MAX_WAIT", 1.0)
+    monkeypatch.setattr(terminal_module, "BUSY_EVENTS_PER_S", 0)
+    t = make_terminal(sim_server, tmp_path, publish_interval=0.05).start_sync()
+    try:
+        time.sleep(0.5)
+        runs.clear()
+        time.sleep(2.6)
+        busy = len(runs)
+        monkeypatch.setattr(terminal_module, "BUSY_EVENTS_PER_S", 10**9)
+        time.sleep(1.2)
+        runs.clear()
+        time.sleep(1.0)
+        quiet = len(runs)
+    finally:
+        t.stop_sync()
+    assert 2 <= busy <= 3, busy
+    assert quiet >= 5, quiet
