@@ -9,7 +9,11 @@ animation frame (painted), for each ``--rates`` (fills/s), with ``--sessions`` d
 one measures). A fill's latency is the first time a quantity ≥ its cumulative quantity is in the DOM − its trade
 time in the simulator (one machine, one wall clock); a fill shown in a later, coalesced update gets that update's
 time. The page hook (a MutationObserver on the positions table) reads Panel's Tabulator (one-process dashboards)
-or hedgestack's own grid.
+or hedgestack's own grid. The trades' times and quantities come from the simulator's record after the run
+(``/sim/v1/account``), so nothing but the browser watches during it; ``--stream`` adds a ``/v1/stream`` reader and
+the fill → stream figure (that reader parses ~6 events a fill in Python: a load of its own on 2 cores). The driver
+places the orders over kept-alive ``http.client`` connections (~0.5 ms of CPU an order; with ``requests`` it took
+~2 ms, ~40 % of a core at 200 orders/s, for what stands for another app far away).
 
 ``burst``: ``--rate`` fills/s for ``--seconds`` (``--sessions`` dashboards open): every FILL must reach
 ``/v1/stream`` once, in trade order, the UNASSIGNED VP's quantity must step up to the total; reports fill → stream
@@ -37,6 +41,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import requests
 import websocket
 from servekit import CURRENT, STEP, Driver, chromium, dump, open_dashboards, serve, simulator, summary
 
@@ -127,10 +132,21 @@ def _first_at(seen: list[tuple[int, Decimal]], cumulative: Decimal, since: int) 
     return next((t for t, q in seen if q >= cumulative and t >= since - 5), None)
 
 
-def paint_rate(page: Any, driver: Driver, recorder: StreamRecorder, rate: float, seconds: float) -> dict[str, Any]:
+def sim_trades(sim_url: str, since_id: int) -> list[dict[str, Any]]:
+    """The simulator's own record of the driver's trades after ``since_id``: id, time (ms) and quantity."""
+    truth = requests.get(sim_url + "/sim/v1/account", timeout=60).json()
+    return sorted(({"trade_id": int(t["id"]), "time": int(t["time"]), "qty": Decimal(t["qty"])}
+                   for t in truth["trades"]
+                   if int(t["id"]) > since_id and str(t.get("clientOrderId", "")).startswith("web_bench")),
+                  key=lambda t: t["trade_id"])
+
+
+def paint_rate(page: Any, driver: Driver, recorder: StreamRecorder | None, rate: float,
+               seconds: float) -> dict[str, Any]:
     count = max(50, int(rate * seconds))
-    already = len(recorder.snapshot()[0])
+    since = max((t["trade_id"] for t in sim_trades(driver.sim_url, 0)), default=0)
     base = number(page.evaluate("() => (window.__seen.at(-1) || [0, '0'])[1]") or "0")
+    load = os.getloadavg()[0]
     sent_for = driver.drive(rate, count, threads=1 if rate <= 50 else 4)
     final = base + STEP_D * count
     deadline = time.time() + 60
@@ -142,27 +158,34 @@ def paint_rate(page: Any, driver: Driver, recorder: StreamRecorder, rate: float,
     time.sleep(0.3)  # the last animation frame
     seen = [(int(t), number(q)) for t, q in page.evaluate("() => window.__seen")]
     painted = [(int(t), number(q)) for t, q in page.evaluate("() => window.__painted")]
-    fills = sorted(recorder.snapshot()[0][already:], key=lambda f: f["trade_id"])
-    in_dom, on_screen, on_stream = [], [], []
+    trades = sim_trades(driver.sim_url, since)
+    in_dom, on_screen = [], []
     cumulative = base
-    for fill in fills:
-        cumulative += fill["qty"]
-        on_stream.append(fill["received"] - fill["time"])
-        shown = _first_at(seen, cumulative, fill["time"])
+    for trade in trades:
+        cumulative += trade["qty"]
+        shown = _first_at(seen, cumulative, trade["time"])
         if shown is not None:
-            in_dom.append(shown - fill["time"])
-        drawn = _first_at(painted, cumulative, fill["time"])
+            in_dom.append(shown - trade["time"])
+        drawn = _first_at(painted, cumulative, trade["time"])
         if drawn is not None:
-            on_screen.append(drawn - fill["time"])
-    return {"rate_per_s": rate, "fills_sent": count, "achieved_rate_per_s": round(count / sent_for, 1),
-            "fills_on_stream": len(fills), "dom": summary(in_dom), "painted": summary(on_screen),
-            "stream": summary(on_stream), "load_1min": round(os.getloadavg()[0], 2)}
+            on_screen.append(drawn - trade["time"])
+    result = {"rate_per_s": rate, "fills_sent": count, "achieved_rate_per_s": round(count / sent_for, 1),
+              "trades": len(trades), "dom": summary(in_dom), "painted": summary(on_screen),
+              "load_1min_before": round(load, 2), "load_1min": round(os.getloadavg()[0], 2)}
+    if recorder is not None:
+        times = {t["trade_id"]: t["time"] for t in trades}
+        fills = [f for f in recorder.snapshot()[0] if f["trade_id"] in times]
+        result["fills_on_stream"] = len(fills)
+        result["stream"] = summary([f["received"] - f["time"] for f in fills])
+    return result
 
 
 def run_paint(root: Path, args: argparse.Namespace) -> dict[str, Any]:
     with simulator() as sim_url, serve(root, sim_url) as (base, _proc), chromium() as browser:
         driver = Driver(sim_url)
-        recorder = StreamRecorder(base)
+        # the stream reader (websocket-client, every event parsed in Python: ~6 a fill) is a load of its own on
+        # the 2 cores: only with --stream
+        recorder = StreamRecorder(base) if args.stream else None
         pages = open_dashboards(browser, base, args.sessions)
         driver.drive(1, 1)  # the UNASSIGNED row exists before the hook is installed
         deadline = time.time() + 60
@@ -176,7 +199,8 @@ def run_paint(root: Path, args: argparse.Namespace) -> dict[str, Any]:
                 pass
             time.sleep(0.2)
         results = [paint_rate(pages[0], driver, recorder, rate, args.seconds) for rate in args.rates]
-        recorder.close()
+        if recorder is not None:
+            recorder.close()
         return {"root": str(root), "sessions": args.sessions, "table": kind, "results": results}
 
 
@@ -258,6 +282,8 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=Path("/tmp/hedgestack-1m"), help="fills: the log to serve")
     parser.add_argument("--repeat", type=int, default=3, help="fills: how many reads")
     parser.add_argument("--rounds", type=int, default=1, help="repeat the comparison (interleaved)")
+    parser.add_argument("--stream", action="store_true",
+                        help="paint: also read /v1/stream and report fill → stream (a load of its own)")
     args = parser.parse_args()
     if args.what == "paint":
         args.sessions = max(1, args.sessions)

@@ -182,21 +182,29 @@ def foreign_order(i: int, side: str = "BUY") -> dict[str, str]:
 
 def _drive(sim_url: str, rate: float, count: int, first: int, threads: int) -> float:
     """Place ``count`` foreign BUY orders at ``rate`` per second over ``threads`` connections; return seconds."""
+    import http.client
     import threading
+    from urllib.parse import urlsplit
 
-    url = sim_url + "/sim/v1/external-order"
+    where = urlsplit(sim_url)
     start = time.perf_counter() + 0.05
     errors: list[str] = []
 
     def worker(k: int) -> None:
-        http = requests.Session()
+        # http.client on a kept-alive connection: ~0.5 ms of CPU an order where requests took ~2 ms (at 200
+        # orders/s the driver, which stands for another app far away, took ~40 % of one of the machine's 2 cores)
+        conn = http.client.HTTPConnection(where.hostname or "127.0.0.1", where.port, timeout=30)
+        headers = {"Content-Type": "application/json"}
         for i in range(k, count, threads):
             delay = start + i / rate - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
-            resp = http.post(url, json=foreign_order(first + i), timeout=30)
-            if resp.status_code != 200:
-                errors.append(resp.text[:200])
+            conn.request("POST", "/sim/v1/external-order", json.dumps(foreign_order(first + i)), headers)
+            resp = conn.getresponse()
+            body = resp.read()
+            if resp.status != 200:
+                errors.append(body[:200].decode(errors="replace"))
+        conn.close()
 
     workers = [threading.Thread(target=worker, args=(k,)) for k in range(threads)]
     for w in workers:
