@@ -273,6 +273,7 @@ class Dashboard(pn.viewable.Viewer):
         self.selection.follow()
         self.notifier = Notifier(self.model)
         self.budget = Budget()
+        self._summary_due = False
         self.commands = Commands(terminal, self.feed.send_call)
         self.header = Header(self.model, self.feed)
         self.ticket = TicketView(self.model, self.selection, terminal, self.commands)
@@ -362,7 +363,10 @@ class Dashboard(pn.viewable.Viewer):
         area = self._notifications
         if area is None or not notices:
             return
-        admitted = self.budget.admit(notices, now_ms())
+        self._show(self.budget.admit(notices, now_ms()))
+
+    def _show(self, admitted: list[Notice]) -> None:
+        area = self._notifications
 
         def show() -> None:
             for notice in admitted:
@@ -372,8 +376,18 @@ class Dashboard(pn.viewable.Viewer):
         doc = self._doc
         if doc is None:
             show()
-        else:
+            return
+        if admitted:
             doc.add_timeout_callback(show, ANNOUNCE_DELAY_MS)
+        wait = self.budget.due(now_ms())
+        if wait is not None and not self._summary_due:
+            self._summary_due = True  # the held notices' summary, when the burst is over
+
+            def summary() -> None:
+                self._summary_due = False
+                self._show(self.budget.admit([], now_ms()))
+
+            doc.add_timeout_callback(summary, wait + 1)
 
     # -- session lifecycle -----------------------------------------------------------------------
     def _start(self, doc: Any | None) -> None:

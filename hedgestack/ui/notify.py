@@ -202,38 +202,55 @@ class Notifier:
 
 
 class Budget:
-    """At most ``burst`` notices per ``window_ms``; the rest are counted and summed up in one notice when the
-    window allows again. While a burst goes on (something was held in the last window), one summary per window
-    and the errors are all that is shown: a notice costs the dashboard a walk of its whole document (~0.1 s), and
-    four a window during 200 fills/s took a quarter of it."""
+    """At most ``burst`` notices per ``window_ms``, a batch's notices shown all or none. What does not fit
+    starts a burst: from then on only errors are shown (a rejection or a MISMATCH is never held back), and the
+    rest is counted and summed up in one notice once nothing was held for a whole window (the burst is over), or
+    every ``summary_every_ms`` while it lasts. A notice costs the dashboard a walk of its whole document (Panel's
+    notification area adds a model: ~0.1 s here, longer on a busy machine), and each one shown during 200 fills/s
+    held that session's figures back by as much."""
 
-    def __init__(self, burst: int = 4, window_ms: int = 2000) -> None:
+    def __init__(self, burst: int = 4, window_ms: int = 2000, summary_every_ms: int = 10_000) -> None:
         self.burst = burst
         self.window_ms = window_ms
+        self.summary_every_ms = summary_every_ms
         self._sent: list[int] = []
         self.held = 0
-        self._held_at: int | None = None  # when a notice was last held back (a burst is going on)
+        self._held_at: int | None = None  # when a notice was last held back
+        self._burst_since: int | None = None  # when the held ones began (or the last summary)
 
     def admit(self, notices: list[Notice], now_ms: int) -> list[Notice]:
-        """The notices to show now; errors always pass (a rejection or a MISMATCH is never held back)."""
+        """The notices to show now (with the summary of a burst when it is due)."""
         self._sent = [t for t in self._sent if now_ms - t < self.window_ms]
+        errors = [n for n in notices if n.level == "error"]
+        others = [n for n in notices if n.level != "error"]
         bursting = self._held_at is not None and now_ms - self._held_at < self.window_ms
-        room = 1 if bursting else self.burst
-        out: list[Notice] = []
-        if self.held and len(self._sent) < room:
-            out.append(Notice("info", f"{self.held} more events (see the history tabs)"))
-            self._sent.append(now_ms)
-            self.held = 0
-        for notice in notices:
-            if notice.level == "error":  # always shown, and not counted against the others' room
-                out.append(notice)
-            elif len(self._sent) < room:
-                out.append(notice)
-                self._sent.append(now_ms)
-            else:
-                self.held += 1
-                self._held_at = now_ms
-        return out
+        if others and (bursting or len(self._sent) + len(others) > self.burst):
+            self.held += len(others)
+            self._held_at = now_ms
+            if self._burst_since is None:
+                self._burst_since = now_ms
+            others = []
+        else:
+            self._sent += [now_ms] * len(others)
+        return errors + others + self._summary(now_ms)
+
+    def due(self, now_ms: int) -> int | None:
+        """In how many ms :meth:`admit` (with no notices) gives the summary of the held ones; None: none held."""
+        if not self.held or self._held_at is None or self._burst_since is None:
+            return None
+        return max(0, min(self._held_at + self.window_ms, self._burst_since + self.summary_every_ms) - now_ms)
+
+    def _summary(self, now_ms: int) -> list[Notice]:
+        wait = self.due(now_ms)
+        if wait is None or wait > 0:
+            return []
+        held, self.held = self.held, 0
+        over = self._held_at is not None and now_ms - self._held_at >= self.window_ms
+        self._burst_since = None if over else now_ms
+        if over:
+            self._held_at = None
+        self._sent.append(now_ms)
+        return [Notice("info", f"{held} more events during a burst (see the history tabs)")]
 
 
 __all__ = ["Budget", "LONG", "Notice", "Notifier", "SHORT", "STICKY"]

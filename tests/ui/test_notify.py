@@ -96,16 +96,22 @@ def test_tpsl_not_live_is_loud() -> None:
 
 def test_budget_holds_a_burst_but_never_an_error() -> None:
     budget = Budget(burst=2, window_ms=1000)
+    assert [x.text for x in budget.admit([Notice("success", "one fill")], 0)] == ["one fill"]
     many = [Notice("warning", f"fill {i}") for i in range(5)] + [Notice("error", "rejected")]
-    shown = budget.admit(many, 0)
-    assert [x.text for x in shown] == ["fill 0", "fill 1", "rejected"]
-    assert budget.admit([], 500) == []
-    [summary] = budget.admit([], 1500)
-    assert summary.text == "3 more events (see the history tabs)"
+    shown = budget.admit(many, 100)
+    assert [x.text for x in shown] == ["rejected"]  # five do not fit: none of them one by one
+    assert budget.due(100) == 1000
+    assert budget.admit([Notice("info", "during")], 500) == []  # the burst goes on: held too
+    assert budget.admit([], 1499) == []
+    [summary] = budget.admit([], 1500)  # nothing held for a window: the burst is over
+    assert summary.text == "6 more events during a burst (see the history tabs)"
+    assert budget.due(1500) is None
+    assert [x.text for x in budget.admit([Notice("success", "next")], 3000)] == ["next"]  # quiet again
 
 
-def test_during_a_burst_one_summary_per_window_and_every_error() -> None:
-    """200 fills a second for 5 s: after the first window, one notice per window (the summary), errors all."""
+def test_during_a_burst_only_errors_then_one_summary() -> None:
+    """200 fills a second for 5 s: the first batch does not fit, so nothing but the error is shown until the
+    burst is over; then one summary (each notice costs the session a walk of its document)."""
     budget = Budget(burst=4, window_ms=2000)
     shown: list[tuple[int, str]] = []
     for now in range(0, 5000, 100):  # a batch of 20 fill notices every 100 ms
@@ -113,11 +119,18 @@ def test_during_a_burst_one_summary_per_window_and_every_error() -> None:
         if now == 3000:
             batch.append(Notice("error", "rejected"))
         shown += [(now, n.text) for n in budget.admit(batch, now)]
-    first = [text for at, text in shown if at < 2000]
-    assert first == ["fill 0-0", "fill 0-1", "fill 0-2", "fill 0-3"]
-    later = [(at, text) for at, text in shown if at >= 2000]
-    assert (3000, "rejected") in later
-    summaries = [at for at, text in later if text.endswith("more events (see the history tabs)")]
-    assert len(summaries) == 2 and len(later) == 3, later  # one a window, and the error
+    assert shown == [(3000, "rejected")]
+    wait = budget.due(4900)
+    assert wait == 2000
+    [summary] = budget.admit([], 4900 + wait)
+    assert summary.text == "1000 more events during a burst (see the history tabs)"
     quiet = budget.admit([Notice("info", "fill after")], 9000)  # the burst is over: the full budget again
-    assert [n.text for n in quiet][-1] == "fill after"
+    assert [n.text for n in quiet] == ["fill after"]
+
+
+def test_a_long_burst_is_summed_up_every_ten_seconds() -> None:
+    budget = Budget(burst=4, window_ms=2000, summary_every_ms=10_000)
+    summaries = []
+    for now in range(0, 25_000, 100):
+        summaries += [now for n in budget.admit([Notice("info", "fill")] * 20, now) if "burst" in n.text]
+    assert summaries == [10_000, 20_000]
