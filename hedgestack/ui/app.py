@@ -67,6 +67,8 @@ ANNOUNCE_DELAY_MS = 60
 #: fills are drawn on the chart at most this often (seconds): Bokeh walks the whole marker list on every change
 #: (a quarter of the dashboard process at 200 fills/s when they were drawn per batch)
 MARKERS_EVERY_S = 1.0
+#: the chart's lines follow the account's figures at most this often while they keep moving (seconds)
+LINES_EVERY_S = 0.25
 CHART_HEIGHT = 400
 
 
@@ -100,7 +102,11 @@ class ChartView(pn.viewable.Viewer):
         selection.param.watch(lambda *_e: self.load_candles(), ["symbol"])
         selection.param.watch(lambda *_e: self.draw(), ["vp_id"])
         self.param.watch(lambda *_e: self.load_candles(), ["interval"])
-        model.param.watch(lambda *_e: self.draw(), ["positions_version", "orders_version"])
+        # what the account's figures move (an entry, a liquidation price, a resting order): at once when quiet,
+        # else at most every LINES_EVERY_S (each change of a line repaints the chart's canvas whole: ~6 ms of
+        # the browser's main thread here, at every batch of a burst)
+        self._lines = Throttle(feed, LINES_EVERY_S, self.draw)
+        model.param.watch(lambda *_e: self._lines(), ["positions_version", "orders_version"])
         self._markers = Throttle(feed, MARKERS_EVERY_S, self._draw_markers)
         model.param.watch(lambda *_e: self._markers(), ["fills_version"])
 

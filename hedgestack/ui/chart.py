@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import param
-from panel.custom import JSComponent
 
 from hedgestack.domain.enums import OrderRole, OrderType, PositionSide, Side
 from hedgestack.ui import format as fmt
+from hedgestack.ui.component import Component
 from hedgestack.ui.format import places_of
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ COLORS = {"entry": "#f0b90b", "tp": "#0ecb81", "sl": "#f6465d", "liq": "#ff8a00"
           "sell": "#e0294a"}
 
 
-class LightweightChart(JSComponent):
+class LightweightChart(Component):
     """The chart widget (``static/chart.bundle.js``)."""
 
     candles = param.List(default=[], doc="[[open_time_ms, o, h, l, c, v], ...]")

@@ -14,9 +14,9 @@ from typing import Any
 
 import panel as pn
 import param
-from panel.custom import JSComponent
 
 from hedgestack.ui import format as fmt
+from hedgestack.ui.component import Component
 from hedgestack.ui.models import AccountModel, now_ms
 from hedgestack.ui.pump import SessionFeed, Throttle
 from hedgestack.ui.widgets import TextHTML
@@ -31,7 +31,7 @@ CONNECTION_LABELS = {"CONNECTED": "Connected", "SYNCING": "Syncing…", "STALE":
                      "STARTING": "Starting…", "STOPPED": "Stopped"}
 
 
-class Freshness(JSComponent):
+class Freshness(Component):
     """Venue badge, connection badge and the age of the last exchange event (counted client-side)."""
 
     venue = param.String(default="sim")

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import panel as pn
 import param
-from panel.custom import JSComponent
+
+from hedgestack.ui.component import Component
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
     from hedgestack.ui.commands import Feedback
 
 
-class TextHTML(JSComponent):
+class TextHTML(Component):
     """A piece of HTML that changes often (figures, answers, hints). Panel's HTML pane re-sends its stylesheets,
     styles and classes on every change and makes Bokeh lay the whole page out again (an idle page on a moving
     market spent most of its CPU there); this one only replaces its own content. ``object`` may be a reference

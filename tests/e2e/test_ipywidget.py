@@ -43,11 +43,11 @@ print("has the VP:", "Widget" in json.dumps(w.render_bundle))
     """\
 t.sync.place_order(vp.id, "BUY", "MARKET", "0.002")
 for _ in range(300):  # the kernel's loop runs the dashboard's drain between these sleeps
-    if board.positions.grid.rows and any(r["k"] == vp.id and r["v"]["size"][0] == "0.002"
-                                         for r in board.positions.grid.rows):
+    if board.positions.grid.shown and any(r["k"] == vp.id and r["v"]["size"][0] == "0.002"
+                                         for r in board.positions.grid.shown):
         break
     await asyncio.sleep(0.05)
-print("row painted:", [r["v"]["size"][0] for r in board.positions.grid.rows if r["k"] == vp.id])
+print("row painted:", [r["v"]["size"][0] for r in board.positions.grid.shown if r["k"] == vp.id])
 t.stop_sync()
 """,
 ]

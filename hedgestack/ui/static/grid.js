@@ -1,7 +1,8 @@
 // hedgestack DataGrid: a table that updates only the cells that changed.
 //
 // model.columns: [{key, label, align, width, title}]
-// model.rows:    [{k: key, c: "row classes", s: selectable, v: {col: cell}}]
+// model.rows:    JSON of [{k: key, c: "row classes", s: selectable, v: {col: cell}}] (one string: Bokeh sends it
+//                without walking it for models, which a list of rows cost at every update)
 //                cell: "text" | [text, title, tone] | {b: label, a: action, d: disabled, t: tone, title}
 // model.selected: the selected row's key (two-way)
 // model.empty:    HTML shown when there is no row
@@ -107,7 +108,7 @@ export function render({ model, el }) {
   }
 
   function drawRows() {
-    const data = model.rows || [];
+    const data = JSON.parse(model.rows || "[]");
     const seen = new Set();
     let previous = null;
     for (const row of data) {
