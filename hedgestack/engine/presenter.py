@@ -6,15 +6,19 @@ it touched (O(changes)); on a status change of a side its CONSISTENCY_STATUS, an
 changed: the side locked (MISMATCH) or unlocked, or the mark moved since they were last sent (building every VP of
 a side again on each confirmation was an eighth of the engine's time at 200 fills/s); on a mark move MARK_PRICE
 with the open VPs' uPnL and the EXTERNAL_POSITION_UPDATE of the open sides, throttled per symbol (at most once per
-``mark_interval`` s, the latest value last); ACCOUNT_STATUS when the account block changes.
+``mark_interval`` s, the latest value last); ACCOUNT_STATUS when the account block changes (at most every
+``account_interval`` s, the latest last: every fill moves the wallet by its commission).
 
 Only news is published: a VIRTUAL_POSITION_UPDATE, EXTERNAL_POSITION_UPDATE, CONSISTENCY_STATUS or ACCOUNT_STATUS
 equal to the last one of its VP / side / account is not sent again (one fill used to send its VP three times, its
 side three times and its status twice, as the fill, the ACCOUNT_UPDATE and the re-evaluation each told it). An
 ORDER_UPSERT that differs from the last one of its order only in ``updated_at`` is not sent either: the stream's
 NEW of a MARKET order arrives after the REST answer said FILLED, changes nothing, and used to reach every client
-ahead of the fill. A status whose only news is a newer confirmation goes out at most every CONFIRMATION_EVERY_MS of
-exchange time, so a client's ``confirmed_at`` is never older than that behind the engine's.
+ahead of the fill. A CONSISTENCY_STATUS whose state is unchanged (only its figures or a newer confirmation) goes out
+at most every CONFIRMATION_EVERY_MS, the latest last, so a client's figures and ``confirmed_at`` are never older
+than that behind the engine's; a change of state goes out at once, but an OK side turns SYNCING on the stream only
+once that has lasted SYNCING_NEWS_S (each trade makes a side wait a few ms for its fills or its ACCOUNT_UPDATE: two
+events a trade, and a flicker on every screen, at 200 fills/s).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from hedgestack.engine.views import (
     ExternalPositionView,
     MarkView,
     OrderView,
+    SideStatus,
     SideStatusView,
     StateView,
     VirtualPositionView,
@@ -60,15 +65,22 @@ log = logging.getLogger("hedgestack.engine")
 
 #: a symbol's MARK_PRICE event goes out at most this often (seconds); the latest mark is sent last
 MARK_EVENT_INTERVAL = 0.5
+#: ACCOUNT_STATUS goes out at most this often (seconds); the latest figures are sent last
+ACCOUNT_EVENT_INTERVAL = 0.25
 #: how many orders' last ORDER_UPSERT the presenter remembers (an order beyond that is simply sent again)
 ORDER_MEMORY = 4_096
-#: a CONSISTENCY_STATUS that only confirms the side again goes out at most this often (ms of confirmation time)
+#: while a side's state stays the same, its CONSISTENCY_STATUS (figures, confirmation) goes out at most this often
+#: (ms); the latest is sent last
 CONFIRMATION_EVERY_MS = 1_000
+#: an OK side is published SYNCING only once it has been SYNCING this long (seconds): every trade makes it wait a
+#: few ms for the fills or the exchange's word on it
+SYNCING_NEWS_S = 0.25
 
 
 class Presenter:
     def __init__(self, book: Book, market: Market, truth: ExchangeTruth, link: Link, bus: EventBus, *,
-                 venue_name: str, mark_interval: float = MARK_EVENT_INTERVAL) -> None:
+                 venue_name: str, mark_interval: float = MARK_EVENT_INTERVAL,
+                 account_interval: float = ACCOUNT_EVENT_INTERVAL) -> None:
         self.book = book
         self.market = market
         self.truth = truth
@@ -76,6 +88,12 @@ class Presenter:
         self.bus = bus
         self.venue_name = venue_name
         self.mark_interval = mark_interval
+        self.account_interval = account_interval
+        self._account_sent_at = float("-inf")
+        self._account_due = False
+        self._consistency_sent: dict[tuple[str, PositionSide], float] = {}  # loop time of the last one sent
+        self._consistency_due: set[tuple[str, PositionSide]] = set()
+        self._syncing_since: dict[tuple[str, PositionSide], float] = {}  # a side SYNCING while OK was last sent
         self._mark_sent: dict[str, tuple[float, Decimal, Decimal | None]] = {}
         self._mark_due: set[str] = set()
         self._published: dict[tuple[str, Any], Any] = {}  # (event type, VP id / side / None) → the last view sent
@@ -172,10 +190,7 @@ class Presenter:
         """An exchange side changed (its figures; ``status``: its consistency state too)."""
         self._publish_news("EXTERNAL_POSITION_UPDATE", (symbol, side), self.external(symbol, side))
         if status:
-            view = self.consistency(symbol, side)
-            last = self._published.get(("CONSISTENCY_STATUS", (symbol, side)))
-            if not (isinstance(last, ConsistencyView) and _only_confirmed_again(last, view)):
-                self._publish_news("CONSISTENCY_STATUS", (symbol, side), view)
+            self._consistency_changed((symbol, side))
             # a VP's view follows its side in ``locked``, and shows its uPnL at the mark: built again when either
             # moved since it was last sent (its ledger figures and leverage send it on their own)
             locked = self.truth.locked(symbol, side)
@@ -189,7 +204,54 @@ class Presenter:
                 if relock or not isinstance(last, VirtualPositionView) or last.mark_price != mark:
                     self.vp_changed(vp.vp_id)
 
+    def _consistency_changed(self, key: tuple[str, PositionSide]) -> None:
+        """Publish the side's CONSISTENCY_STATUS. A change of state goes out at once, but for OK → SYNCING: a side
+        waits for a trade's fills (or its ACCOUNT_UPDATE) a few ms at every trade, which is news only once it
+        lasts SYNCING_NEWS_S. While the state stays the same and only figures or the confirmation moved (every
+        trade of a burst), at most every CONFIRMATION_EVERY_MS. A check that waits takes the latest view; a
+        change of state that is news goes out at once even while one waits."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        last = self._published.get(("CONSISTENCY_STATUS", key))
+        view = self.consistency(*key)
+        status = view.detail.status
+        if status is not SideStatus.SYNCING:
+            self._syncing_since.pop(key, None)
+        wait = 0.0
+        if isinstance(last, ConsistencyView):
+            if last.detail.status is SideStatus.OK and status is SideStatus.SYNCING:
+                wait = self._syncing_since.setdefault(key, now) + SYNCING_NEWS_S - now
+            elif last.detail.status is status:
+                wait = self._consistency_sent.get(key, float("-inf")) + CONFIRMATION_EVERY_MS / 1000 - now
+        if wait > 0:
+            if key not in self._consistency_due:
+                self._consistency_due.add(key)
+                loop.call_later(wait, self._consistency_check, key)
+            return
+        self._publish_news("CONSISTENCY_STATUS", key, view)
+        if self._published.get(("CONSISTENCY_STATUS", key)) is view:
+            self._consistency_sent[key] = now
+
+    def _consistency_check(self, key: tuple[str, PositionSide]) -> None:
+        self._consistency_due.discard(key)
+        self._consistency_changed(key)
+
     def account_changed(self) -> None:
+        """Publish ACCOUNT_STATUS now, or once ``account_interval`` has passed since the last (the latest figures
+        then): every fill moves the wallet by its commission, and a burst must not send the block per fill."""
+        if self._account_due:
+            return
+        loop = asyncio.get_running_loop()
+        wait = self._account_sent_at + self.account_interval - loop.time()
+        if wait <= 0:
+            self._publish_account()
+        else:
+            self._account_due = True
+            loop.call_later(wait, self._publish_account)
+
+    def _publish_account(self) -> None:
+        self._account_due = False
+        self._account_sent_at = asyncio.get_running_loop().time()
         self._publish_news("ACCOUNT_STATUS", None, self.truth.account)
 
     def _publish_news(self, event_type: str, key: object, view: Any) -> None:
@@ -232,13 +294,5 @@ class Presenter:
             self._publish_news("EXTERNAL_POSITION_UPDATE", (symbol, side), self.external(symbol, side))
 
 
-def _only_confirmed_again(last: ConsistencyView, now: ConsistencyView) -> bool:
-    """``now`` says what ``last`` said, confirmed again less than CONFIRMATION_EVERY_MS after it."""
-    before, after = last.detail.confirmed_at, now.detail.confirmed_at
-    if before is None or after is None or after - before >= CONFIRMATION_EVERY_MS:
-        return False
-    unconfirmed = replace(now.detail, confirmed_at=before, confirmed_by=last.detail.confirmed_by)
-    return replace(now, detail=unconfirmed) == last
-
-
-__all__ = ["MARK_EVENT_INTERVAL", "ORDER_MEMORY", "Presenter"]
+__all__ = ["ACCOUNT_EVENT_INTERVAL", "CONFIRMATION_EVERY_MS", "MARK_EVENT_INTERVAL", "ORDER_MEMORY", "Presenter",
+           "SYNCING_NEWS_S"]

@@ -15,12 +15,15 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from functools import partial
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from hedgestack.domain.enums import PositionSide
 from hedgestack.engine.bus import Envelope
+from hedgestack.engine.presenter import ACCOUNT_EVENT_INTERVAL, CONFIRMATION_EVERY_MS
 from hedgestack.engine.terminal import Terminal
 from hedgestack.venue.inproc import InProcessVenue
 from hedgestack.venue.port import AccountUpdate, OrderTradeUpdate, Trade, UserMessage
@@ -126,7 +129,7 @@ def test_a_fill_the_stream_lost_is_caught_up_before_it_is_a_mismatch(lagging: Te
     venue.lose.add("web_lost1")  # its ACCOUNT_UPDATE arrives, its ORDER_TRADE_UPDATE never does
     foreign_buy(control, "web_lost1")
     wait_until(lambda: unassigned_qty(t) == Decimal("0.002"), 10)
-    assert t.link.stats.backfilled_fills == 1
+    wait_until(lambda: t.link.stats.backfilled_fills == 1, 5)  # counted once durable, just after it is folded
     assert "MISMATCH" not in statuses.seen
     assert t.link.stats.mismatches_raised == 0
     assert_consistent(t, control)
@@ -146,10 +149,53 @@ def test_a_trade_that_arrives_whole_is_judged_once(venue: LaggingVenue, control:
 
 
 def _judged_once(t: Terminal, control: Control) -> None:
-    statuses = Statuses()
-    t.bus.add_listener(statuses, ["CONSISTENCY_STATUS"])
+    judged: list[str] = []  # the side's state after every judgement (the stream debounces SYNCING: looked at here)
+    evaluate = t.truth.evaluate
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        changed = evaluate(*args, **kwargs)
+        judged.append(t.truth.states[("BTCUSDT", PositionSide.LONG)].status.value)
+        return changed
+
+    t.truth.evaluate = recording  # type: ignore[method-assign]
     for i in range(3):
         foreign_buy(control, f"web_whole{i}")
         wait_until(partial(holds, t, Decimal("0.002") * (i + 1)), 10)
-    assert statuses.seen and set(statuses.seen) == {"OK"}, statuses.seen
+    assert judged and set(judged) == {"OK"}, judged
     assert_consistent(t, control)
+
+
+def test_a_burst_sends_the_account_and_the_sides_state_paced_the_latest_last(terminal: Terminal,
+                                                                           control: Control) -> None:
+    """Every trade moves the wallet (its commission) and the side's figures: during a burst ACCOUNT_STATUS goes out
+    at most every ACCOUNT_EVENT_INTERVAL, an OK side's CONSISTENCY_STATUS at most every CONFIRMATION_EVERY_MS while
+    it stays OK (a change of state goes out at once), and the last of each carries the figures after the burst."""
+    accounts: list[tuple[float, dict[str, Any]]] = []
+    sides: list[tuple[float, dict[str, Any]]] = []
+
+    def record(envelope: Envelope) -> None:
+        payload = envelope.to_json()["payload"]
+        if envelope.type == "ACCOUNT_STATUS":
+            accounts.append((time.monotonic(), payload))
+        elif envelope.type == "CONSISTENCY_STATUS" and payload["symbol"] == "BTCUSDT" \
+                and payload["positionSide"] == "LONG":
+            sides.append((time.monotonic(), payload))
+
+    terminal.bus.add_listener(record, ["ACCOUNT_STATUS", "CONSISTENCY_STATUS"])
+    for i in range(20):
+        foreign_buy(control, f"web_burst{i}")
+    wait_until(partial(holds, terminal, Decimal("0.040")), 10)
+    wallet = Decimal(control.account()["wallet_balance"])
+    wait_until(lambda: accounts and Decimal(accounts[-1][1]["wallet_balance"]) == wallet, 5)
+    wait_until(lambda: sides and Decimal(sides[-1][1]["detail"]["exchange_qty"]) == Decimal("0.040")
+               and sides[-1][1]["detail"]["status"] == "OK", 5)
+    slack = 0.05  # the listener runs on another thread than the publisher
+    assert len(accounts) < 20
+    assert all(b - a >= ACCOUNT_EVENT_INTERVAL - slack for (a, _), (b, _) in pairwise(accounts))
+    ok_after_ok = [(a, b) for (a, p), (b, q) in pairwise(sides)
+                   if p["detail"]["status"] == q["detail"]["status"] == "OK"]
+    assert all(b - a >= CONFIRMATION_EVERY_MS / 1000 - slack for a, b in ok_after_ok), sides
+    # each trade makes the side wait a moment for its ACCOUNT_UPDATE (the simulator sends it after the fill): not
+    # news unless it lasts SYNCING_NEWS_S
+    assert {p["detail"]["status"] for _, p in sides} == {"OK"}, [p["detail"] for _, p in sides]
+    assert len(sides) < 20
