@@ -21,7 +21,7 @@ import html
 import json
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import panel as pn
 import param
@@ -70,6 +70,8 @@ MARKERS_EVERY_S = 1.0
 #: the chart's lines follow the account's figures at most this often while they keep moving (seconds)
 LINES_EVERY_S = 0.25
 CHART_HEIGHT = 400
+#: where the served page shows its notices (Panel's NotificationArea positions)
+NOTICE_POSITION: Final = "top-center"
 
 
 class ChartView(pn.viewable.Viewer):
@@ -480,6 +482,9 @@ class Dashboard(pn.viewable.Viewer):
         # the page always has its notification area, whether or not the server ran
         # ``pn.extension(notifications=True)`` (``hedgestack serve``'s dashboard process does not)
         area = pn.state.notifications or NotificationArea()
+        # over the chart's top, not the bottom right: there a toast covered the action card's Close/Transfer
+        # buttons and took the click meant for them
+        area.position = NOTICE_POSITION
         return pn.template.BootstrapTemplate(
             title=title, header=[header], main=[self.main()], notifications=area,
             theme="dark" if self.theme == "dark" else "default", raw_css=[css.page_css(self.theme)],

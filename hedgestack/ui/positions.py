@@ -231,8 +231,10 @@ class PositionsView(pn.viewable.Viewer):
                                    width=110, margin=(2, 4))
         button.on_click(self.create)
         name.param.watch(lambda _e: self.create(), ["enter_pressed"])
-        return pn.Row(name, symbol, side, button, feedback_pane(c, "hs-create-feedback"),
-                      sizing_mode="stretch_width", css_classes=["hs-toolbar"], margin=0)
+        # beside the controls while 240 px are left, else on a line of its own (not squeezed at 1024 px)
+        feedback = feedback_pane(c, "hs-create-feedback", sizing_mode=None, styles={"flex": "1 1 240px"})
+        return pn.FlexBox(name, symbol, side, button, feedback, flex_wrap="wrap", align_items="center",
+                          sizing_mode="stretch_width", css_classes=["hs-toolbar"], margin=0)
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self.grid

@@ -38,6 +38,8 @@ html, body {{ background: var(--hs-bg) !important; color: var(--hs-fg); }}
 .main .card {{ background: transparent; }}
 #sidebar {{ display: none !important; }}
 #sidebar-toggle {{ display: none !important; }}
+/* notices (app.NOTICE_POSITION, top centre) under the header's figures, over the chart's top */
+.notyf {{ padding-top: 56px !important; }}
 """
 
 

@@ -35,7 +35,7 @@ export function render({ model, el }) {
         super().__init__(object=object, **params)
 
 
-def feedback_pane(feedback: Feedback, css: str) -> pn.viewable.Viewable:
+def feedback_pane(feedback: Feedback, css: str, **layout: Any) -> pn.viewable.Viewable:
     """The refusal (red) or the result (muted) of the last command of a control, right under it."""
     def html(error: str, result: str) -> str:
         if error:
@@ -44,8 +44,9 @@ def feedback_pane(feedback: Feedback, css: str) -> pn.viewable.Viewable:
             return f'<div class="hs-fb hs-fb-result">{_escape(result)}</div>'
         return ""
 
+    layout = {"margin": (4, 6), "sizing_mode": "stretch_width", **layout}
     return TextHTML(pn.bind(html, feedback.param.error, feedback.param.result), css_classes=[css, "hs-feedback"],
-                    margin=(4, 6), sizing_mode="stretch_width")
+                    **layout)
 
 
 def _escape(text: str) -> str:

@@ -93,9 +93,9 @@ def notice(page: Page, text: str) -> Locator:
 
 
 def notice_shown_and_gone(page: Page, text: str) -> None:
-    """Wait until the notice ``text`` has shown and every notice has gone: the notification area sits over the
-    bottom right of the screen (the action card's last rows), and a toast that slides in between playwright's
-    check of a button and its click takes the click."""
+    """Wait until the notice ``text`` has shown and every notice has gone: a toast that slides in between
+    playwright's check of a control and its click takes the click (the notices show over the chart's top, away
+    from the controls, but a test should not depend on where)."""
     expect(notice(page, text)).to_be_visible(timeout=TIMEOUT)
     expect(page.locator(".notyf__toast")).to_have_count(0, timeout=TIMEOUT)
 

@@ -97,7 +97,7 @@ def test_rename_close_custom_and_archive(page: Page, served: str, terminal: Term
         create_vp(page, name)
     buy_market(page, "Src", "0.006")
     buy_market(page, "Dst", "0.004")
-    notice_shown_and_gone(page, "Filled · Dst")  # the card's Rename/Archive row lies under the notices
+    notice_shown_and_gone(page, "Filled · Dst")  # no toast sliding in while the card is clicked
 
     # rename Dst → Swing: the row, the selectors and the engine follow
     select_vp(page, "Dst")

@@ -140,3 +140,29 @@ def test_venue_and_freshness_badges(page: Page, served: str) -> None:
     expect(page.locator(".hs-freshness .hs-conn")).to_have_text("Connected")
     expect(page.locator(".hs-freshness .hs-ago")).to_contain_text("last exchange event", timeout=TIMEOUT)
     expect(page.locator(".hs-header")).not_to_contain_text("LIVE")
+
+
+def _overlap(a: dict[str, float], b: dict[str, float]) -> bool:
+    return (a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"]
+            and a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"])
+
+
+@pytest.mark.parametrize("size", ["1400", "1024"])
+def test_notices_cover_no_control(page: Page, served: str, terminal: Terminal, four_vps: None, size: str) -> None:
+    """A notice shows over the chart's top, under the header's figures: not over the ticket, the action card or
+    the tables, where a toast sliding in takes the click meant for a button."""
+    open_dashboard(page, served, size=size)
+    expect(vp_row(page, "Scalp")).to_be_visible(timeout=TIMEOUT)
+    scalp = next(vp for vp in terminal.sync.state().virtual_positions if vp.name == "Scalp")
+    terminal.sync.place_order(scalp.id, "SELL", "MARKET", "0.002")
+    toast = page.locator(".notyf__toast", has_text="Filled · Scalp: SELL 0.002").first
+    expect(toast).to_be_visible(timeout=TIMEOUT)
+    page.wait_for_timeout(400)  # its slide-in animation
+    box = toast.bounding_box()
+    assert box is not None
+    header = on_screen(page, "#header")
+    assert box["y"] >= header["y"] + header["height"], (box, header)  # the figures stay readable
+    for selector in (".hs-ticket", ".hs-actions", ".hs-tabs"):
+        assert not _overlap(box, on_screen(page, selector)), (selector, box)
+    terminal.sync.place_order(scalp.id, "BUY", "MARKET", "0.002")  # Scalp as the other tests know it
+    terminal.sync.wait_idle()
