@@ -86,14 +86,13 @@ def evaluate(*, now: int, truth: SideTruth, vp_qty: Decimal, previous: SideState
         if age > stale_ms:
             return SideState(SideStatus.STALE, f"last confirmed by the exchange {age / 1000:.0f} s ago", None)
         return SideState(SideStatus.OK, None, None)
+    # the reason says why; the quantities travel beside it (the view's exchange_qty and vp_qty), not in it
     since = previous.diverged_since if previous.diverged_since is not None else now
-    text = f"VPs hold {vp_qty}, the exchange {truth.qty}"
     if previous.status is SideStatus.MISMATCH:
-        return SideState(SideStatus.MISMATCH, previous.reason or text, since)
+        return SideState(SideStatus.MISMATCH, previous.reason, since)
     if now - since >= grace_ms and truth.rest_at is not None and truth.rest_at >= since:
-        return SideState(SideStatus.MISMATCH, f"{text} (confirmed over REST beyond the {grace_ms / 1000:g} s grace)",
-                         since)
-    return SideState(SideStatus.SYNCING, f"{text}: waiting for the fills", since)
+        return SideState(SideStatus.MISMATCH, f"confirmed over REST beyond the {grace_ms / 1000:g} s grace", since)
+    return SideState(SideStatus.SYNCING, "waiting for the fills", since)
 
 
 @dataclass
@@ -257,7 +256,8 @@ class ExchangeTruth:
             if state.status is not previous.status:
                 changed.append(key)
                 if state.status is SideStatus.MISMATCH:
-                    log.warning("%s %s MISMATCH: %s", key[0], key[1], state.reason)
+                    log.warning("%s %s MISMATCH: VPs hold %s, the exchange %s (%s)", key[0], key[1], vp_qty(*key),
+                                truth.qty, state.reason)
         return changed
 
     def status(self, symbol: str, side: PositionSide) -> SideStatus:

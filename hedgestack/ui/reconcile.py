@@ -89,7 +89,8 @@ def plan(vps: Sequence[VirtualPositionView], exchange: ExternalPositionView,
             error = f"{vp.name}: {qty} is not a multiple of the step {step.normalize()}"
         assigned += qty
     if error is None and assigned > exchange.qty:
-        error = f"the assignments total {assigned.normalize()} exceed the exchange's {exchange.qty.normalize()}"
+        error = (f"the assignments total {fmt.qty(assigned, step)} exceed the exchange's "
+                 f"{fmt.qty(exchange.qty, step)}")
     entry = exchange.avg_entry_price
     rows = []
     for vp in vps:
