@@ -41,7 +41,7 @@ html, body {{ background: var(--hs-bg) !important; color: var(--hs-fg); }}
 /* notices (app.NOTICE_POSITION, top centre) under the header's figures, over the chart's top */
 .notyf {{ padding-top: 56px !important; }}
 /* compact: a MISMATCH notice in Notyf's 300 px at 16 px covered a third of the chart */
-.notyf__toast {{ max-width: 480px !important; }}
+.notyf__toast {{ max-width: min(480px, 32vw) !important; }}  /* within the chart at 1024 px too */
 .notyf__ripple {{ width: 1100px !important; height: 1100px !important; }}  /* the colour fills the wider toast */
 .notyf__wrapper {{ padding-top: 9px !important; padding-bottom: 9px !important; }}
 .notyf__message {{ font: 13px/1.4 var(--hs-font); }}

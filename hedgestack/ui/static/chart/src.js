@@ -68,7 +68,8 @@ export function render({ model, el }) {
     grid: { vertLines: { color: theme.grid }, horzLines: { color: theme.grid } },
     crosshair: { mode: CrosshairMode.Normal },
     rightPriceScale: { borderColor: theme.border, scaleMargins: { top: 0.08, bottom: 0.2 } },
-    timeScale: { borderColor: theme.border, timeVisible: true, secondsVisible: false, rightOffset: 6 },
+    // rightOffset: room right of the last bar for the lines' labels, so they do not cover the latest candles and fills
+    timeScale: { borderColor: theme.border, timeVisible: true, secondsVisible: false, rightOffset: 24 },
   });
   const candles = chart.addSeries(CandlestickSeries, {
     upColor: theme.up, downColor: theme.down, borderVisible: false, wickUpColor: theme.up,
