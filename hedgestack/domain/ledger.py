@@ -270,6 +270,14 @@ class VpView:
             return self.realized_pnl - self.fees + self.funding
 
 
+def _touch(item: VpBook | OrderBook, ts: int) -> None:
+    """``updated_at`` never goes back: events carry the exchange's time (fills) or ours (commands), and the two
+    clocks differ by a few ms, so a later event can bear an earlier time (a client keeping the newest update by
+    ``updated_at`` would drop it)."""
+    if ts > item.updated_at:
+        item.updated_at = ts
+
+
 def average(cost: Decimal, qty: Decimal) -> Decimal:
     """avg = cost / qty, rounded to 1e-18 and without trailing zeros; 0 when flat."""
     if qty == 0:
@@ -386,7 +394,7 @@ class Ledger:
                             fees = state.fees
                             fees[asset] = fees.get(asset, 0) + fee
                             vp.fill_count += 1
-                            vp.updated_at = ts
+                            _touch(vp, ts)
                             continue
                     event: Event = columns.fill(row)
                 else:
@@ -419,7 +427,7 @@ class Ledger:
         """What a fill does to the order it belongs to."""
         order.filled += qty
         order.filled_cost += qty * price
-        order.updated_at = ts
+        _touch(order, ts)
         if order.order_id is None and not order.is_algo:
             order.order_id = order_id
             self.order_ids[order_id] = order.client_order_id
@@ -494,7 +502,7 @@ class Ledger:
         fees = vp.fees
         fees[ev.commission_asset] = fees.get(ev.commission_asset, ZERO) + ev.commission
         vp.fill_count += 1
-        vp.updated_at = ev.ts
+        _touch(vp, ev.ts)
         return vp.vp_id
 
     def _vp_created(self, ev: VpCreated) -> _Touched:
@@ -509,7 +517,7 @@ class Ledger:
         if vp is None:
             return None
         vp.name = ev.name
-        vp.updated_at = ev.ts
+        _touch(vp, ev.ts)
         return vp.vp_id
 
     def _vp_archived(self, ev: VpArchived) -> _Touched:
@@ -517,7 +525,7 @@ class Ledger:
         if vp is None:
             return None
         vp.archived = True
-        vp.updated_at = ev.ts
+        _touch(vp, ev.ts)
         return vp.vp_id
 
     def _intent(self, ev: OrderIntent) -> _Touched:
@@ -549,7 +557,7 @@ class Ledger:
             if not order.is_algo and order.executed > order.filled:  # live again if it was pruned (finished)
                 self._take_in()
                 self._live.setdefault(order.client_order_id, order)
-        order.updated_at = ev.ts
+        _touch(order, ev.ts)
         status = OrderStatus(ev.status)
         if order.status in _TERMINAL and status not in _TERMINAL:
             return None  # a late NEW/PARTIALLY_FILLED never reopens a finished order
@@ -572,7 +580,7 @@ class Ledger:
                     self._anomaly("FUNDING_VP_UNKNOWN", f"funding for unknown VP {vp_id}", ev)
                     continue
             vp.funding += amount
-            vp.updated_at = ev.ts
+            _touch(vp, ev.ts)
             touched.append(vp.vp_id)
         return tuple(touched)
 
@@ -588,7 +596,8 @@ class Ledger:
         src.qty -= ev.qty
         dst.cost += moved
         dst.qty += ev.qty
-        src.updated_at = dst.updated_at = ev.ts
+        _touch(src, ev.ts)
+        _touch(dst, ev.ts)
         return (src.vp_id, dst.vp_id)
 
     def _reconcile(self, ev: Reconcile) -> _Touched:
@@ -615,7 +624,7 @@ class Ledger:
             vp.qty = qty
             vp.cost = qty * ev.exchange_entry
             vp.reset_at = ev.ts
-            vp.updated_at = ev.ts
+            _touch(vp, ev.ts)
             touched.append(vp_id)
         return tuple(touched)
 
@@ -625,7 +634,7 @@ class Ledger:
             return None
         vp.tp_price, vp.tp_trigger = ev.tp_price, TriggerType(ev.tp_trigger)
         vp.sl_price, vp.sl_trigger = ev.sl_price, TriggerType(ev.sl_trigger)
-        vp.updated_at = ev.ts
+        _touch(vp, ev.ts)
         if ev.tp_price is None and ev.sl_price is None:
             vp.sync_status, vp.sync_reason = None, None
         return vp.vp_id
@@ -635,7 +644,7 @@ class Ledger:
         if vp is None:
             return None
         vp.sync_status, vp.sync_reason = SyncStatus(ev.status), ev.reason
-        vp.updated_at = ev.ts
+        _touch(vp, ev.ts)
         return vp.vp_id
 
     def _known(self, vp_id: str, ev: Event) -> VpBook | None:

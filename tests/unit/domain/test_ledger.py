@@ -202,3 +202,17 @@ def test_apply_returns_the_vps_each_kind_of_event_touched() -> None:
     bad = ledger.apply(Transfer(ts=11, transfer_id="t2", from_vp=VP_A, to_vp=VP_A, qty=D(1)))
     assert bad.touched == frozenset() and [a.kind for a in bad.anomalies] == ["TRANSFER_INVALID"]
     assert bad.booked is None
+
+
+def test_updated_at_never_goes_back() -> None:
+    """A fill carries the exchange's time, a command ours: a rename 1 ms "before" the fill it follows (the clocks
+    differ) leaves the VP's updated_at at the fill's time; so does an order update behind its intent."""
+    ledger = fold([vp(VP_A, ts=0), fill(VP_A, "BUY", "1", "100", ts=1_000)])
+    ledger.apply(VpRenamed(ts=999, vp_id=VP_A, name="Trend"))
+    assert ledger.vps[VP_A].updated_at == 1_000
+    ledger.apply(VpRenamed(ts=1_500, vp_id=VP_A, name="Swing"))
+    assert ledger.vps[VP_A].updated_at == 1_500
+    ledger.apply(intent("VP-a-1", VP_A, "1", ts=2_000))
+    ledger.apply(OrderUpdate(ts=1_999, client_order_id="VP-a-1", order_id=7, status=OrderStatus.NEW,
+                             executed_qty=D(0)))
+    assert ledger.orders["VP-a-1"].updated_at == 2_000
