@@ -86,6 +86,13 @@ def test_1024_is_usable(page: Page, served: str, four_vps: None) -> None:
         assert box is not None and box["y"] + box["height"] <= 768 and box["x"] + box["width"] <= 1024, name
     assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
     shot(page, DOCS / "dashboard-1024.png")
+    # a refusal next to the create controls gets a line of its own rather than a 40 px column
+    page.locator(".hs-create-name input").fill("Trend")
+    page.locator(".hs-create-submit button").click()
+    feedback = page.locator(".hs-create-feedback")
+    expect(feedback).to_contain_text("NAME_TAKEN", timeout=TIMEOUT)
+    box = on_screen(page, ".hs-create-feedback .hs-fb-error")
+    assert box["width"] >= 200 and box["height"] <= 40 and box["x"] + box["width"] <= 1024, box
 
 
 SCROLLERS = """() => {
