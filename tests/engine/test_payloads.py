@@ -23,18 +23,24 @@ from hedgestack.venue.binance.parse import (
 from hedgestack.venue.sim import SimConfig, SimServer
 from tests.engine.conftest import Control, assert_consistent, settle, wait_until
 
-PAYLOADS = Path(__file__).resolve().parents[3] / "shared" / "reference" / "payloads"
-if not PAYLOADS.exists():  # CI clones the repo with shared/ beside it
-    PAYLOADS = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "payloads"
+#: hedgestack's own set, in the repository: the tests always run on it
+OWN = Path(__file__).resolve().parents[1] / "fixtures" / "user_stream"
+#: the customer's reference set, beside the checkout on the team's machines (not in a bare clone)
+REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "payloads"
+if not REFERENCE.exists():
+    REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "payloads"
+SOURCES = [pytest.param(OWN, id="own"), pytest.param(REFERENCE, id="reference")]
 
 
-def load(name: str) -> dict:
-    path = PAYLOADS / name
+def load(source: Path, name: str) -> dict:
+    path = source / name
     if not path.exists():
+        assert source != OWN, f"{path} is missing from the repository"
         pytest.skip(f"{path} not available")
     return json.loads(path.read_text())
 
 
+@pytest.mark.parametrize("source", SOURCES)
 @pytest.mark.parametrize(("name", "kind", "fill"), [
     ("algo_update_triggering.json", AlgoUpdate, False),
     ("algo_update_triggered.json", AlgoUpdate, False),
@@ -46,8 +52,8 @@ def load(name: str) -> dict:
     ("order_update_adl_filled.json", OrderTradeUpdate, True),
     ("order_update_settlement.json", OrderTradeUpdate, True),
 ])
-def test_every_payload_parses(name: str, kind: type, fill: bool) -> None:
-    message = parse_user_message(load(name))
+def test_every_payload_parses(source: Path, name: str, kind: type, fill: bool) -> None:
+    message = parse_user_message(load(source, name))
     assert isinstance(message, kind), message
     if isinstance(message, OrderTradeUpdate):
         assert message.is_fill is fill
@@ -64,11 +70,12 @@ def test_garbage_is_malformed_not_an_exception() -> None:
 
 
 @pytest.mark.wire
-def test_foreign_shapes_go_to_unassigned_exactly_once(terminal: Terminal) -> None:
-    liquidation = parse_user_message(load("order_update_liquidation.json"))
-    zero = parse_user_message(load("order_update_liquidation_zero_qty.json"))
-    adl = parse_user_message(load("order_update_adl_filled.json"))
-    settlement = parse_user_message(load("order_update_settlement.json"))
+@pytest.mark.parametrize("source", SOURCES)
+def test_foreign_shapes_go_to_unassigned_exactly_once(terminal: Terminal, source: Path) -> None:
+    liquidation = parse_user_message(load(source, "order_update_liquidation.json"))
+    zero = parse_user_message(load(source, "order_update_liquidation_zero_qty.json"))
+    adl = parse_user_message(load(source, "order_update_adl_filled.json"))
+    settlement = parse_user_message(load(source, "order_update_settlement.json"))
 
     async def feed() -> None:
         for message in (liquidation, zero, adl, settlement, liquidation, adl):  # twice: applied once
